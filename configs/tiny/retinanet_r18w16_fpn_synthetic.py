@@ -1,0 +1,8 @@
+# Tiny student: RetinaNet, ResNet-18 at 1/4 width, on the synthetic set.
+_base_ = [
+    '../_base_/models/retinanet_tiny_fpn.py',
+    '../_base_/datasets/synthetic_coco.py',
+    '../_base_/schedules/adamw_cpu_500it.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(bbox_head=dict(num_classes=5))

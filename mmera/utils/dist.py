@@ -1,0 +1,54 @@
+"""Distributed start-up on CPU-only machines.
+
+mmengine 0.10.7's ``init_dist`` calls ``torch.cuda.set_device`` whatever the
+backend, which fails on a CPU build of torch. When there is no CUDA device the
+tools initialise the process group themselves (gloo) before building the
+Runner; the Runner then sees an initialised group and skips its own start-up.
+"""
+import os
+import subprocess
+from datetime import timedelta
+
+import torch
+import torch.distributed as torch_dist
+
+
+def init_cpu_distributed(launcher: str, timeout_s: int = 1800) -> bool:
+    """Initialises a gloo process group for ``launcher`` when CUDA is absent.
+
+    Args:
+        launcher: ``'none'``, ``'pytorch'`` (torchrun) or ``'slurm'`` (srun).
+        timeout_s: Collective timeout in seconds.
+
+    Returns:
+        bool: Whether this call initialised the process group.
+
+    Raises:
+        ValueError: For a launcher that has no CPU start-up here (``'mpi'``).
+    """
+    if (launcher == 'none' or torch.cuda.is_available()
+            or torch_dist.is_initialized()):
+        return False
+    if launcher == 'slurm':
+        _export_slurm_env()
+    elif launcher != 'pytorch':
+        raise ValueError(f'--launcher {launcher} is not supported on a CPU-only '
+                         'machine; use --launcher pytorch (torchrun) or slurm.')
+    torch_dist.init_process_group(
+        backend='gloo', timeout=timedelta(seconds=timeout_s))
+    return True
+
+
+def _export_slurm_env() -> None:
+    # Same variables mmengine derives for slurm, so env:// init works.
+    proc_id = int(os.environ['SLURM_PROCID'])
+    ntasks = int(os.environ['SLURM_NTASKS'])
+    tasks_per_node = int(os.environ.get('SLURM_NTASKS_PER_NODE', ntasks))
+    if 'MASTER_ADDR' not in os.environ:
+        node_list = os.environ['SLURM_NODELIST']
+        os.environ['MASTER_ADDR'] = subprocess.getoutput(
+            f'scontrol show hostname {node_list} | head -n1')
+    os.environ.setdefault('MASTER_PORT', '29500')
+    os.environ['WORLD_SIZE'] = str(ntasks)
+    os.environ['RANK'] = str(proc_id)
+    os.environ['LOCAL_RANK'] = str(proc_id % tasks_per_node)

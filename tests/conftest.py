@@ -1,0 +1,75 @@
+"""Shared fixtures: a tiny synthetic dataset and tiny configs built on it."""
+import os.path as osp
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TOOLS = osp.join(REPO_ROOT, 'tools')
+
+
+def run_tool(args, cwd, timeout=600, check=True):
+    """Runs a tools/ script with this interpreter, as a user would."""
+    proc = subprocess.run([sys.executable] + list(args),
+                          cwd=str(cwd),
+                          capture_output=True,
+                          text=True,
+                          timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f'{args} failed ({proc.returncode}):\n'
+                             f'{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}')
+    return proc
+
+
+@pytest.fixture(scope='session')
+def synthetic_root(tmp_path_factory):
+    """A 12-train / 4-val synthetic COCO set at 160 px, made by the CLI."""
+    root = tmp_path_factory.mktemp('synthetic')
+    run_tool([
+        osp.join(TOOLS, 'dataset_converters', 'make_synthetic_coco.py'),
+        '--out', str(root), '--num-train', '12', '--num-val', '4',
+        '--seed', '3', '--img-size', '160'
+    ], cwd=root)
+    return str(root)
+
+
+@pytest.fixture(scope='session')
+def tiny_student_config(synthetic_root, tmp_path_factory):
+    """The shipped tiny student config, pointed at the tiny synthetic set
+    and shrunk to a few single-process iterations."""
+    cfg_dir = tmp_path_factory.mktemp('configs')
+    base = osp.join(REPO_ROOT, 'configs', 'tiny',
+                    'retinanet_r18w16_fpn_synthetic.py')
+    root = synthetic_root + '/'
+    path = cfg_dir / 'tiny_student_test.py'
+    path.write_text(textwrap.dedent(f"""
+        _base_ = {base!r}
+        data_root = {root!r}
+        img_scale = (160, 160)
+        train_dataloader = dict(
+            batch_size=2, num_workers=0, persistent_workers=False,
+            dataset=dict(data_root=data_root, pipeline=[
+                dict(type='LoadImageFromFile'),
+                dict(type='LoadAnnotations', with_bbox=True),
+                dict(type='Resize', scale=img_scale, keep_ratio=True),
+                dict(type='PackDetInputs')]))
+        val_dataloader = dict(
+            batch_size=2, num_workers=0, persistent_workers=False,
+            dataset=dict(data_root=data_root))
+        test_dataloader = val_dataloader
+        val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
+        test_evaluator = val_evaluator
+        train_cfg = dict(max_iters=4, val_interval=1000)
+        param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]
+        default_hooks = dict(
+            logger=dict(interval=1),
+            checkpoint=dict(interval=2, save_best=None, max_keep_ckpts=-1),
+            visualization=dict(draw=False))
+        randomness = dict(seed=0, deterministic=False)
+        # an untrained head scores ~0.01 (focal-loss prior): keep every
+        # detection so CocoMetric has something to evaluate
+        model = dict(test_cfg=dict(score_thr=0.0, nms_pre=100, max_per_img=20))
+        """))
+    return str(path)
