@@ -22,7 +22,7 @@ from mmdet.engine.hooks.utils import trigger_visualization_hook  # noqa: E402
 from mmdet.evaluation import DumpDetResults  # noqa: E402
 from mmdet.registry import RUNNERS  # noqa: E402
 from mmera.utils.cli import check_file_exists  # noqa: E402
-from mmera.utils.dist import init_cpu_distributed  # noqa: E402
+from mmera.utils.dist import setup_cpu_distributed  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -115,8 +115,7 @@ def main() -> None:
     if args.tta:
         cfg = add_flip_tta(cfg)
 
-    if init_cpu_distributed(args.launcher):
-        cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+    setup_cpu_distributed(cfg, args.launcher)
     runner = (Runner.from_cfg(cfg)
               if 'runner_type' not in cfg else RUNNERS.build(cfg))
     if args.out is not None:

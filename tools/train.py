@@ -19,7 +19,7 @@ from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from mmera.utils.cli import apply_amp, check_file_exists  # noqa: E402
-from mmera.utils.dist import init_cpu_distributed  # noqa: E402
+from mmera.utils.dist import setup_cpu_distributed  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -95,8 +95,7 @@ def main() -> None:
         cfg.resume = True
         cfg.load_from = args.resume
 
-    if init_cpu_distributed(args.launcher):
-        cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+    setup_cpu_distributed(cfg, args.launcher)
     runner = (Runner.from_cfg(cfg)
               if 'runner_type' not in cfg else RUNNERS.build(cfg))
     runner.train()
