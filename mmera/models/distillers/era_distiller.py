@@ -1,0 +1,239 @@
+"""ERA: Expandable Residual Approximation for detector distillation."""
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+from torch import Tensor
+
+from mmdet.registry import MODELS
+from mmdet.structures import SampleList
+from ..mbrnet import MBRNet
+from ..teacher_head_reuse import TeacherHeadReuse
+from .base_distiller import BaseDistiller, ConfigLike
+
+INFERENCE_MODES = ('S', 'T', 'ST')
+TWI_MODES = ('all', 'last', 'sampled', 'none')
+
+
+@MODELS.register_module()
+class ERADistiller(BaseDistiller):
+    """Distils a single-stage FPN detector with ERA (MBRNet + TWI).
+
+    Training step, top to bottom (:meth:`loss`):
+
+    1. student features ``S`` and the student's own detection losses;
+    2. frozen teacher features ``T`` (no grad);
+    3. MBRNet: ``P(S)`` and K branch predictions; feature-mimic and residual
+       losses against ``T``;
+    4. TWI: the frozen teacher head scores the approximations
+       ``M_0..M_K`` against the ground truth (weights ``twi_weights``).
+
+    Inference (:meth:`predict`): ``'S'`` the student alone (the default; what
+    :mod:`tools.export_student` exports), ``'T'`` the TWI head on ``M_K``,
+    ``'ST'`` the blend ``(1 - alpha) * S + alpha * T`` of class logits and box
+    deltas. None of them needs the teacher's backbone or neck.
+
+    Args:
+        student: The student detector (a single-stage detector with a neck).
+        teacher_config: The teacher's config (path, ``mmdet::`` path or dict).
+        teacher_ckpt: The teacher's weights (local path or URL).
+        mbrnet: MBRNet settings; the channel counts are filled in.
+        mimic_weight: Weight of the feature-mimic loss (reference: 5).
+        residual_weight: Weight of MBRNet's residual loss.
+        twi_weight: Overall weight of the TWI loss.
+        twi_weights: Weight of each approximation M_0..M_K; defaults to 1 for
+            M_0 and ``branch_scales[k-1] / K`` for M_k, as in the reference.
+        twi_mode: ``'all'`` (K+1 approximations, one batched head pass),
+            ``'last'`` (only M_K, weight = the sum of all weights),
+            ``'sampled'`` (one random k per step, weight scaled by K+1: an
+            unbiased estimate of ``'all'``), or ``'none'``.
+        init_student_head: Copy the teacher head's weights into the student
+            head at the start of training (shapes must match).
+        inference_mode: ``'S'``, ``'T'`` or ``'ST'``.
+        alpha: Blend factor of ``'ST'`` in [0, 1].
+        data_preprocessor: Defaults to the student's.
+        init_cfg: Passed to :class:`BaseDistiller`.
+    """
+
+    def __init__(self,
+                 student: ConfigLike,
+                 teacher_config: ConfigLike,
+                 teacher_ckpt: Optional[str] = None,
+                 mbrnet: Optional[dict] = None,
+                 mimic_weight: float = 5.0,
+                 residual_weight: float = 1.0,
+                 twi_weight: float = 1.0,
+                 twi_weights: Optional[Sequence[float]] = None,
+                 twi_mode: str = 'all',
+                 init_student_head: bool = False,
+                 inference_mode: str = 'S',
+                 alpha: float = 0.5,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(student, teacher_config, teacher_ckpt,
+                         data_preprocessor, init_cfg)
+        if twi_mode not in TWI_MODES:
+            raise ValueError(f'ERADistiller: unknown twi_mode {twi_mode!r}; '
+                             f'choose one of {TWI_MODES}.')
+        for name, w in (('mimic_weight', mimic_weight), ('residual_weight',
+                                                         residual_weight),
+                        ('twi_weight', twi_weight)):
+            if w < 0:
+                raise ValueError(f'ERADistiller: {name} must be >= 0, got {w}.')
+        s_channels, t_channels = self._check_pair()
+        mbrnet_cfg = dict(type='MBRNet', **(mbrnet or {}))
+        mbrnet_cfg.update(
+            student_channels=s_channels, teacher_channels=t_channels)
+        self.mbrnet: MBRNet = MODELS.build(mbrnet_cfg)
+        num_branches = self.mbrnet.num_branches
+        if twi_weights is None:
+            twi_weights = [1.0] + [
+                s / num_branches for s in self.mbrnet.branch_scales
+            ]
+        if len(twi_weights) != num_branches + 1 or min(twi_weights) < 0:
+            raise ValueError(
+                f'ERADistiller: twi_weights needs K+1 = {num_branches + 1} '
+                f'non-negative weights (M_0..M_K), got {list(twi_weights)}.')
+        self.twi_weights = [float(w) for w in twi_weights]
+        self.twi = TeacherHeadReuse(self.teacher.bbox_head)
+        self.mimic_weight = mimic_weight
+        self.residual_weight = residual_weight
+        self.twi_weight = twi_weight
+        self.twi_mode = twi_mode
+        self.init_student_head = init_student_head
+        self.set_inference_mode(inference_mode, alpha)
+
+    def _check_pair(self) -> Tuple[int, int]:
+        """Checks that student and teacher fit ERA; returns FPN channels."""
+        for role, det in (('student', self.student), ('teacher',
+                                                      self.teacher)):
+            if not getattr(det, 'with_neck', False) or not hasattr(
+                    det.neck, 'out_channels'):
+                raise ValueError(
+                    f'ERADistiller: the {role} ({type(det).__name__}) has no '
+                    'FPN neck; ERA distils FPN features, so both detectors '
+                    'need a neck (e.g. neck=dict(type="FPN", ...)).')
+            if not hasattr(det, 'bbox_head'):
+                raise ValueError(f'ERADistiller: the {role} has no bbox_head; '
+                                 'ERA supports single-stage detectors.')
+        s_head, t_head = self.student.bbox_head, self.teacher.bbox_head
+        s_cls = getattr(s_head, 'num_classes', None)
+        t_cls = getattr(t_head, 'num_classes', None)
+        if s_cls != t_cls:
+            raise ValueError(
+                f'ERADistiller: the student predicts {s_cls} classes, the '
+                f'teacher {t_cls}. TWI scores the student\'s features with '
+                'the teacher\'s head, so both must be trained on the same '
+                'classes: fix num_classes in one of the configs.')
+        s_levels = self.student.neck.num_outs
+        t_levels = self.teacher.neck.num_outs
+        if s_levels != t_levels:
+            raise ValueError(
+                f'ERADistiller: the student FPN has {s_levels} levels, the '
+                f'teacher FPN {t_levels}; set the same num_outs.')
+        # T/ST decode the TWI head's outputs with the student head's anchors.
+        self._heads_match = (
+            getattr(s_head, 'num_base_priors', None) == getattr(
+                t_head, 'num_base_priors', None)
+            and type(s_head.prior_generator) is type(t_head.prior_generator))
+        return self.student.neck.out_channels, self.teacher.neck.out_channels
+
+    def set_inference_mode(self, mode: str, alpha: Optional[float] = None
+                           ) -> None:
+        """Selects ``'S'``, ``'T'`` or ``'ST'`` (with ``alpha``) for predict.
+
+        Raises:
+            ValueError: For an unknown mode or alpha outside [0, 1].
+        """
+        if mode not in INFERENCE_MODES:
+            raise ValueError(f'ERADistiller: unknown inference mode {mode!r}; '
+                             f'choose one of {INFERENCE_MODES}.')
+        if mode != 'S' and not self._heads_match:
+            raise ValueError(
+                f'ERADistiller: inference mode {mode!r} decodes the teacher '
+                'head\'s outputs with the student head\'s anchors, but the '
+                'heads have different anchor settings; use mode "S".')
+        alpha = self.alpha if alpha is None else float(alpha)
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f'ERADistiller: alpha must be in [0, 1], got '
+                             f'{alpha}.')
+        self.inference_mode, self.alpha = mode, alpha
+
+    def init_weights(self) -> None:
+        """Initialises student and MBRNet, loads the teacher into it and the
+        TWI head, and optionally the student head from the teacher head."""
+        self.mbrnet.init_weights()
+        super().init_weights()
+        self.twi.load_from(self.teacher.bbox_head)
+        if self.init_student_head:
+            try:
+                self.student.bbox_head.load_state_dict(
+                    self.teacher.bbox_head.state_dict())
+            except RuntimeError as err:
+                raise ValueError(
+                    'ERADistiller: init_student_head=True needs student and '
+                    'teacher heads of identical shapes; set it to False. '
+                    f'({err})') from err
+
+    def loss(self, batch_inputs: Tensor,
+             batch_data_samples: SampleList) -> dict:
+        """The student's detection losses plus ``era.*`` losses."""
+        student_feats = list(self.student.extract_feat(batch_inputs))
+        losses = self.student.bbox_head.loss(student_feats, batch_data_samples)
+
+        teacher_feats = self.teacher_features(batch_inputs)
+        self._check_features(student_feats, teacher_feats)
+        base, preds = self.mbrnet(student_feats)
+        era = self.mbrnet.loss(base, preds, teacher_feats)
+        era['loss_mimic'] = self.mimic_weight * era['loss_mimic']
+        era['loss_residual'] = self.residual_weight * era['loss_residual']
+
+        if self.twi_mode != 'none' and self.twi_weight > 0:
+            approx, weights = self._twi_selection(
+                MBRNet.approximations(base, preds))
+            era['loss_twi'] = self.twi_weight * self.twi.loss(
+                approx, weights, batch_data_samples)
+        return self.merge_losses(losses, era, prefix='era')
+
+    def _twi_selection(self, approx: List[List[Tensor]]
+                       ) -> Tuple[List[List[Tensor]], List[float]]:
+        if self.twi_mode == 'all':
+            return approx, self.twi_weights
+        if self.twi_mode == 'last':
+            return [approx[-1]], [sum(self.twi_weights)]
+        k = int(torch.randint(len(approx), ()).item())
+        return [approx[k]], [self.twi_weights[k] * len(approx)]
+
+    @staticmethod
+    def _check_features(student_feats: List[Tensor],
+                        teacher_feats: List[Tensor]) -> None:
+        for level, (s, t) in enumerate(zip(student_feats, teacher_feats)):
+            if s.shape[-2:] != t.shape[-2:]:
+                raise ValueError(
+                    f'ERADistiller: FPN level {level} is {tuple(s.shape[-2:])} '
+                    f'in the student but {tuple(t.shape[-2:])} in the '
+                    'teacher; both FPNs must start at the same stride.')
+
+    def predict(self,
+                batch_inputs: Tensor,
+                batch_data_samples: SampleList,
+                rescale: bool = True) -> SampleList:
+        """Predicts in the current inference mode (see class docstring)."""
+        if self.inference_mode == 'S' or (self.inference_mode == 'ST'
+                                          and self.alpha == 0.0):
+            return self.student.predict(batch_inputs, batch_data_samples,
+                                        rescale)
+        student_feats = list(self.student.extract_feat(batch_inputs))
+        base, preds = self.mbrnet(student_feats)
+        cls_t, box_t = self.twi([MBRNet.approximations(base, preds)[-1]])
+        if self.inference_mode == 'T':
+            cls_scores, bbox_preds = cls_t, box_t
+        else:
+            cls_s, box_s = self.student.bbox_head(student_feats)
+            a = self.alpha
+            cls_scores = [(1 - a) * s + a * t for s, t in zip(cls_s, cls_t)]
+            bbox_preds = [(1 - a) * s + a * t for s, t in zip(box_s, box_t)]
+        metas = [s.metainfo for s in batch_data_samples]
+        results = self.student.bbox_head.predict_by_feat(
+            cls_scores, bbox_preds, batch_img_metas=metas, rescale=rescale)
+        return self.student.add_pred_to_datasample(batch_data_samples,
+                                                   results)

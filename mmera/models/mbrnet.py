@@ -1,0 +1,198 @@
+"""MBRNet: the multi-branch residual network at the heart of ERA."""
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmcv.cnn import ConvModule
+from mmengine.model import BaseModule, constant_init
+from torch import Tensor, nn
+
+from mmdet.registry import MODELS
+
+Levels = List[Tensor]
+
+
+@MODELS.register_module()
+class MBRNet(BaseModule):
+    """Approximates teacher FPN features in K successive residual steps.
+
+    With student features ``S`` and teacher features ``T`` (per FPN level),
+    ``P`` maps student channels to teacher channels (a 1x1 conv, or identity
+    when they match). Branch ``k`` (of ``num_branches`` = K) predicts
+    ``pred_k`` from ``S``; its target is the residual left by everything
+    before it, detached: ``r_1 = T - P(S)``, ``r_k = r_{k-1} - pred_{k-1}``.
+    The approximations ``M_k = P(S) + pred_1 + ... + pred_k`` (k = 0..K) are
+    what the teacher's head sees in TWI.
+
+    Branches are ``num_blocks`` conv3x3-norm(-act) blocks, the last without
+    activation, with weights shared across FPN levels (as RetinaHead shares
+    its convs), so parameters do not grow with the number of levels. The last
+    block's norm starts at zero, so every ``pred_k`` starts at exactly zero
+    and the first approximation is ``P(S)``.
+
+    Args:
+        student_channels: Channels of the student's FPN features.
+        teacher_channels: Channels of the teacher's FPN features.
+        num_branches: K, the number of residual steps (>= 1).
+        num_blocks: Conv blocks per branch (>= 1).
+        branch_scales: Weight of each branch's residual loss (length K);
+            defaults to ``(1, 1/2, 1/4, ...)`` as in the reference.
+        adapter: ``'auto'`` (1x1 conv only when channels differ), ``'conv'``
+            (always) or ``'none'`` (never; channels must then match).
+        norm_cfg: Norm of the branch blocks; GN suits detection batch sizes.
+        act_cfg: Activation of all but the last block.
+        mimic_norm: ``'none'``: plain MSE between ``P(S)`` and ``T``;
+            ``'teacher_std'``: divided per level by the teacher feature's
+            variance, which makes the loss scale-free across FPN levels.
+        init_cfg: Weight init of the convs (normal, std 0.01, as the
+            reference).
+    """
+
+    def __init__(self,
+                 student_channels: int,
+                 teacher_channels: int,
+                 num_branches: int = 4,
+                 num_blocks: int = 2,
+                 branch_scales: Optional[Sequence[float]] = None,
+                 adapter: str = 'auto',
+                 norm_cfg: Optional[dict] = dict(
+                     type='GN', num_groups=32, requires_grad=True),
+                 act_cfg: Optional[dict] = dict(type='ReLU'),
+                 mimic_norm: str = 'none',
+                 init_cfg: Optional[dict] = dict(
+                     type='Normal', layer='Conv2d', std=0.01)) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if num_branches < 1:
+            raise ValueError(f'MBRNet: num_branches must be >= 1 (ERA needs '
+                             f'at least one residual step), got {num_branches}.')
+        if num_blocks < 1:
+            raise ValueError(f'MBRNet: num_blocks must be >= 1, got {num_blocks}.')
+        if adapter not in ('auto', 'conv', 'none'):
+            raise ValueError(f'MBRNet: adapter must be "auto", "conv" or '
+                             f'"none", got {adapter!r}.')
+        if adapter == 'none' and student_channels != teacher_channels:
+            raise ValueError(
+                f'MBRNet: student FPN has {student_channels} channels, the '
+                f'teacher FPN {teacher_channels}; with adapter="none" they '
+                'must match. Use adapter="auto" to add a 1x1 conv adapter.')
+        if mimic_norm not in ('none', 'teacher_std'):
+            raise ValueError(f'MBRNet: mimic_norm must be "none" or '
+                             f'"teacher_std", got {mimic_norm!r}.')
+        if branch_scales is None:
+            branch_scales = [0.5**k for k in range(num_branches)]
+        if len(branch_scales) != num_branches:
+            raise ValueError(f'MBRNet: {len(branch_scales)} branch_scales for '
+                             f'{num_branches} branches.')
+        if any(s < 0 for s in branch_scales):
+            raise ValueError(f'MBRNet: branch_scales must be >= 0, got '
+                             f'{list(branch_scales)}.')
+        if norm_cfg is not None and norm_cfg.get('type') == 'GN':
+            norm_cfg = dict(norm_cfg)
+            norm_cfg['num_groups'] = _gn_groups(teacher_channels,
+                                                norm_cfg.get('num_groups', 32))
+        self.num_branches = num_branches
+        self.branch_scales = [float(s) for s in branch_scales]
+        self.mimic_norm = mimic_norm
+        use_adapter = adapter == 'conv' or (
+            adapter == 'auto' and student_channels != teacher_channels)
+        self.adapter = (nn.Conv2d(student_channels, teacher_channels, 1)
+                        if use_adapter else nn.Identity())
+        self.branches = nn.ModuleList()
+        for _ in range(num_branches):
+            blocks = []
+            for b in range(num_blocks):
+                last = b == num_blocks - 1
+                blocks.append(
+                    ConvModule(
+                        student_channels if b == 0 else teacher_channels,
+                        teacher_channels,
+                        3,
+                        padding=1,
+                        norm_cfg=norm_cfg,
+                        act_cfg=None if last else act_cfg))
+            self.branches.append(nn.Sequential(*blocks))
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        # Zero the last block's output so training starts from M_k = P(S).
+        for branch in self.branches:
+            last = branch[-1]
+            if last.with_norm:
+                constant_init(last.norm, 0.0)
+            else:
+                constant_init(last.conv, 0.0)
+
+    def forward(self, student_feats: Sequence[Tensor]
+                ) -> Tuple[Levels, List[Levels]]:
+        """Runs the adapter and every branch on every level.
+
+        Args:
+            student_feats: One student feature map per FPN level.
+
+        Returns:
+            tuple: ``base`` (``P(S)`` per level) and ``preds`` (``preds[k]``
+            is branch k+1's prediction per level).
+        """
+        base = [self.adapter(s) for s in student_feats]
+        preds = [[branch(s) for s in student_feats]
+                 for branch in self.branches]
+        return base, preds
+
+    @staticmethod
+    def approximations(base: Levels, preds: List[Levels]) -> List[Levels]:
+        """``M_0 = P(S)`` and ``M_k = M_{k-1} + pred_k``, per level."""
+        approx = [list(base)]
+        for pred in preds:
+            approx.append([m + p for m, p in zip(approx[-1], pred)])
+        return approx
+
+    @staticmethod
+    def residual_targets(base: Levels, preds: List[Levels],
+                         teacher_feats: Levels) -> List[Levels]:
+        """``r_1 = T - P(S)``, ``r_k = r_{k-1} - pred_{k-1}``, all detached."""
+        targets = [[(t - b).detach() for t, b in zip(teacher_feats, base)]]
+        for pred in preds[:-1]:
+            targets.append([(r - p).detach()
+                            for r, p in zip(targets[-1], pred)])
+        return targets
+
+    def loss(self, base: Levels, preds: List[Levels],
+             teacher_feats: Levels) -> dict:
+        """Feature-mimic loss and the branch residual loss.
+
+        Returns:
+            dict: ``loss_mimic`` (MSE of ``P(S)`` and ``T``, averaged over
+            levels) and ``loss_residual`` (``sum_k scale_k * MSE(pred_k,
+            r_k) / K``, each MSE averaged over levels).
+        """
+        teacher_feats = [t.detach() for t in teacher_feats]
+        norms = self._level_norms(teacher_feats)
+        loss_mimic = _mean([
+            F.mse_loss(b, t) / n
+            for b, t, n in zip(base, teacher_feats, norms)
+        ])
+        targets = self.residual_targets(base, preds, teacher_feats)
+        loss_residual = sum(
+            scale * _mean([
+                F.mse_loss(p, r) / n
+                for p, r, n in zip(pred, target, norms)
+            ]) for scale, pred, target in zip(self.branch_scales, preds,
+                                              targets)) / self.num_branches
+        return dict(loss_mimic=loss_mimic, loss_residual=loss_residual)
+
+    def _level_norms(self, teacher_feats: Levels) -> List[Tensor]:
+        if self.mimic_norm == 'teacher_std':
+            return [t.var().clamp(min=1e-6) for t in teacher_feats]
+        return [teacher_feats[0].new_tensor(1.0)] * len(teacher_feats)
+
+
+def _mean(values: List[Tensor]) -> Tensor:
+    return torch.stack(values).mean()
+
+
+def _gn_groups(channels: int, wanted: int) -> int:
+    # The largest group count <= wanted that divides the channels.
+    for groups in range(min(wanted, channels), 0, -1):
+        if channels % groups == 0:
+            return groups
+    return 1
