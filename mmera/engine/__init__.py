@@ -1,4 +1,8 @@
-"""Training-loop components: optimizer wrappers (hooks will live here too)."""
+"""Training-loop components: optimizer wrappers and hooks."""
 from .cpu_amp_optim_wrapper import CPUAmpOptimWrapper
+from .hooks import AlphaSweepHook, DistillLossWarmupHook, ExportStudentHook
 
-__all__ = ['CPUAmpOptimWrapper']
+__all__ = [
+    'AlphaSweepHook', 'CPUAmpOptimWrapper', 'DistillLossWarmupHook',
+    'ExportStudentHook'
+]

@@ -131,10 +131,7 @@ class ERADistiller(BaseDistiller):
                 f'ERADistiller: the student FPN has {s_levels} levels, the '
                 f'teacher FPN {t_levels}; set the same num_outs.')
         # T/ST decode the TWI head's outputs with the student head's anchors.
-        self._heads_match = (
-            getattr(s_head, 'num_base_priors', None) == getattr(
-                t_head, 'num_base_priors', None)
-            and type(s_head.prior_generator) is type(t_head.prior_generator))
+        self._heads_match = _same_decoding(s_head, t_head)
         return self.student.neck.out_channels, self.teacher.neck.out_channels
 
     def set_inference_mode(self, mode: str, alpha: Optional[float] = None
@@ -150,13 +147,22 @@ class ERADistiller(BaseDistiller):
         if mode != 'S' and not self._heads_match:
             raise ValueError(
                 f'ERADistiller: inference mode {mode!r} decodes the teacher '
-                'head\'s outputs with the student head\'s anchors, but the '
-                'heads have different anchor settings; use mode "S".')
+                'head\'s outputs with the student head\'s anchors and box '
+                'coder, but the heads have different anchor or box-coder '
+                'settings; use mode "S".')
         alpha = self.alpha if alpha is None else float(alpha)
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f'ERADistiller: alpha must be in [0, 1], got '
                              f'{alpha}.')
         self.inference_mode, self.alpha = mode, alpha
+
+    def load_teacher(self) -> None:
+        """Loads the teacher and copies its head into the TWI head, also when
+        the teacher is loaded lazily (``loss`` before ``init_weights``)."""
+        was_loaded = self.teacher_loaded
+        super().load_teacher()
+        if not was_loaded:
+            self.twi.load_from(self.teacher.bbox_head)
 
     def init_weights(self) -> None:
         """Initialises student and MBRNet, loads the teacher into it and the
@@ -237,3 +243,30 @@ class ERADistiller(BaseDistiller):
             cls_scores, bbox_preds, batch_img_metas=metas, rescale=rescale)
         return self.student.add_pred_to_datasample(batch_data_samples,
                                                    results)
+
+
+def _same_decoding(s_head, t_head) -> bool:
+    """Whether the student head decodes the teacher head's raw outputs as the
+    teacher head would: same priors (anchor sizes, ratios, strides) and the
+    same box coder (e.g. target stds)."""
+    for attr in ('num_base_priors', 'cls_out_channels', 'reg_decoded_bbox'):
+        if getattr(s_head, attr, None) != getattr(t_head, attr, None):
+            return False
+    for attr in ('prior_generator', 'bbox_coder'):
+        s_obj, t_obj = getattr(s_head, attr, None), getattr(t_head, attr, None)
+        if type(s_obj) is not type(t_obj):
+            return False
+        if s_obj is not None and _plain(vars(s_obj)) != _plain(vars(t_obj)):
+            return False
+    return True
+
+
+def _plain(value):
+    # Tensors and tuples to lists, so settings compare with ``==``.
+    if isinstance(value, Tensor):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,6 @@
+"""Registered MMEngine hooks for distillation runs."""
+from .alpha_sweep_hook import AlphaSweepHook
+from .distill_loss_warmup_hook import DistillLossWarmupHook
+from .export_student_hook import ExportStudentHook
+
+__all__ = ['AlphaSweepHook', 'DistillLossWarmupHook', 'ExportStudentHook']

@@ -1,0 +1,89 @@
+"""Evaluates ERA's ST inference mode for several blend factors."""
+import json
+import os.path as osp
+from typing import Dict, Optional, Sequence
+
+import torch
+from mmengine.dist import is_main_process
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+
+from mmdet.registry import HOOKS
+
+
+@HOOKS.register_module()
+class AlphaSweepHook(Hook):
+    """After each validation, evaluates ST-mode for every ``alpha``.
+
+    ST-mode blends the student's head outputs with the TWI head's on MBRNet's
+    last approximation: ``(1 - alpha) * S + alpha * T``. For each alpha the
+    hook runs the validation set through the model and the validation
+    evaluator (COCO AP), logs ``st_alpha=<a>/<metric>`` and writes
+    ``work_dir/alpha_sweep.json`` (all evaluations so far, per iteration).
+    The model's inference mode is restored afterwards.
+
+    Args:
+        alphas: Blend factors in [0, 1]. alpha=0 is the student alone.
+        metric: The metric that picks the best alpha in the log line.
+    """
+
+    priority = 'LOW'
+
+    def __init__(self,
+                 alphas: Sequence[float] = (0.0, 0.1, 0.3, 0.5, 1.0),
+                 metric: str = 'coco/bbox_mAP') -> None:
+        bad = [a for a in alphas if not 0.0 <= float(a) <= 1.0]
+        if bad or not alphas:
+            raise ValueError(f'AlphaSweepHook: alphas must be a non-empty '
+                             f'list of values in [0, 1], got {list(alphas)}.')
+        self.alphas = [float(a) for a in alphas]
+        self.metric = metric
+        self.history: list = []
+
+    def after_val_epoch(self,
+                        runner,
+                        metrics: Optional[Dict[str, float]] = None) -> None:
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        if not hasattr(model, 'set_inference_mode'):
+            raise TypeError('AlphaSweepHook needs a model with ST inference '
+                            f'(ERADistiller), got {type(model).__name__}.')
+        saved = (model.inference_mode, model.alpha)
+        results = {}
+        try:
+            for alpha in self.alphas:
+                model.set_inference_mode('ST', alpha)
+                results[alpha] = self._evaluate(runner)
+        finally:
+            model.set_inference_mode(*saved)
+        scores = {a: r.get(self.metric, float('nan')) for a, r in
+                  results.items()}
+        best = max(scores, key=lambda a: scores[a])
+        for alpha, res in results.items():
+            for name, value in res.items():
+                runner.message_hub.update_scalar(f'val/st_alpha={alpha}/{name}',
+                                                 value)
+        runner.logger.info('ST-mode sweep ' + ', '.join(
+            f'alpha={a}: {self.metric}={s:.4f}' for a, s in scores.items()) +
+                           f' (best alpha={best})')
+        self.history.append(
+            dict(iter=runner.iter, results={str(a): r
+                                            for a, r in results.items()},
+                 best_alpha=best))
+        if is_main_process():
+            with open(osp.join(runner.work_dir, 'alpha_sweep.json'), 'w') as f:
+                json.dump(self.history, f, indent=1)
+
+    @staticmethod
+    @torch.no_grad()
+    def _evaluate(runner) -> Dict[str, float]:
+        # The validation loop's own dataloader and evaluator, run directly so
+        # that no other hook (checkpointing, logging) fires again.
+        loop = runner.val_loop
+        runner.model.eval()
+        for data_batch in loop.dataloader:
+            outputs = runner.model.val_step(data_batch)
+            loop.evaluator.process(data_samples=outputs, data_batch=data_batch)
+        metrics = loop.evaluator.evaluate(len(loop.dataloader.dataset))
+        return {k: float(v) for k, v in metrics.items()
+                if isinstance(v, (int, float))}

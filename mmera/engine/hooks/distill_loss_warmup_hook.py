@@ -1,0 +1,42 @@
+"""Linear warm-up of the distillation losses."""
+from typing import Optional
+
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+
+from mmdet.registry import HOOKS
+
+
+@HOOKS.register_module()
+class DistillLossWarmupHook(Hook):
+    """Ramps every distillation loss from 0 to full weight.
+
+    Early in training the student's features are random and the mimic and
+    TWI losses can dwarf its detection loss; the factor
+    ``min(1, (iter + 1) / warmup_iters)`` (on the distiller's
+    ``distill_loss_factor``) lets the student find its feet first. The
+    factor follows ``runner.iter``, so a resumed run continues the ramp.
+
+    Args:
+        warmup_iters: Iterations until the full weight (>= 1).
+    """
+
+    priority = 'NORMAL'
+
+    def __init__(self, warmup_iters: int = 500) -> None:
+        if warmup_iters < 1:
+            raise ValueError(f'DistillLossWarmupHook: warmup_iters must be '
+                             f'>= 1, got {warmup_iters}.')
+        self.warmup_iters = warmup_iters
+
+    def before_train_iter(self,
+                          runner,
+                          batch_idx: int,
+                          data_batch: Optional[dict] = None) -> None:
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        if not hasattr(model, 'distill_loss_factor'):
+            raise TypeError('DistillLossWarmupHook needs a distiller model '
+                            f'(got {type(model).__name__}).')
+        model.distill_loss_factor = min(
+            1.0, (runner.iter + 1) / self.warmup_iters)

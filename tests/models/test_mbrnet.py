@@ -1,0 +1,282 @@
+"""MBRNet: residual targets, approximations, init, adapter, sharing, losses."""
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mmera.models import MBRNet
+
+# Three FPN-like levels of decreasing size.
+SHAPES = [(2, 8, 8, 8), (2, 8, 4, 4), (2, 8, 2, 2)]
+
+
+def _levels(seed, shapes=SHAPES, channels=None):
+    gen = torch.Generator().manual_seed(seed)
+    return [
+        torch.randn(*((s[0], channels) + s[2:] if channels else s),
+                    generator=gen) for s in shapes
+    ]
+
+
+def _close(a, b):
+    return all(torch.allclose(x, y, atol=1e-6) for x, y in zip(a, b))
+
+
+def test_default_branch_scales_halve():
+    net = MBRNet(8, 8, num_branches=4)
+    assert net.branch_scales == [1.0, 0.5, 0.25, 0.125]
+
+
+def test_residual_targets_follow_the_recursion():
+    base, teacher = _levels(0), _levels(1)
+    preds = [_levels(10 + k) for k in range(3)]
+    targets = MBRNet.residual_targets(base, preds, teacher)
+    assert len(targets) == 3
+    # r_1 = T - P(S)
+    assert _close(targets[0], [t - b for t, b in zip(teacher, base)])
+    # r_k = r_{k-1} - pred_{k-1}
+    for k in range(1, 3):
+        assert _close(targets[k],
+                      [r - p for r, p in zip(targets[k - 1], preds[k - 1])])
+    # equivalently r_k = T - M_{k-1}: the residual left by the approximation
+    approx = MBRNet.approximations(base, preds)
+    for k in range(3):
+        assert _close(targets[k], [t - m for t, m in zip(teacher, approx[k])])
+
+
+def test_approximations_accumulate_predictions():
+    base = _levels(0)
+    preds = [_levels(10 + k) for k in range(3)]
+    approx = MBRNet.approximations(base, preds)
+    assert len(approx) == 4
+    assert _close(approx[0], base)
+    for k in range(1, 4):
+        expected = [b + sum(p[lvl] for p in preds[:k])
+                    for lvl, b in enumerate(base)]
+        assert _close(approx[k], expected)
+
+
+def test_perfect_branches_reconstruct_the_teacher_exactly():
+    base, teacher = _levels(0), _levels(1)
+    num_branches = 4
+    net = MBRNet(8, 8, num_branches=num_branches)
+    # Build "perfect" predictions one at a time: pred_k := r_k, where
+    # r_k = r_{k-1} - pred_{k-1} (residual_targets of k predictions gives
+    # r_1..r_k; the last prediction does not enter any target).
+    preds = []
+    for _ in range(num_branches):
+        targets = MBRNet.residual_targets(base, preds + [None], teacher)
+        preds.append([r.clone() for r in targets[-1]])
+    approx = MBRNet.approximations(base, preds)
+    assert _close(approx[-1], teacher)
+    assert _close(approx[1], teacher)  # the first perfect branch already did
+    losses = net.loss(base, preds, teacher)
+    assert losses['loss_residual'].item() == pytest.approx(0.0, abs=1e-12)
+
+
+def test_halving_branches_leave_a_geometric_residual():
+    """Branches that each predict half of their target leave
+    ``M_K = T - 0.5**K * (T - P(S))``: the expansion is successive."""
+    base, teacher = _levels(0), _levels(1)
+    preds = []
+    for _ in range(3):
+        targets = MBRNet.residual_targets(base, preds + [None], teacher)
+        preds.append([0.5 * r for r in targets[-1]])
+    targets = MBRNet.residual_targets(base, preds, teacher)
+    for k in range(3):
+        assert _close(targets[k], [0.5**k * (t - b)
+                                   for t, b in zip(teacher, base)])
+    approx = MBRNet.approximations(base, preds)
+    assert _close(approx[-1], [t - 0.125 * (t - b)
+                               for t, b in zip(teacher, base)])
+
+
+def test_loss_values_match_the_formula():
+    base, teacher = _levels(0), _levels(1)
+    preds = [_levels(10 + k) for k in range(3)]
+    net = MBRNet(8, 8, num_branches=3, branch_scales=[1.0, 0.3, 0.2])
+    losses = net.loss(base, preds, teacher)
+    mimic = torch.stack([F.mse_loss(b, t)
+                         for b, t in zip(base, teacher)]).mean()
+    targets = MBRNet.residual_targets(base, preds, teacher)
+    residual = sum(
+        s * torch.stack([F.mse_loss(p, r) for p, r in zip(pred, tgt)]).mean()
+        for s, pred, tgt in zip([1.0, 0.3, 0.2], preds, targets)) / 3
+    assert losses['loss_mimic'].item() == pytest.approx(mimic.item(), 1e-6)
+    assert losses['loss_residual'].item() == pytest.approx(
+        residual.item(), 1e-6)
+
+
+def test_residual_targets_are_detached():
+    """loss_residual's gradient w.r.t. pred_k comes only from pred_k's own
+    term; none reaches P(S) or earlier predictions through the targets."""
+    num_branches = 3
+    scales = [1.0, 0.5, 0.25]
+    net = MBRNet(8, 8, num_branches=num_branches, branch_scales=scales)
+    base = [x.requires_grad_() for x in _levels(0)]
+    teacher = _levels(1)
+    preds = [[x.requires_grad_() for x in _levels(10 + k)]
+             for k in range(num_branches)]
+    loss = net.loss(base, preds, teacher)['loss_residual']
+    flat_preds = [x for pred in preds for x in pred]
+    grads = torch.autograd.grad(
+        loss, base + flat_preds, allow_unused=True)
+    # no path from loss_residual to P(S) (the targets are detached)
+    for g in grads[:len(base)]:
+        assert g is None or torch.count_nonzero(g) == 0
+    # each branch: exactly the gradient of its own term, target constant
+    targets = [[r.detach() for r in tgt]
+               for tgt in MBRNet.residual_targets(base, preds, teacher)]
+    for k in range(num_branches):
+        own = scales[k] * torch.stack([
+            F.mse_loss(p, r) for p, r in zip(preds[k], targets[k])
+        ]).mean() / num_branches
+        expected = torch.autograd.grad(own, preds[k])
+        got = grads[len(base) + k * len(SHAPES):
+                    len(base) + (k + 1) * len(SHAPES)]
+        for g, e in zip(got, expected):
+            assert torch.allclose(g, e, atol=1e-7)
+    # the teacher is a constant too
+    teacher_grad = [t.requires_grad_() for t in _levels(1)]
+    loss = net.loss(base, preds, teacher_grad)
+    assert all(g is None for g in torch.autograd.grad(
+        loss['loss_mimic'] + loss['loss_residual'], teacher_grad,
+        allow_unused=True))
+
+
+@pytest.mark.parametrize('norm_cfg', [
+    dict(type='GN', num_groups=32, requires_grad=True),
+    dict(type='BN', requires_grad=True),
+    None,
+])
+@pytest.mark.parametrize('channels', [(16, 16), (8, 16)])
+def test_every_prediction_is_zero_at_init(norm_cfg, channels):
+    torch.manual_seed(0)
+    net = MBRNet(*channels, num_branches=3, norm_cfg=norm_cfg)
+    net.init_weights()
+    net.train()
+    feats = _levels(2, channels=channels[0])
+    base, preds = net(feats)
+    assert len(preds) == 3
+    for pred in preds:
+        for p in pred:
+            assert torch.equal(p, torch.zeros_like(p))
+    for approx in MBRNet.approximations(base, preds):
+        for m, b in zip(approx, base):
+            assert torch.equal(m, b)  # M_k == P(S) for every k
+    # ...but the branches are trainable from there: gradients are not zero
+    loss = net.loss(base, preds, _levels(3, channels=channels[1]))
+    loss['loss_residual'].backward()
+    assert any(p.grad is not None and torch.count_nonzero(p.grad) > 0
+               for p in net.branches.parameters())
+
+
+def test_adapter_is_identity_when_channels_match():
+    net = MBRNet(8, 8, num_branches=2)
+    assert isinstance(net.adapter, nn.Identity)
+    feats = _levels(0)
+    base, _ = net(feats)
+    for b, s in zip(base, feats):
+        assert torch.equal(b, s)
+
+
+@pytest.mark.parametrize('adapter', ['auto', 'conv'])
+def test_adapter_is_a_1x1_conv_when_channels_differ(adapter):
+    net = MBRNet(8, 12, num_branches=2, adapter=adapter)
+    assert isinstance(net.adapter, nn.Conv2d)
+    assert net.adapter.kernel_size == (1, 1)
+    assert (net.adapter.in_channels, net.adapter.out_channels) == (8, 12)
+    base, preds = net(_levels(0))
+    for b, s in zip(base, SHAPES):
+        assert b.shape == (s[0], 12) + s[2:]
+    for pred in preds:
+        for p, s in zip(pred, SHAPES):
+            assert p.shape == (s[0], 12) + s[2:]
+
+
+def test_adapter_conv_forces_a_conv_for_equal_channels():
+    net = MBRNet(8, 8, num_branches=2, adapter='conv')
+    assert isinstance(net.adapter, nn.Conv2d)
+    assert net.adapter.kernel_size == (1, 1)
+
+
+def test_weights_are_shared_across_levels():
+    s_ch, t_ch, num_branches, num_blocks = 8, 16, 3, 2
+    net = MBRNet(s_ch, t_ch, num_branches=num_branches,
+                 num_blocks=num_blocks)
+    net.init_weights()
+    # perturb the zero-initialised last norms so outputs are not trivial
+    for branch in net.branches:
+        nn.init.normal_(branch[-1].norm.weight)
+    count = sum(p.numel() for p in net.parameters())
+    # adapter (1x1 conv + bias) + per branch: conv3x3 s->t, conv3x3 t->t
+    # (no bias: a norm follows) and two GN affine pairs
+    expected = (s_ch * t_ch + t_ch) + num_branches * (
+        9 * s_ch * t_ch + 9 * t_ch * t_ch + 2 * 2 * t_ch)
+    assert count == expected
+    # the same parameters serve any number of levels...
+    five = _levels(0, shapes=[(1, s_ch, 2**i, 2**i) for i in range(5, 0, -1)])
+    net.eval()
+    with torch.no_grad():
+        base5, preds5 = net(five)
+        base1, preds1 = net(five[2:3])
+    assert sum(p.numel() for p in net.parameters()) == count
+    assert len(base5) == 5 and all(len(p) == 5 for p in preds5)
+    # ...and a level's output does not depend on the other levels
+    assert torch.allclose(base5[2], base1[0])
+    for p5, p1 in zip(preds5, preds1):
+        assert torch.allclose(p5[2], p1[0])
+
+
+def test_teacher_std_mimic_norm_is_scale_invariant():
+    base, teacher = _levels(0), _levels(1)
+    preds = [_levels(10 + k) for k in range(2)]
+    net = MBRNet(8, 8, num_branches=2, mimic_norm='teacher_std')
+    ref = net.loss(base, preds, teacher)
+    for c in (0.01, 7.0):
+        scaled = net.loss([c * b for b in base],
+                          [[c * p for p in pred] for pred in preds],
+                          [c * t for t in teacher])
+        for key in ('loss_mimic', 'loss_residual'):
+            assert scaled[key].item() == pytest.approx(ref[key].item(),
+                                                       rel=1e-5)
+    # scale-free per level: rescaling a single level changes nothing either
+    factors = [1.0, 100.0, 0.1]
+    per_level = net.loss([f * b for f, b in zip(factors, base)],
+                         [[f * p for f, p in zip(factors, pred)]
+                          for pred in preds],
+                         [f * t for f, t in zip(factors, teacher)])
+    for key in ('loss_mimic', 'loss_residual'):
+        assert per_level[key].item() == pytest.approx(ref[key].item(),
+                                                      rel=1e-5)
+    # whereas the plain MSE scales with c**2 (the control)
+    plain = MBRNet(8, 8, num_branches=2, mimic_norm='none')
+    a = plain.loss(base, preds, teacher)['loss_mimic']
+    b = plain.loss([3 * x for x in base], [[3 * p for p in pred]
+                                           for pred in preds],
+                   [3 * t for t in teacher])['loss_mimic']
+    assert b.item() == pytest.approx(9 * a.item(), rel=1e-5)
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(num_branches=0), 'num_branches must be >= 1'),
+    (dict(num_branches=-2), 'num_branches must be >= 1'),
+    (dict(num_blocks=0), 'num_blocks must be >= 1'),
+    (dict(num_branches=2, branch_scales=[1.0, -0.5]),
+     'branch_scales must be >= 0'),
+    (dict(num_branches=3, branch_scales=[1.0, 0.5]),
+     '2 branch_scales for 3 branches'),
+    (dict(adapter='linear'), 'adapter must be'),
+    (dict(mimic_norm='l2'), 'mimic_norm must be'),
+])
+def test_bad_arguments_are_rejected(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        MBRNet(8, 8, **kwargs)
+
+
+def test_adapter_none_with_channel_mismatch_names_both_counts():
+    with pytest.raises(ValueError) as err:
+        MBRNet(64, 96, adapter='none')
+    msg = str(err.value)
+    assert '64' in msg and '96' in msg and 'adapter' in msg
+    MBRNet(64, 64, adapter='none')  # equal channels are fine
