@@ -47,15 +47,32 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--work-dir', default=None,
                         help='default: work_dirs/era_demo_<data>')
     parser.add_argument('--retrain-teacher', action='store_true')
+    parser.add_argument('--fresh', action='store_true',
+                        help='retrain student runs that already finished '
+                        '(by default a finished run of the same seed is '
+                        'reused, so adding seeds only trains the new ones)')
     parser.add_argument('--cfg-options', nargs='*', default=[],
                         help='extra options for the ERA runs only')
     return parser.parse_args()
 
 
-def train(config: str, work_dir: str, options: List[str], label: str) -> None:
-    """Runs tools/train.py, streaming a short progress line per log line."""
+def train(config: str, work_dir: str, options: List[str], label: str,
+          reuse: bool = False) -> None:
+    """Runs tools/train.py, streaming a short progress line per log line.
+
+    A run that finished before with the same command is reused when
+    ``reuse`` is set (its ``demo_done.json`` marker records the command).
+    """
+    marker = osp.join(work_dir, 'demo_done.json')
     cmd = [sys.executable, TRAIN, osp.join(REPO, config), '--work-dir',
            work_dir, '--cfg-options', *options]
+    if reuse and osp.isfile(marker):
+        with open(marker) as f:
+            if json.load(f).get('cmd') == cmd[1:]:
+                print(f'  [{label}] reusing the finished run in {work_dir}')
+                return
+    if osp.isdir(work_dir):
+        shutil.rmtree(work_dir)  # a half-finished or different run
     os.makedirs(work_dir, exist_ok=True)
     start = time.time()
     with open(osp.join(work_dir, 'demo_stdout.log'), 'w') as log:
@@ -72,6 +89,8 @@ def train(config: str, work_dir: str, options: List[str], label: str) -> None:
                       flush=True)
         if proc.wait() != 0:
             raise SystemExit(f'{label} failed; see {log.name}')
+    with open(marker, 'w') as f:
+        json.dump(dict(cmd=cmd[1:], seconds=time.time() - start), f)
 
 
 def val_history(work_dir: str) -> List[Dict[str, float]]:
@@ -140,11 +159,12 @@ def main() -> None:
         base_dir = osp.join(work_dir, f'baseline_seed{seed}')
         era_dir = osp.join(work_dir, f'era_seed{seed}')
         print(f'seed {seed}: baseline student')
-        train(spec['student'], base_dir, [seed_opt], f'baseline s{seed}')
+        train(spec['student'], base_dir, [seed_opt], f'baseline s{seed}',
+              reuse=not args.fresh)
         print(f'seed {seed}: ERA student')
         train(spec['era'], era_dir,
               [seed_opt, f'model.teacher_ckpt={teacher_ckpt}',
-               *args.cfg_options], f'ERA s{seed}')
+               *args.cfg_options], f'ERA s{seed}', reuse=not args.fresh)
         rows['baseline'].append(final_metrics(base_dir))
         rows['era_s'].append(final_metrics(era_dir))
         rows['era_st'].append(best_alpha(era_dir))

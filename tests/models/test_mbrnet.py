@@ -280,3 +280,23 @@ def test_adapter_none_with_channel_mismatch_names_both_counts():
     msg = str(err.value)
     assert '64' in msg and '96' in msg and 'adapter' in msg
     MBRNet(64, 64, adapter='none')  # equal channels are fine
+
+
+@pytest.mark.parametrize('channels', [(64, 64), (48, 64)])
+def test_separable_branches_start_at_zero_and_are_lighter(channels):
+    s_ch, t_ch = channels
+    dense = MBRNet(s_ch, t_ch)
+    light = MBRNet(s_ch, t_ch, separable=True)
+    light.init_weights()
+    n_dense = sum(p.numel() for p in dense.parameters())
+    n_light = sum(p.numel() for p in light.parameters())
+    assert n_light < n_dense / 4
+    feats = [torch.rand(2, s_ch, 16, 16), torch.rand(2, s_ch, 8, 8)]
+    base, preds = light(feats)
+    assert all(torch.count_nonzero(p) == 0 for pred in preds for p in pred)
+    teacher = [torch.rand(2, t_ch, 16, 16), torch.rand(2, t_ch, 8, 8)]
+    losses = light.loss(base, preds, teacher)
+    losses['loss_residual'].backward()
+    # zero-started, yet every branch learns
+    assert all(b[-1].pointwise_conv.norm.weight.grad.abs().sum() > 0
+               for b in light.branches)

@@ -8,7 +8,7 @@ import sys
 import torch
 
 import mmera  # noqa: F401  (lets torch.load read mmengine checkpoints)
-from conftest import TOOLS
+from cli_helpers import TOOLS
 
 
 def _free_port() -> int:

@@ -9,7 +9,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import mmera  # noqa: F401  (lets torch.load read mmengine checkpoints)
-from conftest import REPO_ROOT, TOOLS, run_tool
+from cli_helpers import REPO_ROOT, TOOLS, run_tool
 from mmdet.registry import MODELS
 from mmera.models.distillers import load_model_config
 
@@ -76,7 +76,7 @@ def test_era_train_hooks_test_export(tiny_era_config, synthetic_root,
     stock.eval()
     from mmdet.apis import inference_detector
     stock.cfg = stock_cfg
-    distiller.cfg = era_cfg
+    distiller.cfg = stock_cfg  # inference_detector reads only its pipeline
     img = osp.join(synthetic_root, 'val', '000000.png')
     a = inference_detector(stock, img).pred_instances
     b = inference_detector(distiller, img).pred_instances

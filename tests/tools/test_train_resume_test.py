@@ -11,7 +11,7 @@ import torch
 
 import mmera  # noqa: F401  (lets torch.load read mmengine checkpoints)
 
-from conftest import TOOLS, run_tool
+from cli_helpers import TOOLS, run_tool
 
 TRAIN = osp.join(TOOLS, 'train.py')
 TEST = osp.join(TOOLS, 'test.py')

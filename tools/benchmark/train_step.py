@@ -10,6 +10,7 @@ median step time, the peak memory and its trainable parameters:
 * ``era_all`` / ``era_sampled`` / ``era_last`` / ``era_notwi``: ERADistiller
   with ``twi_mode`` ``'all'`` / ``'sampled'`` / ``'last'`` / ``'none'``
   (``era_notwi`` is MBRNet alone, separating MBRNet's cost from TWI's);
+* ``era_cheap``: separable MBRNet branches and ``twi_mode='sampled'``;
 * ``ld``: mmdet's ``KnowledgeDistillationSingleStageDetector`` (LD, a GFL
   teacher) with the same backbones and necks; a peer with its own
   (GFL-style) head, so its numbers include a different head.
@@ -59,7 +60,7 @@ from mmera.models.distillers.base_distiller import \
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 MODES = ('student', 'floor', 'era_all', 'era_sampled', 'era_last',
-         'era_notwi', 'ld')
+         'era_notwi', 'era_cheap', 'ld')
 ERA_CONFIGS = {
     'tiny': osp.join(REPO, 'configs/era/era_r34w32_to_r18w16_synthetic.py'),
     'coco': osp.join(REPO, 'configs/era/retinanet_r101_to_r50_coco.py'),
@@ -155,6 +156,12 @@ def build_model(mode: str, config: str,
         model = Floor(MODELS.build(student_cfg), MODELS.build(teacher_cfg))
     elif mode == 'ld':
         model = MODELS.build(ld_config(student_cfg, teacher_cfg))
+    elif mode == 'era_cheap':
+        # ERA's cheap setting: separable MBRNet branches, one sampled TWI pass
+        era.update(student=student_cfg, teacher_config=teacher_cfg,
+                   teacher_ckpt=teacher_ckpt, twi_mode='sampled')
+        era.mbrnet = dict(era.get('mbrnet', {}), separable=True)
+        model = MODELS.build(era)
     else:
         era.update(student=student_cfg, teacher_config=teacher_cfg,
                    teacher_ckpt=teacher_ckpt,

@@ -1,0 +1,20 @@
+"""Paths and a runner for the tools/ scripts, shared by the tests."""
+import os.path as osp
+import subprocess
+import sys
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TOOLS = osp.join(REPO_ROOT, 'tools')
+
+
+def run_tool(args, cwd, timeout=600, check=True):
+    """Runs a tools/ script with this interpreter, as a user would."""
+    proc = subprocess.run([sys.executable] + list(args),
+                          cwd=str(cwd),
+                          capture_output=True,
+                          text=True,
+                          timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f'{args} failed ({proc.returncode}):\n'
+                             f'{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}')
+    return proc
