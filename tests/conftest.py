@@ -19,18 +19,15 @@ def synthetic_root(tmp_path_factory):
     return str(root)
 
 
-@pytest.fixture(scope='session')
-def tiny_student_config(synthetic_root, tmp_path_factory):
-    """The shipped tiny student config, pointed at the tiny synthetic set
-    and shrunk to a few single-process iterations."""
-    cfg_dir = tmp_path_factory.mktemp('configs')
-    base = osp.join(REPO_ROOT, 'configs', 'tiny',
-                    'retinanet_r18w16_fpn_synthetic.py')
-    root = synthetic_root + '/'
-    path = cfg_dir / 'tiny_student_test.py'
-    path.write_text(textwrap.dedent(f"""
-        _base_ = {base!r}
-        data_root = {root!r}
+# Test-size overrides shared by the tiny configs: the tiny synthetic set at
+# 160 px, batch 2 in the main process, a few iterations, every detection kept
+# (an untrained head scores ~0.01, the focal-loss prior).
+TEST_TEST_CFG = 'dict(score_thr=0.0, nms_pre=100, max_per_img=20)'
+
+
+def _tiny_run_overrides(data_root: str, val_interval: int) -> str:
+    return textwrap.dedent(f"""
+        data_root = {data_root!r}
         img_scale = (160, 160)
         train_dataloader = dict(
             batch_size=2, num_workers=0, persistent_workers=False,
@@ -39,23 +36,37 @@ def tiny_student_config(synthetic_root, tmp_path_factory):
                 dict(type='LoadAnnotations', with_bbox=True),
                 dict(type='Resize', scale=img_scale, keep_ratio=True),
                 dict(type='PackDetInputs')]))
+        test_pipeline = [
+            dict(type='LoadImageFromFile'),
+            dict(type='Resize', scale=img_scale, keep_ratio=True),
+            dict(type='LoadAnnotations', with_bbox=True),
+            dict(type='PackDetInputs', meta_keys=('img_id', 'img_path',
+                 'ori_shape', 'img_shape', 'scale_factor'))]
         val_dataloader = dict(
             batch_size=2, num_workers=0, persistent_workers=False,
-            dataset=dict(data_root=data_root))
+            dataset=dict(data_root=data_root, pipeline=test_pipeline))
         test_dataloader = val_dataloader
         val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
         test_evaluator = val_evaluator
-        train_cfg = dict(max_iters=4, val_interval=1000)
+        train_cfg = dict(max_iters=4, val_interval={val_interval})
         param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]
         default_hooks = dict(
             logger=dict(interval=1),
             checkpoint=dict(interval=2, save_best=None, max_keep_ckpts=-1),
             visualization=dict(draw=False))
         randomness = dict(seed=0, deterministic=False)
-        # an untrained head scores ~0.01 (focal-loss prior): keep every
-        # detection so CocoMetric has something to evaluate
-        model = dict(test_cfg=dict(score_thr=0.0, nms_pre=100, max_per_img=20))
-        """))
+        """)
+
+
+@pytest.fixture(scope='session')
+def tiny_student_config(synthetic_root, tmp_path_factory):
+    """The shipped tiny student config on the tiny synthetic set."""
+    base = osp.join(REPO_ROOT, 'configs', 'tiny',
+                    'retinanet_r18w16_fpn_synthetic.py')
+    path = tmp_path_factory.mktemp('configs') / 'tiny_student_test.py'
+    path.write_text(f'_base_ = {base!r}\n' +
+                    _tiny_run_overrides(synthetic_root + '/', 1000) +
+                    f'model = dict(test_cfg={TEST_TEST_CFG})\n')
     return str(path)
 
 
@@ -82,50 +93,20 @@ def tiny_teacher_ckpt(tmp_path_factory):
 
 @pytest.fixture(scope='session')
 def tiny_era_config(synthetic_root, tiny_teacher_ckpt, tmp_path_factory):
-    """The shipped ERA synthetic config on the tiny set, a few iterations,
-    validation (with the alpha sweep) at the end."""
-    cfg_dir = tmp_path_factory.mktemp('era_configs')
+    """The shipped ERA synthetic config on the tiny set: 4 iterations, then
+    validation with the alpha sweep and the student export."""
     base = osp.join(REPO_ROOT, 'configs', 'era',
                     'era_r34w32_to_r18w16_synthetic.py')
-    root = synthetic_root + '/'
-    path = cfg_dir / 'tiny_era_test.py'
-    path.write_text(textwrap.dedent(f"""
-        _base_ = {base!r}
-        data_root = {root!r}
-        img_scale = (160, 160)
-        # an untrained head scores ~0.01: keep every detection for COCO
-        model = dict(teacher_ckpt={tiny_teacher_ckpt!r}, student=dict(
-            test_cfg=dict(score_thr=0.0, nms_pre=100, max_per_img=20)))
-        train_dataloader = dict(
-            batch_size=2, num_workers=0, persistent_workers=False,
-            dataset=dict(data_root=data_root, pipeline=[
-                dict(type='LoadImageFromFile'),
-                dict(type='LoadAnnotations', with_bbox=True),
-                dict(type='Resize', scale=img_scale, keep_ratio=True),
-                dict(type='PackDetInputs')]))
-        test_pipeline = [
-            dict(type='LoadImageFromFile'),
-            dict(type='Resize', scale=img_scale, keep_ratio=True),
-            dict(type='LoadAnnotations', with_bbox=True),
-            dict(type='PackDetInputs', meta_keys=('img_id', 'img_path',
-                 'ori_shape', 'img_shape', 'scale_factor'))]
-        val_dataloader = dict(
-            batch_size=2, num_workers=0, persistent_workers=False,
-            dataset=dict(data_root=data_root, pipeline=test_pipeline))
-        test_dataloader = val_dataloader
-        val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
-        test_evaluator = val_evaluator
-        train_cfg = dict(max_iters=4, val_interval=4)
-        param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]
-        default_hooks = dict(
-            logger=dict(interval=1),
-            checkpoint=dict(interval=2, save_best=None, max_keep_ckpts=-1),
-            visualization=dict(draw=False))
+    path = tmp_path_factory.mktemp('era_configs') / 'tiny_era_test.py'
+    path.write_text(f'_base_ = {base!r}\n' +
+                    _tiny_run_overrides(synthetic_root + '/', 4) +
+                    textwrap.dedent(f"""
+        model = dict(teacher_ckpt={tiny_teacher_ckpt!r},
+                     student=dict(test_cfg={TEST_TEST_CFG}))
         custom_hooks = [
             dict(type='DistillLossWarmupHook', warmup_iters=4),
             dict(type='AlphaSweepHook', alphas=[0.0, 1.0]),
             dict(type='ExportStudentHook'),
         ]
-        randomness = dict(seed=0, deterministic=False)
         """))
     return str(path)

@@ -5,7 +5,6 @@ configs) and writes them to the work directory.
 """
 import argparse
 import os
-import os.path as osp
 import warnings
 from copy import deepcopy
 
@@ -21,7 +20,7 @@ from mmengine.runner import Runner  # noqa: E402
 from mmdet.engine.hooks.utils import trigger_visualization_hook  # noqa: E402
 from mmdet.evaluation import DumpDetResults  # noqa: E402
 from mmdet.registry import RUNNERS  # noqa: E402
-from mmera.utils.cli import check_file_exists  # noqa: E402
+from mmera.utils.cli import check_file_exists, load_tool_config  # noqa: E402
 from mmera.utils.dist import setup_cpu_distributed  # noqa: E402
 
 
@@ -93,21 +92,10 @@ def add_flip_tta(cfg: Config) -> Config:
 
 def main() -> None:
     args = parse_args()
-    check_file_exists(args.config, 'config file')
     check_file_exists(args.checkpoint, 'checkpoint')
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         raise SystemExit(f'error: --out must name a .pkl file, got {args.out!r}')
-
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_tool_config(args)
 
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:

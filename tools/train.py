@@ -6,7 +6,6 @@ so ``--resume`` works.
 """
 import argparse
 import os
-import os.path as osp
 import sys
 
 from _bootstrap import ensure_mmera_importable
@@ -14,11 +13,12 @@ from _bootstrap import ensure_mmera_importable
 ensure_mmera_importable()
 
 import mmera  # noqa: E402,F401  (registers components, safe checkpoints)
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from mmera.utils.cli import apply_amp, check_file_exists  # noqa: E402
+from mmera.utils.cli import (apply_amp, check_file_exists,  # noqa: E402
+                             load_tool_config)
 from mmera.utils.dist import setup_cpu_distributed  # noqa: E402
 
 
@@ -63,18 +63,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    check_file_exists(args.config, 'config file')
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-
-    # work_dir priority: CLI > config > ./work_dirs/<config name>
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_tool_config(args)
 
     if args.amp:
         apply_amp(cfg)

@@ -21,6 +21,33 @@ def check_file_exists(path: str, what: str) -> None:
                          'paths are taken from the current directory.')
 
 
+def load_tool_config(args) -> Config:
+    """Loads ``args.config`` as mmdet's tools do.
+
+    Applies ``--launcher`` and ``--cfg-options``, and sets the work directory
+    by priority: ``--work-dir`` > the config's ``work_dir`` >
+    ``./work_dirs/<config name>``.
+
+    Args:
+        args: Parsed arguments with ``config``, ``launcher``,
+            ``cfg_options`` and ``work_dir``.
+
+    Returns:
+        Config: The config, ready for the Runner.
+    """
+    check_file_exists(args.config, 'config file')
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    return cfg
+
+
 def apply_amp(cfg: Config) -> None:
     """Switches the config's optimizer wrapper to mixed precision.
 
