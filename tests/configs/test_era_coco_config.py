@@ -30,8 +30,9 @@ def _batch(num_classes: int):
 
 def test_coco_era_config_trains_one_step(tmp_path):
     init_default_scope('mmdet')
-    for name in ('retinanet_r101_to_r50_coco.py',
-                 'retinanet_r101_to_r50_coco_2x.py'):
+    for name in ('retinanet_r101_to_r50_coco_fast.py',
+                 'retinanet_r101_to_r50_coco_2x.py',
+                 'retinanet_r101_to_r50_coco.py'):
         cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'era', name))
         assert cfg.model.type == 'ERADistiller'
         assert cfg.model.teacher_ckpt.startswith('https://download.openmmlab')

@@ -34,3 +34,24 @@ def test_two_process_training_on_cpu(tiny_student_config, tmp_path):
     assert ckpt['meta']['iter'] == 2
     # rank 0 alone writes checkpoints: one file per saving iteration
     assert sorted(p.name for p in work_dir.glob('*.pth')) == ['iter_2.pth']
+
+
+def test_two_process_era_training_on_cpu(tiny_era_config, tmp_path):
+    """ERA under DDP: no unused parameters (find_unused_parameters stays
+    False), the alpha sweep and the student export run on 2 ranks."""
+    work_dir = tmp_path / 'dist_era'
+    env = dict(os.environ, PYTHON=sys.executable, PORT=str(_free_port()),
+               OMP_NUM_THREADS='1')
+    proc = subprocess.run([
+        'bash', osp.join(TOOLS, 'dist_train.sh'), tiny_era_config, '2',
+        '--work-dir', str(work_dir)
+    ], cwd=str(tmp_path), env=env, capture_output=True, text=True,
+                          timeout=300)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-4000:]
+    assert 'Iter(train) [4/4]' in log and 'era.loss_twi' in log
+    assert 'ST-mode sweep' in log
+    ckpt = torch.load(work_dir / 'iter_4.pth', map_location='cpu')
+    assert {k.split('.')[0] for k in ckpt['state_dict']} == {
+        'student', 'mbrnet', 'twi'}
+    assert (work_dir / 'student_final.pth').is_file()

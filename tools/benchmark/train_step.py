@@ -10,7 +10,8 @@ median step time, the peak memory and its trainable parameters:
 * ``era_all`` / ``era_sampled`` / ``era_last`` / ``era_notwi``: ERADistiller
   with ``twi_mode`` ``'all'`` / ``'sampled'`` / ``'last'`` / ``'none'``
   (``era_notwi`` is MBRNet alone, separating MBRNet's cost from TWI's);
-* ``era_cheap``: separable MBRNet branches and ``twi_mode='sampled'``;
+* ``era_cheap``: one separable conv block per MBRNet branch and
+  ``twi_mode='sampled'`` (the ``*_fast.py`` configs);
 * ``ld``: mmdet's ``KnowledgeDistillationSingleStageDetector`` (LD, a GFL
   teacher) with the same backbones and necks; a peer with its own
   (GFL-style) head, so its numbers include a different head.
@@ -157,10 +158,11 @@ def build_model(mode: str, config: str,
     elif mode == 'ld':
         model = MODELS.build(ld_config(student_cfg, teacher_cfg))
     elif mode == 'era_cheap':
-        # ERA's cheap setting: separable MBRNet branches, one sampled TWI pass
+        # ERA's cheap setting (configs/era/*_fast.py): one separable block per
+        # MBRNet branch, one sampled TWI head pass per step
         era.update(student=student_cfg, teacher_config=teacher_cfg,
                    teacher_ckpt=teacher_ckpt, twi_mode='sampled')
-        era.mbrnet = dict(era.get('mbrnet', {}), separable=True)
+        era.mbrnet = dict(era.get('mbrnet', {}), separable=True, num_blocks=1)
         model = MODELS.build(era)
     else:
         era.update(student=student_cfg, teacher_config=teacher_cfg,

@@ -165,11 +165,10 @@ class ERADistiller(BaseDistiller):
             self.twi.load_from(self.teacher.bbox_head)
 
     def init_weights(self) -> None:
-        """Initialises student and MBRNet, loads the teacher into it and the
-        TWI head, and optionally the student head from the teacher head."""
+        """Initialises student and MBRNet, loads the teacher (and with it the
+        TWI head), and optionally the student head from the teacher head."""
         self.mbrnet.init_weights()
         super().init_weights()
-        self.twi.load_from(self.teacher.bbox_head)
         if self.init_student_head:
             try:
                 self.student.bbox_head.load_state_dict(
