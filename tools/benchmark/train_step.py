@@ -282,6 +282,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--modes', nargs='+', choices=MODES,
                         default=list(MODES))
     parser.add_argument('--threads', type=int, help='torch.set_num_threads')
+    parser.add_argument('--rounds', type=int, default=3,
+                        help='sweeps over the modes, each in a rotated order; '
+                        'the median is taken over all rounds, so a slow '
+                        'spell of a shared machine hits every mode alike')
     parser.add_argument('--json', help='also save the results here')
     parser.add_argument('--single', choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument('--teacher-ckpt', help=argparse.SUPPRESS)
@@ -326,6 +330,26 @@ def run_modes(args: argparse.Namespace) -> List[Dict]:
     return results
 
 
+def merge_rounds(args: argparse.Namespace) -> List[Dict]:
+    """Runs ``--rounds`` sweeps in rotated mode orders and pools each mode's
+    step times (median over all of them) and peak memory (max)."""
+    modes, pooled = list(args.modes), {}
+    for r in range(args.rounds):
+        args.modes = modes[r % len(modes):] + modes[:r % len(modes)]
+        for res in run_modes(args):
+            prev = pooled.setdefault(res['mode'], res)
+            if 'error' in res or 'error' in prev:
+                pooled[res['mode']] = prev if 'error' in prev else res
+            elif prev is not res:
+                prev['times_ms'] += res['times_ms']
+                prev['peak_mb'] = max(prev['peak_mb'], res['peak_mb'])
+    args.modes = modes
+    for res in pooled.values():
+        if 'times_ms' in res:
+            res['median_ms'] = statistics.median(res['times_ms'])
+    return [pooled[m] for m in modes]
+
+
 def device_name(device: str) -> str:
     """The GPU's name, or the CPU's architecture and logical core count."""
     if device.startswith('cuda'):
@@ -340,14 +364,15 @@ def main() -> None:
     if args.single:  # child: one mode, one JSON line on stdout
         print(MARK + json.dumps(run_single(args)), flush=True)
         return
-    results = run_modes(args)
+    results = merge_rounds(args)
     mem = ('torch.cuda.max_memory_allocated' if args.device.startswith('cuda')
            else 'process peak RSS, imports included')
     header = (f'device: {device_name(args.device)}; torch '
               f'{torch.__version__}; config: {args.config}; batch '
               f'{args.batch}; img {args.img_size}x{args.img_size}; threads '
-              f'{torch.get_num_threads()}; {args.warmup} warm-up + '
-              f'{args.iters} timed steps; memory: {mem}')
+              f'{torch.get_num_threads()}; {args.rounds} rounds x ('
+              f'{args.warmup} warm-up + {args.iters} timed steps); '
+              f'memory: {mem}')
     print(header + '\n\n' + table(results))
     if args.json:
         with open(args.json, 'w') as f:
