@@ -52,6 +52,12 @@ class AlphaSweepHook(Hook):
         results = {}
         try:
             for alpha in self.alphas:
+                if alpha == 0.0 and saved[0] == 'S' and metrics:
+                    # ST at alpha 0 is the student alone: the validation that
+                    # just ran already measured it.
+                    results[alpha] = {k: float(v) for k, v in metrics.items()
+                                      if isinstance(v, (int, float))}
+                    continue
                 model.set_inference_mode('ST', alpha)
                 results[alpha] = self._evaluate(runner)
         finally:
