@@ -10,6 +10,7 @@ from mmdet.models.utils import images_to_levels
 from mmdet.structures import SampleList
 from mmdet.structures.bbox import cat_boxes
 from mmdet.utils import InstanceList
+from .utils import freeze
 
 Levels = List[Tensor]
 
@@ -36,10 +37,7 @@ class TeacherHeadReuse(nn.Module):
 
     def __init__(self, head: nn.Module) -> None:
         super().__init__()
-        self.head = copy.deepcopy(head)
-        for param in self.head.parameters():
-            param.requires_grad_(False)
-        self.head.eval()
+        self.head = freeze(copy.deepcopy(head))
 
     def train(self, mode: bool = True) -> 'TeacherHeadReuse':
         # Frozen: norm layers in the head (if any) keep their statistics.

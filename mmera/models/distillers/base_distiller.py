@@ -7,11 +7,12 @@ import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.hub import get_config
 from mmengine.runner import load_checkpoint
-from torch import Tensor, nn
+from torch import Tensor
 
 from mmdet.models.detectors import BaseDetector
 from mmdet.registry import MODELS
 from mmdet.structures import OptSampleList, SampleList
+from ..utils import freeze
 
 ConfigLike = Union[str, Path, dict, ConfigDict, Config]
 
@@ -75,10 +76,7 @@ class BaseDistiller(BaseDetector):
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.student = MODELS.build(student)
-        self.teacher = MODELS.build(load_model_config(teacher_config))
-        for param in self.teacher.parameters():
-            param.requires_grad_(False)
-        self.teacher.eval()
+        self.teacher = freeze(MODELS.build(load_model_config(teacher_config)))
         self.teacher_ckpt = teacher_ckpt
         self.teacher_loaded = False
         # Scales every distillation loss; warm-up hooks ramp it from 0 to 1.
@@ -187,10 +185,3 @@ def _scale(value, factor: float):
     if isinstance(value, (list, tuple)):
         return type(value)(v * factor for v in value)
     return value * factor
-
-
-def freeze(module: nn.Module) -> nn.Module:
-    """Stops gradients to ``module``'s parameters and puts it in eval mode."""
-    for param in module.parameters():
-        param.requires_grad_(False)
-    return module.eval()
