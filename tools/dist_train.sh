@@ -12,6 +12,11 @@ PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 TOOLS_DIR="$(cd "$(dirname "$0")" && pwd)"
 PYTHON=${PYTHON:-python}
+# One node: let gloo (the CPU backend) talk over loopback rather than
+# whatever interface the hostname resolves to.
+if [ "$NNODES" = "1" ] && [ -z "${GLOO_SOCKET_IFNAME:-}" ]; then
+    export GLOO_SOCKET_IFNAME=lo
+fi
 
 "$PYTHON" -m torch.distributed.run \
     --nnodes="$NNODES" \
