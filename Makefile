@@ -2,6 +2,7 @@
 #   make setup   create .venv with the pinned stack (idempotent: a second run does nothing)
 #   make test    setup + the test suite
 #   make demo    setup + data + teacher, baseline and ERA students + one table (DATA=synthetic|deepforest, SEEDS="0 1 2")
+#   make bench-methods  every distillation method on the real mini set: mAP, train-step ratio, deployed cost (BENCH_DATA=deepforest|synthetic)
 SHELL := /bin/bash
 PYTHON_SYS ?= python3
 VENV ?= .venv
@@ -21,7 +22,7 @@ STAMP := $(VENV)/.mmera-setup-done
 DATA ?= synthetic
 SEEDS ?= 0
 
-.PHONY: setup test demo data-synthetic data-deepforest pretrained clean-venv
+.PHONY: setup test demo bench-methods data-synthetic data-deepforest pretrained clean-venv
 
 setup: $(STAMP)
 
@@ -70,6 +71,12 @@ DEMO_DEPS_deepforest := data-deepforest pretrained
 demo: setup $(DEMO_DEPS_$(DATA))
 	@[ -n "$(DEMO_DEPS_$(DATA))" ] || { echo "unknown DATA=$(DATA): use synthetic or deepforest"; exit 2; }
 	$(PY) tools/era_demo.py --data $(DATA) --seeds $(SEEDS)
+
+BENCH_DATA ?= deepforest
+# Every method (student, ERA, FitNet, PKD, RKD, ResKD, SSKD, Trunk-to-Branch) trained on one set; one table.
+bench-methods: setup $(DEMO_DEPS_$(BENCH_DATA))
+	@[ -n "$(DEMO_DEPS_$(BENCH_DATA))" ] || { echo "unknown BENCH_DATA=$(BENCH_DATA): use deepforest or synthetic"; exit 2; }
+	$(PY) tools/benchmark/methods.py --data $(BENCH_DATA) --json work_dirs/bench_methods_$(BENCH_DATA).json
 
 clean-venv:
 	rm -rf $(VENV)

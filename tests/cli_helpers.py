@@ -1,4 +1,5 @@
 """Paths and a runner for the tools/ scripts, shared by the tests."""
+import os
 import os.path as osp
 import subprocess
 import sys
@@ -9,8 +10,12 @@ TOOLS = osp.join(REPO_ROOT, 'tools')
 
 def run_tool(args, cwd, timeout=600, check=True):
     """Runs a tools/ script with this interpreter, as a user would."""
+    # One thread: the tiny models run faster on one core than on two, and
+    # the machine's two cores stay free for pytest and a second process.
+    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
     proc = subprocess.run([sys.executable] + list(args),
                           cwd=str(cwd),
+                          env=env,
                           capture_output=True,
                           text=True,
                           timeout=timeout)

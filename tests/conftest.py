@@ -110,3 +110,22 @@ def tiny_era_config(synthetic_root, tiny_teacher_ckpt, tmp_path_factory):
         ]
         """))
     return str(path)
+
+
+@pytest.fixture(scope='session')
+def make_tiny_config(synthetic_root, tmp_path_factory):
+    """Returns ``make(base, extra='', val_interval=4)``: a config file that
+    inherits a shipped config (a path relative to the repository, e.g.
+    ``'configs/rkd/rkd_r34w32_to_r18w16_synthetic.py'``) and runs it on the
+    tiny synthetic set for 4 iterations; ``extra`` (config text) is appended,
+    e.g. ``model = dict(teacher_ckpt=...)`` with the ``tiny_teacher_ckpt``
+    fixture."""
+    def make(base: str, extra: str = '', val_interval: int = 4) -> str:
+        name = osp.splitext(osp.basename(base))[0]
+        path = tmp_path_factory.mktemp('configs') / f'tiny_{name}.py'
+        path.write_text(f'_base_ = {osp.join(REPO_ROOT, base)!r}\n' +
+                        _tiny_run_overrides(synthetic_root + '/',
+                                            val_interval) +
+                        textwrap.dedent(extra))
+        return str(path)
+    return make

@@ -15,12 +15,14 @@ ensure_mmera_importable()
 import mmera  # noqa: E402,F401  (registers components, safe checkpoints)
 from mmengine import ConfigDict  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
 
 from mmdet.engine.hooks.utils import trigger_visualization_hook  # noqa: E402
 from mmdet.evaluation import DumpDetResults  # noqa: E402
-from mmdet.registry import RUNNERS  # noqa: E402
-from mmera.utils.cli import check_file_exists, load_tool_config  # noqa: E402
+from mmera.datasets.checked_coco_dataset import \
+    use_checked_datasets  # noqa: E402  (also registers the dataset)
+from mmera.utils.cli import (build_runner,  # noqa: E402
+                             check_checkpoint_fits, check_file_exists,
+                             load_tool_config, unwrap_model)
 from mmera.utils.dist import setup_cpu_distributed  # noqa: E402
 
 
@@ -96,6 +98,7 @@ def main() -> None:
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         raise SystemExit(f'error: --out must name a .pkl file, got {args.out!r}')
     cfg = load_tool_config(args)
+    use_checked_datasets(cfg)
 
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
@@ -104,8 +107,17 @@ def main() -> None:
         cfg = add_flip_tta(cfg)
 
     setup_cpu_distributed(cfg, args.launcher)
-    runner = (Runner.from_cfg(cfg)
-              if 'runner_type' not in cfg else RUNNERS.build(cfg))
+    runner = build_runner(cfg)
+    # mmengine loads the checkpoint non-strictly: a wrong one would be
+    # evaluated with partly random weights.
+    try:
+        check_checkpoint_fits(
+            unwrap_model(runner.model), args.checkpoint, 'checkpoint',
+            'Test a distiller checkpoint with its distiller config and a '
+            'student exported by tools/export_student.py with the student '
+            'config.', strict=False)
+    except (FileNotFoundError, ValueError) as err:
+        raise SystemExit(f'error: {err}') from err
     if args.out is not None:
         runner.test_evaluator.metrics.append(
             DumpDetResults(out_file_path=args.out))

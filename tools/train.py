@@ -14,10 +14,11 @@ ensure_mmera_importable()
 
 import mmera  # noqa: E402,F401  (registers components, safe checkpoints)
 from mmengine.config import DictAction  # noqa: E402
-from mmengine.registry import RUNNERS  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
 
-from mmera.utils.cli import (apply_amp, check_file_exists,  # noqa: E402
+from mmera.datasets.checked_coco_dataset import \
+    use_checked_datasets  # noqa: E402  (also registers the dataset)
+from mmera.utils.cli import (apply_amp, build_runner,  # noqa: E402
+                             check_file_exists, check_training_inputs,
                              load_tool_config)
 from mmera.utils.dist import setup_cpu_distributed  # noqa: E402
 
@@ -64,6 +65,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     cfg = load_tool_config(args)
+    use_checked_datasets(cfg)
 
     if args.amp:
         apply_amp(cfg)
@@ -85,8 +87,10 @@ def main() -> None:
         cfg.load_from = args.resume
 
     setup_cpu_distributed(cfg, args.launcher)
-    runner = (Runner.from_cfg(cfg)
-              if 'runner_type' not in cfg else RUNNERS.build(cfg))
+    # AtomicCheckpointRunner unless the config names another runner
+    runner = build_runner(cfg)
+    check_training_inputs(
+        runner, args.resume if args.resume not in (None, 'auto') else None)
     runner.train()
 
 

@@ -3,6 +3,10 @@ _base_ = 'mmdet::_base_/default_runtime.py'
 
 custom_imports = dict(imports=['mmera'], allow_failed_imports=False)
 
+# Checkpoints written atomically (never half-written), resumable exactly
+# (RNG state included). The 'mmdet.' scope lets stock mmdet/mim tools find it.
+runner_type = 'mmdet.AtomicCheckpointRunner'
+
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=25),
     checkpoint=dict(

@@ -1,8 +1,10 @@
-"""Training-loop components: optimizer wrappers and hooks."""
+"""Training-loop components: optimizer wrappers, hooks and the runner."""
 from .cpu_amp_optim_wrapper import CPUAmpOptimWrapper
-from .hooks import AlphaSweepHook, DistillLossWarmupHook, ExportStudentHook
+from .hooks import (AlphaSweepHook, DistillLossWarmupHook, ExportStudentHook,
+                    SSKDStageHook)
+from .runner import AtomicCheckpointRunner
 
 __all__ = [
-    'AlphaSweepHook', 'CPUAmpOptimWrapper', 'DistillLossWarmupHook',
-    'ExportStudentHook'
+    'AlphaSweepHook', 'AtomicCheckpointRunner', 'CPUAmpOptimWrapper',
+    'DistillLossWarmupHook', 'ExportStudentHook', 'SSKDStageHook'
 ]

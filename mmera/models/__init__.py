@@ -1,6 +1,15 @@
-"""Registered models: distillers and their building blocks."""
-from .distillers import BaseDistiller, ERADistiller
+"""Registered models: distillers, their building blocks and losses."""
+from .distillers import (BaseDistiller, ERADistiller, FeatureDistiller,
+                         FitNetDistiller, PKDDistiller, ResKDDistiller,
+                         RKDDistiller, SSKDDistiller, TrunkBranchDistiller)
+from .feature_adapter import FeatureAdapter
+from .losses import DecorrelationLoss, PearsonFeatureLoss
 from .mbrnet import MBRNet
 from .teacher_head_reuse import TeacherHeadReuse
 
-__all__ = ['BaseDistiller', 'ERADistiller', 'MBRNet', 'TeacherHeadReuse']
+__all__ = [
+    'BaseDistiller', 'DecorrelationLoss', 'ERADistiller', 'FeatureAdapter',
+    'FeatureDistiller', 'FitNetDistiller', 'MBRNet', 'PKDDistiller',
+    'PearsonFeatureLoss', 'RKDDistiller', 'ResKDDistiller', 'SSKDDistiller',
+    'TeacherHeadReuse', 'TrunkBranchDistiller'
+]

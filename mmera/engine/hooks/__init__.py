@@ -2,5 +2,9 @@
 from .alpha_sweep_hook import AlphaSweepHook
 from .distill_loss_warmup_hook import DistillLossWarmupHook
 from .export_student_hook import ExportStudentHook
+from .sskd_stage_hook import SSKDStageHook
 
-__all__ = ['AlphaSweepHook', 'DistillLossWarmupHook', 'ExportStudentHook']
+__all__ = [
+    'AlphaSweepHook', 'DistillLossWarmupHook', 'ExportStudentHook',
+    'SSKDStageHook'
+]

@@ -1,5 +1,14 @@
-"""Distillers: detectors that train a student with a frozen teacher."""
+"""Distillers: detectors that train a student, with a teacher or without."""
 from .base_distiller import BaseDistiller, load_model_config
 from .era_distiller import ERADistiller
+from .feature_distiller import FeatureDistiller, FitNetDistiller, PKDDistiller
+from .reskd_distiller import ResKDDistiller
+from .rkd_distiller import RKDDistiller
+from .sskd_distiller import SSKDDistiller
+from .trunk_branch_distiller import TrunkBranchDistiller
 
-__all__ = ['BaseDistiller', 'ERADistiller', 'load_model_config']
+__all__ = [
+    'BaseDistiller', 'ERADistiller', 'FeatureDistiller', 'FitNetDistiller',
+    'PKDDistiller', 'RKDDistiller', 'ResKDDistiller', 'SSKDDistiller',
+    'TrunkBranchDistiller', 'load_model_config'
+]

@@ -1,11 +1,12 @@
 """What every mmera distiller shares: a student it trains, a frozen teacher."""
 import os.path as osp
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.hub import get_config
+from mmengine.logging import MessageHub
 from mmengine.runner import load_checkpoint
 from torch import Tensor
 
@@ -43,7 +44,7 @@ def load_model_config(config: ConfigLike) -> ConfigDict:
 
 
 class BaseDistiller(BaseDetector):
-    """A detector that trains ``student`` with help from a frozen teacher.
+    """A detector that trains ``student``, usually with a frozen teacher.
 
     The teacher is kept as a plain attribute (as in mmdet's
     ``KnowledgeDistillationSingleStageDetector``): it is not a submodule, so
@@ -56,9 +57,19 @@ class BaseDistiller(BaseDetector):
     which mmengine calls only when training starts; testing a distiller
     checkpoint therefore needs no teacher checkpoint.
 
+    Teacher-free (online) methods pass ``teacher_config=None``; then
+    ``self.teacher`` is ``None`` and nothing is loaded.
+
+    What a method adds on top: its own modules (built in ``__init__``), its
+    losses in ``loss`` (merged with :meth:`merge_losses`) and, if it predicts
+    differently from the student, ``predict``. The checks below
+    (:meth:`check_fpn_pair`, :meth:`check_feature_shapes`) give every method
+    the same clear errors.
+
     Args:
         student: The student detector's config.
-        teacher_config: The teacher's config (see :func:`load_model_config`).
+        teacher_config: The teacher's config (see :func:`load_model_config`),
+            or ``None`` for a teacher-free method.
         teacher_ckpt: Local path or URL of the teacher's weights.
         data_preprocessor: Defaults to the student's data preprocessor.
         init_cfg: Passed to :class:`BaseDetector`.
@@ -66,7 +77,7 @@ class BaseDistiller(BaseDetector):
 
     def __init__(self,
                  student: ConfigLike,
-                 teacher_config: ConfigLike,
+                 teacher_config: Optional[ConfigLike] = None,
                  teacher_ckpt: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
@@ -76,9 +87,12 @@ class BaseDistiller(BaseDetector):
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.student = MODELS.build(student)
-        self.teacher = freeze(MODELS.build(load_model_config(teacher_config)))
+        self.teacher = None
+        if teacher_config is not None:
+            self.teacher = freeze(
+                MODELS.build(load_model_config(teacher_config)))
         self.teacher_ckpt = teacher_ckpt
-        self.teacher_loaded = False
+        self.teacher_loaded = self.teacher is None
         # Scales every distillation loss; warm-up hooks ramp it from 0 to 1.
         self.distill_loss_factor = 1.0
 
@@ -125,6 +139,8 @@ class BaseDistiller(BaseDetector):
     @torch.no_grad()
     def teacher_features(self, batch_inputs: Tensor) -> List[Tensor]:
         """Returns the frozen teacher's neck features."""
+        if self.teacher is None:
+            raise RuntimeError(f'{type(self).__name__} has no teacher.')
         if not self.teacher_loaded:
             self.load_teacher()
         return list(self.teacher.extract_feat(batch_inputs))
@@ -132,13 +148,75 @@ class BaseDistiller(BaseDetector):
     def train(self, mode: bool = True) -> 'BaseDistiller':
         """Sets the mode of the student; the teacher always stays in eval."""
         super().train(mode)
-        self.teacher.train(False)
+        if self.teacher is not None:
+            self.teacher.train(False)
         return self
 
     def _apply(self, fn, *args, **kwargs):
         # ``to``, ``cuda``, ``half`` ... reach the teacher too.
-        self.teacher._apply(fn, *args, **kwargs)
+        if self.teacher is not None:
+            self.teacher._apply(fn, *args, **kwargs)
         return super()._apply(fn, *args, **kwargs)
+
+    # -- checks shared by the methods ---------------------------------------
+    def check_fpn_pair(self, same_classes: bool = True,
+                       need_head: bool = True) -> Tuple[int, int]:
+        """Checks that student and teacher are FPN detectors that fit.
+
+        Args:
+            same_classes: Require equal ``num_classes`` (methods that use
+                the teacher's head or logits).
+            need_head: Require a ``bbox_head`` (single-stage detectors).
+
+        Returns:
+            tuple: The student's and the teacher's FPN channels.
+
+        Raises:
+            ValueError: Naming the mismatch and the config key to fix.
+        """
+        name = type(self).__name__
+        pairs = [('student', self.student)]
+        if self.teacher is not None:
+            pairs.append(('teacher', self.teacher))
+        for role, det in pairs:
+            if not getattr(det, 'with_neck', False) or not hasattr(
+                    det.neck, 'out_channels'):
+                raise ValueError(
+                    f'{name}: the {role} ({type(det).__name__}) has no '
+                    'FPN neck; this method distils FPN features, so the '
+                    'detector needs a neck (e.g. neck=dict(type="FPN", ...)).')
+            if need_head and not hasattr(det, 'bbox_head'):
+                raise ValueError(f'{name}: the {role} has no bbox_head; '
+                                 'only single-stage detectors are supported.')
+        if self.teacher is None:
+            return self.student.neck.out_channels, None
+        if same_classes and need_head:
+            s_cls = getattr(self.student.bbox_head, 'num_classes', None)
+            t_cls = getattr(self.teacher.bbox_head, 'num_classes', None)
+            if s_cls != t_cls:
+                raise ValueError(
+                    f'{name}: the student predicts {s_cls} classes, the '
+                    f'teacher {t_cls}. Both must be trained on the same '
+                    'classes: fix num_classes in one of the configs.')
+        s_levels = self.student.neck.num_outs
+        t_levels = self.teacher.neck.num_outs
+        if s_levels != t_levels:
+            raise ValueError(
+                f'{name}: the student FPN has {s_levels} levels, the '
+                f'teacher FPN {t_levels}; set the same num_outs.')
+        return self.student.neck.out_channels, self.teacher.neck.out_channels
+
+    def check_feature_shapes(self, student_feats: Sequence[Tensor],
+                             teacher_feats: Sequence[Tensor],
+                             what: str = 'FPN level') -> None:
+        """Raises a ValueError when paired features differ in size."""
+        for level, (s, t) in enumerate(zip(student_feats, teacher_feats)):
+            if s.shape[-2:] != t.shape[-2:]:
+                raise ValueError(
+                    f'{type(self).__name__}: {what} {level} is '
+                    f'{tuple(s.shape[-2:])} in the student but '
+                    f'{tuple(t.shape[-2:])} in the teacher; both must have '
+                    'the same strides (e.g. FPN start_level).')
 
     # -- losses ---------------------------------------------------------------
     def merge_losses(self, student_losses: Dict[str, Any],
@@ -160,7 +238,35 @@ class BaseDistiller(BaseDetector):
             if name.startswith('loss'):
                 value = _scale(value, self.distill_loss_factor)
             losses[key] = value
+        self.check_finite(losses)
         return losses
+
+    def check_finite(self, losses: Dict[str, Any]) -> None:
+        """Stops the run before a non-finite loss reaches ``backward``.
+
+        A NaN/inf loss would turn every weight NaN at the optimizer step and
+        the run would go on silently, saving NaN checkpoints over good ones.
+        Raising here keeps the last checkpoint intact and names the loss.
+
+        Raises:
+            FloatingPointError: Naming the loss, its value and the iteration.
+        """
+        for key, value in losses.items():
+            if not key.startswith('loss') and '.loss' not in key:
+                continue
+            values = value if isinstance(value, (list, tuple)) else [value]
+            for v in values:
+                if torch.is_tensor(v) and not bool(torch.isfinite(v).all()):
+                    iteration = MessageHub.get_current_instance().get_info(
+                        'iter')
+                    raise FloatingPointError(
+                        f'{type(self).__name__}: loss {key!r} is not finite '
+                        f'({v.detach().float().flatten()[:4].tolist()}) at '
+                        f'iteration {iteration}; stopped before the '
+                        'optimizer step so no weight became NaN (the last '
+                        'checkpoint is intact). Lower the learning rate or '
+                        'the loss weights, enable gradient clipping, or check '
+                        'the data and the teacher checkpoint, then resume.')
 
     # -- the detector interface ---------------------------------------------
     def extract_feat(self, batch_inputs: Tensor):

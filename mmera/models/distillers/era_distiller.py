@@ -56,7 +56,7 @@ class ERADistiller(BaseDistiller):
 
     def __init__(self,
                  student: ConfigLike,
-                 teacher_config: ConfigLike,
+                 teacher_config: Optional[ConfigLike] = None,
                  teacher_ckpt: Optional[str] = None,
                  mbrnet: Optional[dict] = None,
                  mimic_weight: float = 5.0,
@@ -69,6 +69,9 @@ class ERADistiller(BaseDistiller):
                  alpha: float = 0.5,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
+        if teacher_config is None:
+            raise ValueError('ERADistiller needs a teacher: set '
+                             '`teacher_config` (and `teacher_ckpt`).')
         super().__init__(student, teacher_config, teacher_ckpt,
                          data_preprocessor, init_cfg)
         if twi_mode not in TWI_MODES:
@@ -77,7 +80,7 @@ class ERADistiller(BaseDistiller):
         for name, w in (('mimic_weight', mimic_weight), ('residual_weight',
                                                          residual_weight),
                         ('twi_weight', twi_weight)):
-            if w < 0:
+            if not w >= 0:  # also refuses NaN
                 raise ValueError(f'ERADistiller: {name} must be >= 0, got {w}.')
         s_channels, t_channels = self._check_pair()
         mbrnet_cfg = dict(type='MBRNet', **(mbrnet or {}))
@@ -104,35 +107,18 @@ class ERADistiller(BaseDistiller):
 
     def _check_pair(self) -> Tuple[int, int]:
         """Checks that student and teacher fit ERA; returns FPN channels."""
-        for role, det in (('student', self.student), ('teacher',
-                                                      self.teacher)):
-            if not getattr(det, 'with_neck', False) or not hasattr(
-                    det.neck, 'out_channels'):
+        try:
+            channels = self.check_fpn_pair(same_classes=True)
+        except ValueError as err:
+            if 'classes' in str(err):
                 raise ValueError(
-                    f'ERADistiller: the {role} ({type(det).__name__}) has no '
-                    'FPN neck; ERA distils FPN features, so both detectors '
-                    'need a neck (e.g. neck=dict(type="FPN", ...)).')
-            if not hasattr(det, 'bbox_head'):
-                raise ValueError(f'ERADistiller: the {role} has no bbox_head; '
-                                 'ERA supports single-stage detectors.')
-        s_head, t_head = self.student.bbox_head, self.teacher.bbox_head
-        s_cls = getattr(s_head, 'num_classes', None)
-        t_cls = getattr(t_head, 'num_classes', None)
-        if s_cls != t_cls:
-            raise ValueError(
-                f'ERADistiller: the student predicts {s_cls} classes, the '
-                f'teacher {t_cls}. TWI scores the student\'s features with '
-                'the teacher\'s head, so both must be trained on the same '
-                'classes: fix num_classes in one of the configs.')
-        s_levels = self.student.neck.num_outs
-        t_levels = self.teacher.neck.num_outs
-        if s_levels != t_levels:
-            raise ValueError(
-                f'ERADistiller: the student FPN has {s_levels} levels, the '
-                f'teacher FPN {t_levels}; set the same num_outs.')
+                    f'{err} (TWI scores the student\'s features with the '
+                    'teacher\'s head.)') from err
+            raise
         # T/ST decode the TWI head's outputs with the student head's anchors.
-        self._heads_match = _same_decoding(s_head, t_head)
-        return self.student.neck.out_channels, self.teacher.neck.out_channels
+        self._heads_match = _same_decoding(self.student.bbox_head,
+                                           self.teacher.bbox_head)
+        return channels
 
     def set_inference_mode(self, mode: str, alpha: Optional[float] = None
                            ) -> None:
@@ -186,7 +172,7 @@ class ERADistiller(BaseDistiller):
         losses = self.student.bbox_head.loss(student_feats, batch_data_samples)
 
         teacher_feats = self.teacher_features(batch_inputs)
-        self._check_features(student_feats, teacher_feats)
+        self.check_feature_shapes(student_feats, teacher_feats)
         base, preds = self.mbrnet(student_feats)
         era = self.mbrnet.loss(base, preds, teacher_feats)
         era['loss_mimic'] = self.mimic_weight * era['loss_mimic']
@@ -207,16 +193,6 @@ class ERADistiller(BaseDistiller):
             return [approx[-1]], [sum(self.twi_weights)]
         k = int(torch.randint(len(approx), ()).item())
         return [approx[k]], [self.twi_weights[k] * len(approx)]
-
-    @staticmethod
-    def _check_features(student_feats: List[Tensor],
-                        teacher_feats: List[Tensor]) -> None:
-        for level, (s, t) in enumerate(zip(student_feats, teacher_feats)):
-            if s.shape[-2:] != t.shape[-2:]:
-                raise ValueError(
-                    f'ERADistiller: FPN level {level} is {tuple(s.shape[-2:])} '
-                    f'in the student but {tuple(t.shape[-2:])} in the '
-                    'teacher; both FPNs must start at the same stride.')
 
     def predict(self,
                 batch_inputs: Tensor,

@@ -1,0 +1,4 @@
+"""Registered MMEngine runners."""
+from .atomic_checkpoint_runner import AtomicCheckpointRunner
+
+__all__ = ['AtomicCheckpointRunner']
