@@ -35,3 +35,6 @@ custom_hooks = [
 # requires_grad=False), which DDP must be told to expect.
 model_wrapper_cfg = dict(
     type='MMDistributedDataParallel', find_unused_parameters=True)
+# No COCO validation while the neck and head are still untrained (mimic
+# phases): the first validation is after the first task-phase epoch.
+train_cfg = dict(val_begin=4)

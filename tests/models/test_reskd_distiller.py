@@ -342,3 +342,25 @@ def test_res_student_errors():
     with pytest.raises(ValueError, match='no fpn_convs'):
         ResStudent(RES_STUDENT['backbone'],
                    dict(type='ChannelMapper', out_channels=64), 64)
+
+
+def test_a_non_finite_deeper_detection_loss_stops_the_step(model, batch):
+    """The detection losses on F_1..F_k are guarded like the rest: a
+    res-student that blows up stops the step, naming the loss."""
+    _set_iter(5)  # both res-students active
+    with torch.no_grad():
+        for param in model.res_students[1].parameters():
+            param.fill_(float('nan'))
+    # the residual loss of R_2 is NaN too and caught first; with only the
+    # detection losses left, the deeper ones must still be caught
+    model.feature_losses = lambda *args: {}
+    with pytest.raises(FloatingPointError, match=r"'reskd\.loss_.*_f2'"):
+        model.loss(*batch)
+
+
+def test_late_res_students_must_start_at_zero(student_cfg, teacher_cfg):
+    res_student = copy.deepcopy(RES_STUDENT)
+    res_student['zero_init_output'] = False
+    with pytest.raises(ValueError, match=r'res-students \[2\] join after '
+                       'iteration 0 but have zero_init_output=False'):
+        _build(student_cfg, teacher_cfg, init=False, res_student=res_student)

@@ -51,13 +51,12 @@ def deployed_detector(model: nn.Module) -> nn.Module:
 
 
 def fixed_batch(cfg: Config, model: nn.Module) -> dict:
-    """The first real training batch, preprocessed once (timings then see
-    no data loading)."""
+    """The first real training batch, loaded once (timings then see no data
+    loading; ``train_step`` preprocesses it as in training)."""
     loader_cfg = cfg.train_dataloader.copy()
     loader_cfg.update(num_workers=0, persistent_workers=False)
     loader = Runner.build_dataloader(loader_cfg, seed=0)
-    data = next(iter(loader))
-    return model.data_preprocessor(data, training=True)
+    return next(iter(loader))
 
 
 def schedule_hooks(cfg: Config) -> List:

@@ -251,22 +251,28 @@ class BaseDistiller(BaseDetector):
         Raises:
             FloatingPointError: Naming the loss, its value and the iteration.
         """
+        checked = []
         for key, value in losses.items():
             if not key.startswith('loss') and '.loss' not in key:
                 continue
             values = value if isinstance(value, (list, tuple)) else [value]
-            for v in values:
-                if torch.is_tensor(v) and not bool(torch.isfinite(v).all()):
-                    iteration = MessageHub.get_current_instance().get_info(
-                        'iter')
-                    raise FloatingPointError(
-                        f'{type(self).__name__}: loss {key!r} is not finite '
-                        f'({v.detach().float().flatten()[:4].tolist()}) at '
-                        f'iteration {iteration}; stopped before the '
-                        'optimizer step so no weight became NaN (the last '
-                        'checkpoint is intact). Lower the learning rate or '
-                        'the loss weights, enable gradient clipping, or check '
-                        'the data and the teacher checkpoint, then resume.')
+            checked += [(key, v) for v in values if torch.is_tensor(v)]
+        if not checked:
+            return
+        # One host sync per step, not one per loss.
+        finite = torch.stack([torch.isfinite(v.detach()).all()
+                              for _, v in checked])
+        if bool(finite.all()):
+            return
+        key, v = checked[int((~finite).nonzero()[0])]
+        iteration = MessageHub.get_current_instance().get_info('iter')
+        raise FloatingPointError(
+            f'{type(self).__name__}: loss {key!r} is not finite '
+            f'({v.detach().float().flatten()[:4].tolist()}) at iteration '
+            f'{iteration}; stopped before the optimizer step so no weight '
+            'became NaN (the last checkpoint is intact). Lower the learning '
+            'rate or the loss weights, enable gradient clipping, or check '
+            'the data and the teacher checkpoint, then resume.')
 
     # -- the detector interface ---------------------------------------------
     def extract_feat(self, batch_inputs: Tensor):

@@ -98,7 +98,7 @@ class ResKDDistiller(BaseDistiller):
                 'non-negative, non-decreasing iteration per res-student '
                 f'(R_i learns the residual of R_1..R_{{i-1}}), got {starts}.')
         self.start_iters, n = starts, len(starts)
-        if min(mimic_weight, residual_weight) < 0:
+        if not min(mimic_weight, residual_weight) >= 0:  # NaN too
             raise ValueError('ResKDDistiller: mimic_weight and '
                              'residual_weight must be >= 0.')
         if feature_norm not in FEATURE_NORMS:
@@ -107,7 +107,7 @@ class ResKDDistiller(BaseDistiller):
                              f'{FEATURE_NORMS}.')
         det_weights = [1.0] * (n + 1) if det_weights is None else [
             float(w) for w in det_weights]
-        if len(det_weights) != n + 1 or min(det_weights) < 0 or (
+        if len(det_weights) != n + 1 or not min(det_weights) >= 0 or (
                 det_weights[0] <= 0):
             raise ValueError(
                 f'ResKDDistiller: det_weights needs n+1 = {n + 1} weights '
@@ -118,6 +118,18 @@ class ResKDDistiller(BaseDistiller):
             MODELS.build(cfg) for cfg in res_student_configs(
                 res_student, n, load_model_config(student).get('neck', {}),
                 s_channels))
+        late = [i + 1 for i, (r, it) in enumerate(
+            zip(self.res_students, starts)) if it > 0 and not getattr(
+                r, 'zero_init_output', True)]
+        if late:
+            # Inference runs all n res-students: one that has not joined
+            # yet must add exactly 0, which only the zero-initialised output
+            # guarantees.
+            raise ValueError(
+                f'ResKDDistiller: res-students {late} join after iteration '
+                '0 but have zero_init_output=False, so before they join '
+                'validation and inference would add untrained features; set '
+                'zero_init_output=True or their start iteration to 0.')
         self.adapter = FeatureAdapter(s_channels, t_channels,
                                       self.student.neck.num_outs,
                                       mode=adapter, bias=False)
@@ -226,6 +238,7 @@ class ResKDDistiller(BaseDistiller):
                                         teacher_feats), prefix='reskd')
         # Detection losses, not distillation ones: no warm-up factor.
         losses.update(prefix_losses)
+        self.check_finite(losses)  # the deeper detection losses too
         return losses
 
     def feature_losses(self, student_feats: Levels, res_feats: List[Levels],

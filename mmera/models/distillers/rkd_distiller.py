@@ -80,7 +80,7 @@ class RKDDistiller(BaseDistiller):
                              '`teacher_config` (and `teacher_ckpt`).')
         for name, weight in (('mimic_weight', mimic_weight),
                              ('residual_weight', residual_weight)):
-            if weight < 0:
+            if not weight >= 0:  # NaN too
                 raise ValueError(
                     f'RKDDistiller: {name} must be >= 0, got {weight}.')
         if mimic_norm not in MIMIC_NORMS:

@@ -105,7 +105,7 @@ class TrunkBranchDistiller(BaseDistiller):
         for name, w in (('branch_det_weight', branch_det_weight),
                         ('ens_cls_weight', ens_cls_weight),
                         ('ens_bbox_weight', ens_bbox_weight)):
-            if w < 0:
+            if not w >= 0:  # NaN too
                 raise ValueError(
                     f'TrunkBranchDistiller: {name} must be >= 0, got {w}.')
         if not temperature > 0:

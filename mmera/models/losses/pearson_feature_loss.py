@@ -60,7 +60,7 @@ class PearsonFeatureLoss(nn.Module):
 
     def __init__(self, loss_weight: float = 1.0, eps: float = 1e-6) -> None:
         super().__init__()
-        if loss_weight < 0:
+        if not loss_weight >= 0:  # NaN too
             raise ValueError(f'PearsonFeatureLoss: loss_weight must be >= 0, '
                              f'got {loss_weight}.')
         self.loss_weight = loss_weight
