@@ -308,6 +308,7 @@ def test_thresholds_at_the_ends_match_the_fixed_modes(model, make_batch):
     (dict(res_student_start_iters=[]), 'res_student_start_iters needs'),
     (dict(det_weights=[1.0, 1.0]), 'det_weights needs n+1 = 3'),
     (dict(mimic_weight=-1.0), 'must be >= 0'),
+    (dict(residual_weight=float('nan')), 'must be >= 0'),
     (dict(feature_norm='l2'), 'unknown feature_norm'),
     (dict(skip_rule=dict(type='entropy', thr=0.5)), 'skip_rule must be'),
     (dict(skip_rule=dict(type='max_score', thr=1.5)), 'in [0, 1]'),

@@ -270,6 +270,7 @@ def test_predict_is_the_plain_student_without_branches(student_cfg, batch):
     (dict(branches=dict(layer='mlp')), "unknown layer 'mlp'"),
     (dict(branches=dict(init_scale=0.0)), 'init_scale must be > 0'),
     (dict(branch_det_weight=-1.0), 'branch_det_weight must be >= 0'),
+    (dict(branch_det_weight=float('nan')), 'branch_det_weight must be >= 0'),
     (dict(ens_cls_weight=-0.1), 'ens_cls_weight must be >= 0'),
     (dict(ens_bbox_weight=-2.0), 'ens_bbox_weight must be >= 0'),
     (dict(temperature=0.0), 'temperature must be > 0'),

@@ -98,7 +98,7 @@ class ResKDDistiller(BaseDistiller):
                 'non-negative, non-decreasing iteration per res-student '
                 f'(R_i learns the residual of R_1..R_{{i-1}}), got {starts}.')
         self.start_iters, n = starts, len(starts)
-        if not min(mimic_weight, residual_weight) >= 0:  # NaN too
+        if not (mimic_weight >= 0 and residual_weight >= 0):  # NaN too
             raise ValueError('ResKDDistiller: mimic_weight and '
                              'residual_weight must be >= 0.')
         if feature_norm not in FEATURE_NORMS:
@@ -107,7 +107,7 @@ class ResKDDistiller(BaseDistiller):
                              f'{FEATURE_NORMS}.')
         det_weights = [1.0] * (n + 1) if det_weights is None else [
             float(w) for w in det_weights]
-        if len(det_weights) != n + 1 or not min(det_weights) >= 0 or (
+        if len(det_weights) != n + 1 or not all(w >= 0 for w in det_weights) or (
                 det_weights[0] <= 0):
             raise ValueError(
                 f'ResKDDistiller: det_weights needs n+1 = {n + 1} weights '
