@@ -92,7 +92,8 @@ class ERADistiller(BaseDistiller):
             twi_weights = [1.0] + [
                 s / num_branches for s in self.mbrnet.branch_scales
             ]
-        if len(twi_weights) != num_branches + 1 or not all(w >= 0 for w in twi_weights):
+        if len(twi_weights) != num_branches + 1 or not all(
+                w >= 0 for w in twi_weights):  # NaN too
             raise ValueError(
                 f'ERADistiller: twi_weights needs K+1 = {num_branches + 1} '
                 f'non-negative weights (M_0..M_K), got {list(twi_weights)}.')

@@ -107,7 +107,8 @@ class ResKDDistiller(BaseDistiller):
                              f'{FEATURE_NORMS}.')
         det_weights = [1.0] * (n + 1) if det_weights is None else [
             float(w) for w in det_weights]
-        if len(det_weights) != n + 1 or not all(w >= 0 for w in det_weights) or (
+        if len(det_weights) != n + 1 or not all(
+                w >= 0 for w in det_weights) or (
                 det_weights[0] <= 0):
             raise ValueError(
                 f'ResKDDistiller: det_weights needs n+1 = {n + 1} weights '
