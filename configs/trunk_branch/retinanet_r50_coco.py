@@ -22,6 +22,10 @@ model = dict(
     ens_bbox_weight=1.0,
     ens_bbox_thr=0.5,
     temperature=1.0,
+    # quality-focal modulation of the ensemble KL: without it the KL summed
+    # over every background anchor spiked (grad norm ~100, clipped at 10)
+    # and the trunk stalled at 0.001 mAP on the mini set
+    ens_cls_gamma=2.0,
     loss_decor=dict(type='DecorrelationLoss', loss_weight=1.0))
 
 custom_hooks = [dict(type='ExportStudentHook', filename='student_final.pth')]

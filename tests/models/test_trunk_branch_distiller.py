@@ -137,6 +137,37 @@ def test_ensemble_cls_loss_is_tempered_binary_kl_per_positive():
         ensemble_cls_loss([z], [e], 1.0, 1, 2).item())
 
 
+def test_ensemble_cls_loss_quality_focal_modulation():
+    """gamma > 0 weights each anchor-class KL by the detached |q - p|^gamma:
+    near-agreeing anchors fade out, the gradient keeps the KL's direction."""
+    z = torch.tensor([[[[0.0, 3.0]], [[-2.0, 0.5]]]], requires_grad=True)
+    e = torch.tensor([[[[0.1, -3.0]], [[-2.0, 0.6]]]])
+
+    def sigmoid(v):
+        return 1 / (1 + math.exp(-v))
+
+    def kl(q, p):
+        return q * math.log(q / p) + (1 - q) * math.log((1 - q) / (1 - p))
+
+    pairs = list(zip(z.flatten().tolist(), e.flatten().tolist()))
+    for gamma in (1.0, 2.0):
+        expected = sum(
+            abs(sigmoid(ev) - sigmoid(zv))**gamma * kl(sigmoid(ev), sigmoid(zv))
+            for zv, ev in pairs)
+        value = ensemble_cls_loss([z], [e], 1.0, 1, 2, gamma=gamma)
+        assert value.item() == pytest.approx(expected, rel=1e-5)
+    plain = ensemble_cls_loss([z], [e], 1.0, 1, 2)
+    assert value.item() < plain.item()  # every factor is < 1
+    # the big disagreement (z=3 vs e=-3) dominates more with modulation
+    big = [i for i, (zv, ev) in enumerate(pairs) if abs(zv - ev) > 1][0]
+    grad_plain = torch.autograd.grad(plain, z)[0].flatten()
+    grad_focal = torch.autograd.grad(
+        ensemble_cls_loss([z], [e], 1.0, 1, 2, gamma=2.0), z)[0].flatten()
+    assert torch.equal(torch.sign(grad_plain), torch.sign(grad_focal))
+    share = grad_focal.abs()[big] / grad_focal.abs().sum()
+    assert share > grad_plain.abs()[big] / grad_plain.abs().sum()
+
+
 def test_ensemble_bbox_loss_counts_confident_anchors_only():
     logit = math.log(0.9 / 0.1)  # confidence 0.9
     # 2 anchors (1x2 positions), 2 classes; anchor 0 confident, 1 not
@@ -274,6 +305,7 @@ def test_predict_is_the_plain_student_without_branches(student_cfg, batch):
     (dict(ens_cls_weight=-0.1), 'ens_cls_weight must be >= 0'),
     (dict(ens_bbox_weight=-2.0), 'ens_bbox_weight must be >= 0'),
     (dict(temperature=0.0), 'temperature must be > 0'),
+    (dict(ens_cls_gamma=-1.0), 'ens_cls_gamma must be >= 0'),
     (dict(ens_bbox_thr=1.5), r'ens_bbox_thr must be in \[0, 1\]'),
     (dict(loss_decor=dict(type='DecorrelationLoss', loss_weight=-1.0)),
      'loss_weight must be >= 0'),
