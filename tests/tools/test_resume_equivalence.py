@@ -36,7 +36,9 @@ def _extra(teacher_ckpt: str, twi_mode: str, validate: bool) -> str:
         model = dict(teacher_ckpt={teacher_ckpt!r}, twi_mode={twi_mode!r},
                      student=dict(test_cfg=dict(score_thr=0.0, nms_pre=100,
                                                 max_per_img=20)))
-        train_dataloader = dict(dataset=dict(pipeline=[
+        train_dataloader = dict(
+            batch_size=2, num_workers=0, persistent_workers=False,
+            dataset=dict(data_root=data_root, pipeline=[
             dict(type='LoadImageFromFile'),
             dict(type='LoadAnnotations', with_bbox=True),
             dict(type='Resize', scale=img_scale, keep_ratio=True),
