@@ -127,14 +127,16 @@ def _write_probe(tmp_path):
     return probe_dir
 
 
-def _check_ranks(reports, teacher_ckpt, final_ckpt, num_iters=4):
+def _check_ranks(reports, teacher_ckpt, final_ckpt, num_iters=4,
+                 find_unused=False):
     """The assertions shared by every distiller's 2-process run."""
     rank0, rank1 = reports
     for report in reports:
         assert report['wrapper'] == 'MMDistributedDataParallel'
-        # every parameter gets a gradient: DDP needs no unused-parameter
-        # search (it would fail at the second step otherwise)
-        assert report['find_unused_parameters'] is False
+        # False: every parameter gets a gradient, DDP needs no
+        # unused-parameter search (it would fail at the second step
+        # otherwise); True only where the config asks for it (ResKD)
+        assert report['find_unused_parameters'] is find_unused
         # both ranks stepped, with finite losses
         assert len(report['losses']) == num_iters
         assert all(math.isfinite(v) for step in report['losses']
@@ -208,3 +210,36 @@ def test_two_process_fitnet_training_on_cpu(make_tiny_config,
         'iter_2.pth', 'iter_4.pth']
     ckpt = torch.load(work_dir / 'iter_4.pth', map_location='cpu')
     _check_ranks(reports, tiny_teacher_ckpt, ckpt)
+
+
+def test_two_process_reskd_training_across_a_join(make_tiny_config,
+                                                  tiny_teacher_ckpt,
+                                                  tmp_path):
+    """ResKD under DDP, with the second res-student joining mid-run: the
+    not-yet-joined one has no gradient for two steps (the configs set
+    find_unused_parameters=True for it), then trains on both ranks."""
+    probe_dir = _write_probe(tmp_path)
+    config = make_tiny_config(
+        'configs/reskd/reskd_r34w32_to_r18w16_synthetic.py',
+        f'model = dict(teacher_ckpt={tiny_teacher_ckpt!r}, '
+        'res_student_start_iters=[0, 2])\n' + textwrap.dedent("""
+        custom_imports = dict(imports=['mmera', 'rank_probe'],
+                              allow_failed_imports=False)
+        custom_hooks = [dict(type='RankProbeHook')]
+        val_cfg = None
+        val_dataloader = None
+        val_evaluator = None
+        """))
+    work_dir = tmp_path / 'dist_reskd'
+    log, reports = _dist_train(config, work_dir, probe_dir)
+
+    assert 'Iter(train) [4/4]' in log and 'reskd.loss_res2' in log
+    ckpt = torch.load(work_dir / 'iter_4.pth', map_location='cpu')
+    _check_ranks(reports, tiny_teacher_ckpt, ckpt, find_unused=True)
+    # R_2 joined at iteration 2 and trained from there: its weights moved
+    # away from the (zero) output init it had at iteration 2
+    before = torch.load(work_dir / 'iter_2.pth', map_location='cpu')
+    moved = [k for k, v in ckpt['state_dict'].items()
+             if k.startswith('res_students.1.')
+             and not torch.equal(v, before['state_dict'][k])]
+    assert moved
