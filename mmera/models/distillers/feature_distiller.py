@@ -46,7 +46,8 @@ class FeatureDistiller(BaseDistiller):
             that default.
         adapter: ``'auto'`` (a 1x1 conv per level only when the channels
             differ), ``'conv'`` (always) or ``'none'`` (channels must match);
-            see :class:`FeatureAdapter`.
+            see :class:`FeatureAdapter`. ``None`` gives the class's
+            ``default_adapter``.
         levels: Indices of the FPN levels to distil (0 = finest); ``None``
             distils all.
         data_preprocessor: Defaults to the student's.
@@ -57,13 +58,15 @@ class FeatureDistiller(BaseDistiller):
     loss_prefix = 'feat'
     #: ``distill_loss`` when none (or one without ``type``) is given.
     default_loss = dict(type='mmdet.MSELoss', loss_weight=1.0)
+    #: ``adapter`` when none is given.
+    default_adapter = 'auto'
 
     def __init__(self,
                  student: ConfigLike,
                  teacher_config: ConfigLike,
                  teacher_ckpt: Optional[str] = None,
                  distill_loss: Optional[dict] = None,
-                 adapter: str = 'auto',
+                 adapter: Optional[str] = None,
                  levels: Optional[Sequence[int]] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
@@ -82,7 +85,8 @@ class FeatureDistiller(BaseDistiller):
         self.levels = self._check_levels(levels, self.student.neck.num_outs)
         try:
             self.adapter = FeatureAdapter(s_channels, t_channels,
-                                          len(self.levels), mode=adapter)
+                                          len(self.levels),
+                                          mode=adapter or self.default_adapter)
         except ValueError as err:
             raise ValueError(f'{name}: {err} (model key `adapter`)') from err
         self.distill_loss = MODELS.build(self._loss_cfg(distill_loss))
@@ -157,18 +161,7 @@ class FitNetDistiller(FeatureDistiller):
 
     loss_prefix = 'fitnet'
     default_loss = dict(type='mmdet.MSELoss', loss_weight=1.0)
-
-    def __init__(self,
-                 student: ConfigLike,
-                 teacher_config: ConfigLike,
-                 teacher_ckpt: Optional[str] = None,
-                 distill_loss: Optional[dict] = None,
-                 adapter: str = 'conv',
-                 levels: Optional[Sequence[int]] = None,
-                 data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
-        super().__init__(student, teacher_config, teacher_ckpt, distill_loss,
-                         adapter, levels, data_preprocessor, init_cfg)
+    default_adapter = 'conv'  # FitNet's regressor, even for equal widths
 
 
 @MODELS.register_module()
@@ -187,15 +180,4 @@ class PKDDistiller(FeatureDistiller):
 
     loss_prefix = 'pkd'
     default_loss = dict(type='PearsonFeatureLoss', loss_weight=6.0)
-
-    def __init__(self,
-                 student: ConfigLike,
-                 teacher_config: ConfigLike,
-                 teacher_ckpt: Optional[str] = None,
-                 distill_loss: Optional[dict] = None,
-                 adapter: str = 'auto',
-                 levels: Optional[Sequence[int]] = None,
-                 data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
-        super().__init__(student, teacher_config, teacher_ckpt, distill_loss,
-                         adapter, levels, data_preprocessor, init_cfg)
+    default_adapter = 'auto'
