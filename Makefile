@@ -2,6 +2,8 @@
 #   make setup   create .venv with the pinned stack (idempotent: a second run does nothing)
 #   make test    setup + the test suite
 #   make demo    setup + data + teacher, baseline and ERA students + one table (DATA=synthetic|deepforest, SEEDS="0 1 2")
+#   make teachers  setup + data + the tiny teachers the distillation configs load, work_dirs/teacher_<data>/teacher.pth
+#                (DATA="synthetic deepforest"; an existing teacher is kept unless RETRAIN=1)
 #   make bench-methods  every distillation method on the real mini set: mAP, train-step ratio, deployed cost (BENCH_DATA=deepforest|synthetic)
 SHELL := /bin/bash
 PYTHON_SYS ?= python3
@@ -22,7 +24,7 @@ STAMP := $(VENV)/.mmera-setup-done
 DATA ?= synthetic
 SEEDS ?= 0
 
-.PHONY: setup test demo bench-methods data-synthetic data-deepforest pretrained clean-venv
+.PHONY: setup test demo teachers bench-methods data-synthetic data-deepforest pretrained clean-venv
 
 setup: $(STAMP)
 
@@ -71,6 +73,14 @@ DEMO_DEPS_deepforest := data-deepforest pretrained
 demo: setup $(DEMO_DEPS_$(DATA))
 	@[ -n "$(DEMO_DEPS_$(DATA))" ] || { echo "unknown DATA=$(DATA): use synthetic or deepforest"; exit 2; }
 	$(PY) tools/era_demo.py --data $(DATA) --seeds $(SEEDS)
+
+# The teachers of the tiny distillation configs (configs/<method>/*_500it_<data>.py):
+# each set's teacher config trained once through tools/train.py, its last
+# checkpoint published as work_dirs/teacher_<data>/teacher.pth.
+teachers: setup $(sort $(foreach d,$(DATA),$(DEMO_DEPS_$(d))))
+	@[ -n "$(DATA)" ] && [ -z "$(filter-out synthetic deepforest,$(DATA))" ] || \
+	  { echo "unknown DATA=$(DATA): use synthetic and/or deepforest"; exit 2; }
+	$(PY) tools/train_teachers.py --data $(DATA) $(if $(RETRAIN),--retrain)
 
 BENCH_DATA ?= deepforest
 # Every method (student, ERA, FitNet, PKD, RKD, ResKD, SSKD, Trunk-to-Branch) trained on one set; one table.

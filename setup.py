@@ -32,8 +32,8 @@ setup(
     # torch is deliberately absent: users bring their own (CPU or CUDA) build.
     install_requires=[
         'mmcv>=2.0.0rc4,<2.2.0',
-        'mmengine>=0.10.0,<1.0.0',
-        'mmdet>=3.0.0,<3.4.0',
+        'mmengine>=0.10.0,<0.11.0',  # mmera.utils.upstream.TESTED_RANGES
+        'mmdet>=3.0.0,<3.4.0',  # idem
         'pycocotools',
         # mmengine resolves `mmdet::` config bases through pkg_resources.
         'setuptools<81',

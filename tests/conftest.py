@@ -62,7 +62,7 @@ def _tiny_run_overrides(data_root: str, val_interval: int) -> str:
 def tiny_student_config(synthetic_root, tmp_path_factory):
     """The shipped tiny student config on the tiny synthetic set."""
     base = osp.join(REPO_ROOT, 'configs', 'tiny',
-                    'retinanet_r18w16_fpn_synthetic.py')
+                    'retinanet_r18w16_fpn_500it_synthetic.py')
     path = tmp_path_factory.mktemp('configs') / 'tiny_student_test.py'
     path.write_text(f'_base_ = {base!r}\n' +
                     _tiny_run_overrides(synthetic_root + '/', 1000) +
@@ -82,7 +82,7 @@ def tiny_teacher_ckpt(tmp_path_factory):
     init_default_scope('mmdet')
     cfg = Config.fromfile(
         osp.join(REPO_ROOT, 'configs', 'tiny',
-                 'retinanet_r34w32_fpn_synthetic.py'))
+                 'retinanet_r34w32_fpn_500it_synthetic.py'))
     torch.manual_seed(0)
     teacher = MODELS.build(cfg.model)
     teacher.init_weights()
@@ -96,7 +96,7 @@ def tiny_era_config(synthetic_root, tiny_teacher_ckpt, tmp_path_factory):
     """The shipped ERA synthetic config on the tiny set: 4 iterations, then
     validation with the alpha sweep and the student export."""
     base = osp.join(REPO_ROOT, 'configs', 'era',
-                    'era_r34w32_to_r18w16_synthetic.py')
+                    'era_retinanet_r34w32-r18w16_fpn_500it_synthetic.py')
     path = tmp_path_factory.mktemp('era_configs') / 'tiny_era_test.py'
     path.write_text(f'_base_ = {base!r}\n' +
                     _tiny_run_overrides(synthetic_root + '/', 4) +
@@ -116,7 +116,7 @@ def tiny_era_config(synthetic_root, tiny_teacher_ckpt, tmp_path_factory):
 def make_tiny_config(synthetic_root, tmp_path_factory):
     """Returns ``make(base, extra='', val_interval=4)``: a config file that
     inherits a shipped config (a path relative to the repository, e.g.
-    ``'configs/rkd/rkd_r34w32_to_r18w16_synthetic.py'``) and runs it on the
+    ``'configs/rkd/rkd_retinanet_r34w32-r18w16_fpn_500it_synthetic.py'``) and runs it on the
     tiny synthetic set for 4 iterations; ``extra`` (config text) is appended,
     e.g. ``model = dict(teacher_ckpt=...)`` with the ``tiny_teacher_ckpt``
     fixture."""

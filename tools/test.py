@@ -1,10 +1,13 @@
-"""Tests (evaluates) a detector or a distiller: mmdet's ``tools/test.py`` plus mmera.
+"""Tests (evaluates) a detector or a distiller: mmdet's ``tools/test.py``.
 
 Prints the config's test metrics (CocoMetric bbox mAP for the shipped
-configs) and writes them to the work directory.
+configs) and writes them to the work directory. As ``tools/train.py``, it
+adds nothing to what the config declares (mmera's runner checks that the
+checkpoint fits the model), so mmdet's own script gives the same result.
 """
 import argparse
 import os
+import os.path as osp
 import warnings
 from copy import deepcopy
 
@@ -12,18 +15,17 @@ from _bootstrap import ensure_mmera_importable
 
 ensure_mmera_importable()
 
-import mmera  # noqa: E402,F401  (registers components, safe checkpoints)
+# mmera configs import mmera themselves (custom_imports); importing it here
+# also lets stock mmdet configs load checkpoints mmengine wrote under
+# torch.load(weights_only=True) (torch >= 2.6).
+import mmera  # noqa: E402,F401
 from mmengine import ConfigDict  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.registry import RUNNERS  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
 
 from mmdet.engine.hooks.utils import trigger_visualization_hook  # noqa: E402
 from mmdet.evaluation import DumpDetResults  # noqa: E402
-from mmera.datasets.checked_coco_dataset import \
-    use_checked_datasets  # noqa: E402  (also registers the dataset)
-from mmera.utils.cli import (build_runner,  # noqa: E402
-                             check_checkpoint_fits, check_file_exists,
-                             load_tool_config, unwrap_model)
-from mmera.utils.dist import setup_cpu_distributed  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -94,11 +96,16 @@ def add_flip_tta(cfg: Config) -> Config:
 
 def main() -> None:
     args = parse_args()
-    check_file_exists(args.checkpoint, 'checkpoint')
-    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
-        raise SystemExit(f'error: --out must name a .pkl file, got {args.out!r}')
-    cfg = load_tool_config(args)
-    use_checked_datasets(cfg)
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    # work_dir priority: CLI > the config's > ./work_dirs/<config name>
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
 
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
@@ -106,19 +113,13 @@ def main() -> None:
     if args.tta:
         cfg = add_flip_tta(cfg)
 
-    setup_cpu_distributed(cfg, args.launcher)
-    runner = build_runner(cfg)
-    # mmengine loads the checkpoint non-strictly: a wrong one would be
-    # evaluated with partly random weights.
-    try:
-        check_checkpoint_fits(
-            unwrap_model(runner.model), args.checkpoint, 'checkpoint',
-            'Test a distiller checkpoint with its distiller config and a '
-            'student exported by tools/export_student.py with the student '
-            'config.', strict=False)
-    except (FileNotFoundError, ValueError) as err:
-        raise SystemExit(f'error: {err}') from err
+    if 'runner_type' not in cfg:
+        runner = Runner.from_cfg(cfg)
+    else:
+        runner = RUNNERS.build(cfg)
     if args.out is not None:
+        if not args.out.endswith(('.pkl', '.pickle')):
+            raise ValueError(f'--out must name a .pkl file, got {args.out!r}')
         runner.test_evaluator.metrics.append(
             DumpDetResults(out_file_path=args.out))
     runner.test()

@@ -1,37 +1,37 @@
-"""Trains a detector or a distiller: mmdet's ``tools/train.py`` plus mmera.
+"""Trains a detector or a distiller: mmdet's ``tools/train.py``, as is.
 
-Same command line as mmdet 3.x; importing mmera registers its components and
-makes checkpoints load under ``torch.load(weights_only=True)`` (torch >= 2.6),
-so ``--resume`` works.
+Everything a run does is in its config: mmera's configs import mmera
+(``custom_imports``) and name its runner (``runner_type``) and checked
+dataset, so ``mmdet/.mim/tools/train.py`` and ``mim train mmdet`` give the
+same run as this script. The only addition is that mmera is importable from
+a checkout that was not pip-installed.
 """
 import argparse
 import os
-import sys
+import os.path as osp
 
 from _bootstrap import ensure_mmera_importable
 
 ensure_mmera_importable()
 
-import mmera  # noqa: E402,F401  (registers components, safe checkpoints)
-from mmengine.config import DictAction  # noqa: E402
-
-from mmera.datasets.checked_coco_dataset import \
-    use_checked_datasets  # noqa: E402  (also registers the dataset)
-from mmera.utils.cli import (apply_amp, build_runner,  # noqa: E402
-                             check_file_exists, check_training_inputs,
-                             load_tool_config)
-from mmera.utils.dist import setup_cpu_distributed  # noqa: E402
+# mmera configs import mmera themselves (custom_imports); importing it here
+# also lets stock mmdet configs load checkpoints mmengine wrote under
+# torch.load(weights_only=True) (torch >= 2.6).
+import mmera  # noqa: E402,F401
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.registry import RUNNERS  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Train a detector (mmera)')
+    parser = argparse.ArgumentParser(description='Train a detector')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
         '--amp',
         action='store_true',
         default=False,
-        help='enable automatic mixed precision training')
+        help='enable automatic mixed precision training (bfloat16 on CPU)')
     parser.add_argument(
         '--auto-scale-lr',
         action='store_true',
@@ -64,33 +64,42 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    cfg = load_tool_config(args)
-    use_checked_datasets(cfg)
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+
+    # work_dir priority: CLI > the config's > ./work_dirs/<config name>
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
 
     if args.amp:
-        apply_amp(cfg)
+        # MMERARunner runs it as bfloat16 autocast where there is no CUDA
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.loss_scale = 'dynamic'
 
     if args.auto_scale_lr:
         if 'auto_scale_lr' in cfg and 'base_batch_size' in cfg.auto_scale_lr:
             cfg.auto_scale_lr.enable = True
         else:
-            sys.exit('--auto-scale-lr needs `auto_scale_lr = dict('
-                     'base_batch_size=...)` in the config.')
+            raise RuntimeError('--auto-scale-lr needs `auto_scale_lr = dict('
+                               'base_batch_size=...)` in the config.')
 
     # resume priority: an explicit checkpoint > the latest in work_dir
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None
     elif args.resume is not None:
-        check_file_exists(args.resume, 'checkpoint to resume from')
         cfg.resume = True
         cfg.load_from = args.resume
 
-    setup_cpu_distributed(cfg, args.launcher)
-    # AtomicCheckpointRunner unless the config names another runner
-    runner = build_runner(cfg)
-    check_training_inputs(
-        runner, args.resume if args.resume not in (None, 'auto') else None)
+    if 'runner_type' not in cfg:
+        runner = Runner.from_cfg(cfg)
+    else:
+        runner = RUNNERS.build(cfg)
     runner.train()
 
 

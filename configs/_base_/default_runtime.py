@@ -1,11 +1,5 @@
-# mmdet's runtime plus mmera's registration and iteration-based logging.
-_base_ = 'mmdet::_base_/default_runtime.py'
-
-custom_imports = dict(imports=['mmera'], allow_failed_imports=False)
-
-# Checkpoints written atomically (never half-written), resumable exactly
-# (RNG state included). The 'mmdet.' scope lets stock mmdet/mim tools find it.
-runner_type = 'mmdet.AtomicCheckpointRunner'
+# mmdet's runtime, mmera's runner and registration, iteration-based logging.
+_base_ = ['mmdet::_base_/default_runtime.py', './mmera_runtime.py']
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=25),

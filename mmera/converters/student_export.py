@@ -7,6 +7,8 @@ from typing import Dict, Optional
 import torch
 from torch import Tensor
 
+from mmera.utils.atomic_files import atomic_output
+
 
 def extract_student_state(state_dict: Dict[str, Tensor],
                           prefix: str = 'student.') -> 'OrderedDict[str, Tensor]':
@@ -35,13 +37,8 @@ def extract_student_state(state_dict: Dict[str, Tensor],
 def save_atomic(obj: dict, path: str) -> None:
     """``torch.save`` to a temporary file, then rename: never half-written."""
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = f'{path}.tmp-{os.getpid()}'
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    with atomic_output(path) as tmp_path:
+        torch.save(obj, tmp_path)
 
 
 def export_student_checkpoint(checkpoint: dict,

@@ -3,8 +3,7 @@ import logging
 from typing import Any, List, Optional
 
 import mmcv
-from mmengine.config import Config
-from mmengine.fileio import get
+from mmengine.fileio import exists, get
 from mmengine.logging import print_log
 
 from mmdet.datasets import CocoDataset
@@ -32,9 +31,41 @@ class CheckedCocoDataset(CocoDataset):
       fails with ``failed to load image``. Here: a ``ValueError`` naming the
       file and the fix.
 
-    ``tools/train.py`` and ``tools/test.py`` use it in place of
-    ``CocoDataset`` (:func:`use_checked_datasets`).
+    * An annotation file that does not exist (e.g. a COCO config run where
+      COCO was never downloaded): pycocotools fails deep in its loader. Here:
+      a ``FileNotFoundError`` naming the path and the config keys to set.
+
+    mmera's configs name it as their dataset type (all three dataloaders),
+    so every tool that reads the config uses it.
     """
+
+    def load_data_list(self) -> List[dict]:
+        """Loads like mmdet; names a missing annotation file and the fix."""
+        if not self._ann_file_exists():
+            if self.test_mode:
+                # the dataset does not know which loader (val/test) built it
+                keys = ('val_dataloader.dataset.data_root and/or '
+                        'test_dataloader.dataset.data_root (and the '
+                        'evaluators\' ann_file)')
+                example = ('val_dataloader.dataset.data_root=/path/to/data/ '
+                           'test_dataloader.dataset.data_root=/path/to/data/')
+            else:
+                keys = 'train_dataloader.dataset.data_root'
+                example = f'{keys}=/path/to/data/'
+            raise FileNotFoundError(
+                f'{type(self).__name__}: annotation file not found: '
+                f'{self.ann_file!r} (data_root={self.data_root!r}). Put the '
+                'data set there (for COCO: mmdet\'s "Dataset Prepare" docs, '
+                'data/coco/annotations/instances_train2017.json etc.), or '
+                f'point the config at it: set {keys}, e.g. --cfg-options '
+                f'{example}.')
+        return super().load_data_list()
+
+    def _ann_file_exists(self) -> bool:
+        try:
+            return exists(self.ann_file, backend_args=self.backend_args)
+        except (AttributeError, NotImplementedError):  # HTTP has no exists()
+            return True
 
     def filter_data(self) -> List[dict]:
         """Filters like mmdet, reporting what was dropped (see class doc)."""
@@ -111,30 +142,3 @@ def _image_problem(path: str, backend_args: Any) -> Optional[str]:
     except Exception:  # some decoders raise instead of returning None
         pass
     return 'cannot be decoded: the file is corrupt, truncated or not an image'
-
-
-def use_checked_datasets(cfg: Config) -> None:
-    """Makes the config's ``CocoDataset``-s :class:`CheckedCocoDataset`.
-
-    Wrapped datasets (``RepeatDataset``, ``ConcatDataset``, ...) are
-    followed; other dataset types are left alone.
-
-    Args:
-        cfg: The full config; changed in place.
-    """
-    def swap(dataset_cfg) -> None:
-        if not isinstance(dataset_cfg, dict):
-            return
-        kind = dataset_cfg.get('type')
-        if kind in ('CocoDataset', 'mmdet.CocoDataset'):
-            dataset_cfg['type'] = 'mmdet.CheckedCocoDataset'
-        elif kind is CocoDataset:
-            dataset_cfg['type'] = CheckedCocoDataset
-        swap(dataset_cfg.get('dataset'))
-        for inner in dataset_cfg.get('datasets', None) or []:
-            swap(inner)
-
-    for split in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        loader = cfg.get(split)
-        if isinstance(loader, dict):
-            swap(loader.get('dataset'))

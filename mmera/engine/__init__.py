@@ -2,9 +2,9 @@
 from .cpu_amp_optim_wrapper import CPUAmpOptimWrapper
 from .hooks import (AlphaSweepHook, DistillLossWarmupHook, ExportStudentHook,
                     SSKDStageHook)
-from .runner import AtomicCheckpointRunner
+from .runner import MMERARunner
 
 __all__ = [
-    'AlphaSweepHook', 'AtomicCheckpointRunner', 'CPUAmpOptimWrapper',
+    'AlphaSweepHook', 'MMERARunner', 'CPUAmpOptimWrapper',
     'DistillLossWarmupHook', 'ExportStudentHook', 'SSKDStageHook'
 ]

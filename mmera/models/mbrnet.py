@@ -1,13 +1,14 @@
 """MBRNet: the multi-branch residual network at the heart of ERA."""
 from typing import List, Optional, Sequence, Tuple
 
-import torch
-import torch.nn.functional as F
 from mmcv.cnn import ConvModule, DepthwiseSeparableConvModule
 from mmengine.model import BaseModule, constant_init
 from torch import Tensor, nn
 
 from mmdet.registry import MODELS
+from .losses import (DEFAULT_FEATURE_NORM, check_feature_norm, feature_mse,
+                     teacher_level_norms)
+from .utils import check_weight
 
 Levels = List[Tensor]
 
@@ -44,11 +45,14 @@ class MBRNet(BaseModule):
         separable: Use depthwise-separable 3x3 convs in the branches
             (depthwise 3x3 + pointwise 1x1: about 1/8 of the FLOPs at 256
             channels), ERA's cheap setting for students whose head is small.
-        mimic_norm: ``'none'``: plain MSE between ``P(S)`` and ``T``;
-            ``'teacher_std'``: divided per level by the teacher feature's
-            variance, which makes the loss scale-free across FPN levels.
+        feature_norm: ``'teacher_std'`` (default): each level's MSE (mimic
+            and residual) divided by the teacher level's variance, which
+            makes the losses scale-free across FPN levels; ``'none'``: plain
+            MSE (see :mod:`mmera.models.losses.feature_mse`).
         init_cfg: Weight init of the convs (normal, std 0.01, as the
             reference).
+        mimic_norm: Removed (renamed ``feature_norm``); giving it raises a
+            ValueError that says so.
     """
 
     def __init__(self,
@@ -62,15 +66,18 @@ class MBRNet(BaseModule):
                      type='GN', num_groups=32, requires_grad=True),
                  act_cfg: Optional[dict] = dict(type='ReLU'),
                  separable: bool = False,
-                 mimic_norm: str = 'none',
+                 feature_norm: str = DEFAULT_FEATURE_NORM,
                  init_cfg: Optional[dict] = dict(
-                     type='Normal', layer='Conv2d', std=0.01)) -> None:
+                     type='Normal', layer='Conv2d', std=0.01),
+                 mimic_norm: Optional[str] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if num_branches < 1:
-            raise ValueError(f'MBRNet: num_branches must be >= 1 (ERA needs '
-                             f'at least one residual step), got {num_branches}.')
+            raise ValueError(
+                f'MBRNet: num_branches must be >= 1 (ERA needs at least one '
+                f'residual step), got {num_branches}.')
         if num_blocks < 1:
-            raise ValueError(f'MBRNet: num_blocks must be >= 1, got {num_blocks}.')
+            raise ValueError(
+                f'MBRNet: num_blocks must be >= 1, got {num_blocks}.')
         if adapter not in ('auto', 'conv', 'none'):
             raise ValueError(f'MBRNet: adapter must be "auto", "conv" or '
                              f'"none", got {adapter!r}.')
@@ -79,24 +86,20 @@ class MBRNet(BaseModule):
                 f'MBRNet: student FPN has {student_channels} channels, the '
                 f'teacher FPN {teacher_channels}; with adapter="none" they '
                 'must match. Use adapter="auto" to add a 1x1 conv adapter.')
-        if mimic_norm not in ('none', 'teacher_std'):
-            raise ValueError(f'MBRNet: mimic_norm must be "none" or '
-                             f'"teacher_std", got {mimic_norm!r}.')
+        check_feature_norm('MBRNet', feature_norm, mimic_norm)
         if branch_scales is None:
             branch_scales = [0.5**k for k in range(num_branches)]
         if len(branch_scales) != num_branches:
             raise ValueError(f'MBRNet: {len(branch_scales)} branch_scales for '
                              f'{num_branches} branches.')
-        if any(s < 0 for s in branch_scales):
-            raise ValueError(f'MBRNet: branch_scales must be >= 0, got '
-                             f'{list(branch_scales)}.')
+        check_weight('branch_scales', branch_scales, 'MBRNet')
         if norm_cfg is not None and norm_cfg.get('type') == 'GN':
             norm_cfg = dict(norm_cfg)
             norm_cfg['num_groups'] = _gn_groups(teacher_channels,
                                                 norm_cfg.get('num_groups', 32))
         self.num_branches = num_branches
         self.branch_scales = [float(s) for s in branch_scales]
-        self.mimic_norm = mimic_norm
+        self.feature_norm = feature_norm
         use_adapter = adapter == 'conv' or (
             adapter == 'auto' and student_channels != teacher_channels)
         self.adapter = (nn.Conv2d(student_channels, teacher_channels, 1)
@@ -171,31 +174,18 @@ class MBRNet(BaseModule):
         Returns:
             dict: ``loss_mimic`` (MSE of ``P(S)`` and ``T``, averaged over
             levels) and ``loss_residual`` (``sum_k scale_k * MSE(pred_k,
-            r_k) / K``, each MSE averaged over levels).
+            r_k) / K``, each MSE averaged over levels); each level's MSE is
+            divided per ``feature_norm``.
         """
         teacher_feats = [t.detach() for t in teacher_feats]
-        norms = self._level_norms(teacher_feats)
-        loss_mimic = _mean([
-            F.mse_loss(b, t) / n
-            for b, t, n in zip(base, teacher_feats, norms)
-        ])
+        norms = teacher_level_norms(teacher_feats, self.feature_norm)
+        loss_mimic = feature_mse(base, teacher_feats, norms)
         targets = self.residual_targets(base, preds, teacher_feats)
         loss_residual = sum(
-            scale * _mean([
-                F.mse_loss(p, r) / n
-                for p, r, n in zip(pred, target, norms)
-            ]) for scale, pred, target in zip(self.branch_scales, preds,
-                                              targets)) / self.num_branches
+            scale * feature_mse(pred, target, norms)
+            for scale, pred, target in zip(self.branch_scales, preds,
+                                           targets)) / self.num_branches
         return dict(loss_mimic=loss_mimic, loss_residual=loss_residual)
-
-    def _level_norms(self, teacher_feats: Levels) -> List[Tensor]:
-        if self.mimic_norm == 'teacher_std':
-            return [t.var().clamp(min=1e-6) for t in teacher_feats]
-        return [teacher_feats[0].new_tensor(1.0)] * len(teacher_feats)
-
-
-def _mean(values: List[Tensor]) -> Tensor:
-    return torch.stack(values).mean()
 
 
 def _gn_groups(channels: int, wanted: int) -> int:

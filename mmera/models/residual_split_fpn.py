@@ -21,6 +21,7 @@ from mmcv.cnn import ConvModule
 from torch import Tensor, nn
 
 from mmdet.models.necks import FPN
+from mmera.utils.upstream import check_tested_version
 
 Levels = List[Tensor]
 
@@ -62,6 +63,8 @@ class ResidualSplitFPN(nn.Module):
 
     def __init__(self, fpn: nn.Module, split_ratio: float = 0.5) -> None:
         super().__init__()
+        # forward() re-implements FPN.forward step by step
+        check_tested_version('mmdet', 'ResidualSplitFPN (FPN.forward)')
         if type(fpn) is not FPN:
             raise ValueError(
                 f'ResidualSplitFPN: the student neck is '

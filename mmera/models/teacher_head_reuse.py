@@ -1,15 +1,14 @@
 """TWI: the teacher's frozen detection head applied to mimic features."""
 import copy
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
 
-from mmdet.models.dense_heads import AnchorHead
-from mmdet.models.utils import images_to_levels
+from mmdet.models.utils import unpack_gt_instances
 from mmdet.structures import SampleList
-from mmdet.structures.bbox import cat_boxes
-from mmdet.utils import InstanceList
+from .anchor_loss import (assign_targets, stacked_anchor_loss,
+                          supports_assign_once)
 from .utils import freeze
 
 Levels = List[Tensor]
@@ -23,13 +22,14 @@ class TeacherHeadReuse(nn.Module):
     optimizer) but it is *not* run under ``no_grad``: gradients flow through
     it into MBRNet and the student.
 
-    The K+1 approximations go through the head as one batch. For anchor heads
-    whose loss is mmdet's ``AnchorHead.loss_by_feat_single`` (RetinaHead and
-    friends) anchor targets are assigned once per image and tiled K+1 times,
-    and the per-approximation weights are folded into the label/box weights,
-    so the whole TWI loss is one loss call per FPN level. Other heads fall
-    back to the head's own ``loss_by_feat`` per approximation (assigning
-    K+1 times; correct, slower).
+    The K+1 approximations go through the head as one batch. For heads whose
+    whole loss is ``AnchorHead``'s (RetinaHead and the few others that pass
+    :func:`~mmera.models.anchor_loss.supports_assign_once`) anchor targets
+    are assigned once per image and tiled K+1 times, and the
+    per-approximation weights are folded into the label/box weights, so the
+    whole TWI loss is one loss call per FPN level. Other heads (FreeAnchor,
+    PISA, ATSS, ...) fall back to the head's own ``loss_by_feat`` per
+    approximation (assigning K+1 times; correct, slower).
 
     Args:
         head: The teacher's (loaded) head; deep-copied and frozen.
@@ -80,11 +80,17 @@ class TeacherHeadReuse(nn.Module):
             Tensor: The weighted detection loss (classification + boxes).
         """
         cls_scores, bbox_preds = self(approximations)
-        gts, metas, ignores = _unpack(batch_data_samples)
-        if type(self.head).loss_by_feat_single is \
-                AnchorHead.loss_by_feat_single:
-            return self._anchor_loss(cls_scores, bbox_preds, weights, gts,
-                                     metas, ignores)
+        if supports_assign_once(self.head):
+            targets = assign_targets(self.head,
+                                     [x.shape[-2:] for x in cls_scores],
+                                     batch_data_samples, cls_scores[0].device)
+            losses_cls, losses_bbox = stacked_anchor_loss(
+                self.head, cls_scores, bbox_preds, targets, weights)
+            total = 0.
+            for loss_cls, loss_bbox in zip(losses_cls, losses_bbox):
+                total = total + loss_cls + loss_bbox
+            return total
+        gts, ignores, metas = unpack_gt_instances(batch_data_samples)
         total = 0.
         for k, weight in enumerate(weights):
             chunk = [_chunk(x, k, len(weights)) for x in cls_scores]
@@ -92,51 +98,6 @@ class TeacherHeadReuse(nn.Module):
             losses = self.head.loss_by_feat(chunk, boxes, gts, metas, ignores)
             total = total + weight * _sum_losses(losses)
         return total
-
-    def _anchor_loss(self, cls_scores: Levels, bbox_preds: Levels,
-                     weights: Sequence[float], gts: InstanceList,
-                     metas: List[dict],
-                     ignores: Optional[InstanceList]) -> Tensor:
-        head = self.head
-        num_approx = len(weights)
-        featmap_sizes = [x.shape[-2:] for x in cls_scores]
-        device = cls_scores[0].device
-        anchors, valid_flags = head.get_anchors(featmap_sizes, metas, device)
-        # Assigned once for the B images; reused for every approximation.
-        (labels, label_weights, bbox_targets, bbox_weights,
-         avg_factor) = head.get_targets(anchors, valid_flags, gts, metas,
-                                        ignores)
-        num_level_anchors = [a.size(0) for a in anchors[0]]
-        level_anchors = images_to_levels([cat_boxes(a) for a in anchors],
-                                         num_level_anchors)
-        # One weight per tiled image row, approximation-major like the batch.
-        row_weights = torch.tensor(weights, device=device).repeat_interleave(
-            labels[0].size(0))
-        total = 0.
-        for lvl in range(len(cls_scores)):
-            loss_cls, loss_bbox = head.loss_by_feat_single(
-                cls_scores[lvl],
-                bbox_preds[lvl],
-                level_anchors[lvl].repeat(num_approx, 1, 1),
-                labels[lvl].repeat(num_approx, 1),
-                label_weights[lvl].repeat(num_approx, 1) *
-                row_weights[:, None],
-                bbox_targets[lvl].repeat(num_approx, 1, 1),
-                bbox_weights[lvl].repeat(num_approx, 1, 1) *
-                row_weights[:, None, None],
-                avg_factor=avg_factor)
-            total = total + loss_cls + loss_bbox
-        return total
-
-
-def _unpack(samples: SampleList):
-    gts = [s.gt_instances for s in samples]
-    metas = [s.metainfo for s in samples]
-    ignores = [s.ignored_instances if 'ignored_instances' in s else None
-               for s in samples]
-    if all(i is None for i in ignores):
-        ignores = None
-    return gts, metas, ignores
 
 
 def _chunk(x: Tensor, k: int, n: int) -> Tensor:

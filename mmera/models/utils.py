@@ -1,4 +1,6 @@
 """Small helpers shared by the distillers and their building blocks."""
+from typing import Sequence, Union
+
 from torch import nn
 
 
@@ -7,3 +9,27 @@ def freeze(module: nn.Module) -> nn.Module:
     for param in module.parameters():
         param.requires_grad_(False)
     return module.eval()
+
+
+def check_weight(name: str, value: Union[float, Sequence[float]],
+                 owner: str) -> None:
+    """Refuses a negative or NaN loss weight, list of weights or other
+    option that must be >= 0.
+
+    ``not w >= 0`` rather than ``w < 0``: NaN compares false either way, and
+    a NaN weight would turn the loss, then every parameter, NaN.
+
+    Args:
+        name: The option's name (e.g. ``'mimic_weight'``).
+        value: A number, or a list or tuple of numbers that must all pass.
+        owner: The class whose option it is (named in the error).
+
+    Raises:
+        ValueError: ``'<owner>: <name> must be >= 0 (non-negative, not
+        NaN), got <value>.'``
+    """
+    is_seq = isinstance(value, (list, tuple))
+    if not all(v >= 0 for v in (value if is_seq else [value])):
+        shown = list(value) if is_seq else value
+        raise ValueError(f'{owner}: {name} must be >= 0 (non-negative, not '
+                         f'NaN), got {shown}.')

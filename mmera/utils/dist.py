@@ -3,22 +3,21 @@
 mmengine 0.10.7 assumes a GPU per process in two places: ``init_dist`` calls
 ``torch.cuda.set_device`` whatever the backend (fails on a CPU build of
 torch), and ``Runner.wrap_model`` passes ``device_ids=[LOCAL_RANK]`` to DDP
-(which DDP rejects for CPU modules). When there is no CUDA device the tools
-initialise the process group themselves (gloo) before building the Runner,
-which then skips its own start-up, and give the Runner a model-wrapper config
-with ``device_ids=None``.
+(which DDP rejects for CPU modules). When there is no CUDA device
+:class:`~mmera.engine.runner.MMERARunner` initialises the process group here
+(gloo) before mmengine's start-up, which then skips its own, and wraps the
+model with ``device_ids=None``.
 """
 import os
 import subprocess
 from datetime import timedelta
 
-import torch
 import torch.distributed as torch_dist
-from mmengine.config import Config
+from mmengine.device import get_device
 
 
 def init_cpu_distributed(launcher: str, timeout_s: int = 1800) -> bool:
-    """Initialises a gloo process group for ``launcher`` when CUDA is absent.
+    """Initialises a gloo process group for ``launcher`` on a CPU-only machine.
 
     Args:
         launcher: ``'none'``, ``'pytorch'`` (torchrun) or ``'slurm'`` (srun).
@@ -30,7 +29,7 @@ def init_cpu_distributed(launcher: str, timeout_s: int = 1800) -> bool:
     Raises:
         ValueError: For a launcher that has no CPU start-up here (``'mpi'``).
     """
-    if (launcher == 'none' or torch.cuda.is_available()
+    if (launcher == 'none' or get_device() != 'cpu'
             or torch_dist.is_initialized()):
         return False
     if launcher == 'slurm':
@@ -56,30 +55,3 @@ def _export_slurm_env() -> None:
     os.environ['WORLD_SIZE'] = str(ntasks)
     os.environ['RANK'] = str(proc_id)
     os.environ['LOCAL_RANK'] = str(proc_id % tasks_per_node)
-
-
-def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
-    """Prepares a CPU-only multi-process run; a no-op otherwise.
-
-    Initialises the gloo process group (:func:`init_cpu_distributed`) and
-    makes the config's DDP wrapper CPU-compatible (``device_ids=None``),
-    keeping any wrapper settings the config already has.
-
-    Args:
-        cfg: The full config; changed in place.
-        launcher: The ``--launcher`` value.
-
-    Returns:
-        bool: Whether a CPU process group was set up.
-    """
-    if not init_cpu_distributed(launcher):
-        return False
-    if cfg.get('env_cfg') is not None:
-        cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
-    wrapper = cfg.get('model_wrapper_cfg') or dict(
-        type='MMDistributedDataParallel',
-        broadcast_buffers=False,
-        find_unused_parameters=cfg.get('find_unused_parameters', False))
-    wrapper['device_ids'] = None
-    cfg.model_wrapper_cfg = wrapper
-    return True

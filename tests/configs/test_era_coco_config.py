@@ -30,9 +30,9 @@ def _batch(num_classes: int):
 
 def test_coco_era_config_trains_one_step(tmp_path):
     init_default_scope('mmdet')
-    for name in ('retinanet_r101_to_r50_coco_fast.py',
-                 'retinanet_r101_to_r50_coco_2x.py',
-                 'retinanet_r101_to_r50_coco.py'):
+    for name in ('era-fast_retinanet_r101-r50_fpn_1x_coco.py',
+                 'era_retinanet_r101-r50_fpn_2x_coco.py',
+                 'era_retinanet_r101-r50_fpn_1x_coco.py'):
         cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'era', name))
         assert cfg.model.type == 'ERADistiller'
         assert cfg.model.teacher_ckpt.startswith('https://download.openmmlab')

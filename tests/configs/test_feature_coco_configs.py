@@ -48,7 +48,7 @@ def r101_teacher(tmp_path_factory):
     a random-weight checkpoint for it."""
     init_default_scope('mmdet')
     cfg = Config.fromfile(
-        osp.join(CONFIGS, 'pkd', 'retinanet_r101_to_r50_coco.py'))
+        osp.join(CONFIGS, 'pkd', 'pkd_retinanet_r101-r50_fpn_1x_coco.py'))
     teacher_cfg = load_model_config(cfg.model.teacher_config)
     assert teacher_cfg.backbone.depth == 101
     teacher_cfg.backbone.init_cfg = None
@@ -67,7 +67,7 @@ def test_coco_config_trains_one_step(method, kind, loss_weight, levels,
                                      adapter_convs, r101_teacher):
     init_default_scope('mmdet')
     cfg = Config.fromfile(
-        osp.join(CONFIGS, method, 'retinanet_r101_to_r50_coco.py'))
+        osp.join(CONFIGS, method, f'{method}_retinanet_r101-r50_fpn_1x_coco.py'))
     assert cfg.model.type == kind
     assert cfg.model.teacher_ckpt.startswith('https://download.openmmlab')
     assert cfg.model.teacher_config == (
@@ -96,10 +96,10 @@ def test_coco_config_trains_one_step(method, kind, loss_weight, levels,
 
 
 @pytest.mark.parametrize('name', [
-    'fitnet/fitnet_r34w32_to_r18w16_synthetic.py',
-    'fitnet/fitnet_mnv2_to_r18w16_deepforest.py',
-    'pkd/pkd_r34w32_to_r18w16_synthetic.py',
-    'pkd/pkd_mnv2_to_r18w16_deepforest.py',
+    'fitnet/fitnet_retinanet_r34w32-r18w16_fpn_500it_synthetic.py',
+    'fitnet/fitnet_retinanet_mnv2-r18w16_fpn_500it_deepforest.py',
+    'pkd/pkd_retinanet_r34w32-r18w16_fpn_500it_synthetic.py',
+    'pkd/pkd_retinanet_mnv2-r18w16_fpn_500it_deepforest.py',
 ])
 def test_tiny_configs_pair_fpns_of_the_same_shapes(name):
     init_default_scope('mmdet')

@@ -42,8 +42,8 @@ def distiller():
     """A tiny SSKD distiller with 3 stage pairs (teacher weights random)."""
     init_default_scope('mmdet')
     cfgs = [Config.fromfile(osp.join(TINY, name)).model
-            for name in ('retinanet_r18w16_fpn_synthetic.py',
-                         'retinanet_r34w32_fpn_synthetic.py')]
+            for name in ('retinanet_r18w16_fpn_500it_synthetic.py',
+                         'retinanet_r34w32_fpn_500it_synthetic.py')]
     model = MODELS.build(dict(type='SSKDDistiller', student=cfgs[0],
                               teacher_config=cfgs[1],
                               stage_pairs=[(1, 1), (2, 2), (3, 3)]))
@@ -131,7 +131,7 @@ def test_schedule_must_fit_the_model_and_the_loop(distiller):
         SSKDStageHook(stage_boundaries=[1, 2, 3], by_epoch=True).before_train(
             _runner(distiller))
     plain = MODELS.build(
-        Config.fromfile(osp.join(TINY, 'retinanet_r18w16_fpn_synthetic.py'))
+        Config.fromfile(osp.join(TINY, 'retinanet_r18w16_fpn_500it_synthetic.py'))
         .model)
     with pytest.raises(ValueError, match='the model is a RetinaNet'):
         SSKDStageHook(stage_boundaries=[1]).before_train_iter(

@@ -50,8 +50,8 @@ def _load(name):
 
 @pytest.fixture(scope='session')
 def _tiny_cfgs():
-    return (_load('retinanet_r18w16_fpn_synthetic.py'),
-            _load('retinanet_r34w32_fpn_synthetic.py'))
+    return (_load('retinanet_r18w16_fpn_500it_synthetic.py'),
+            _load('retinanet_r34w32_fpn_500it_synthetic.py'))
 
 
 @pytest.fixture

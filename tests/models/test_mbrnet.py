@@ -94,7 +94,8 @@ def test_halving_branches_leave_a_geometric_residual():
 def test_loss_values_match_the_formula():
     base, teacher = _levels(0), _levels(1)
     preds = [_levels(10 + k) for k in range(3)]
-    net = MBRNet(8, 8, num_branches=3, branch_scales=[1.0, 0.3, 0.2])
+    net = MBRNet(8, 8, num_branches=3, branch_scales=[1.0, 0.3, 0.2],
+                 feature_norm='none')
     losses = net.loss(base, preds, teacher)
     mimic = torch.stack([F.mse_loss(b, t)
                          for b, t in zip(base, teacher)]).mean()
@@ -112,7 +113,8 @@ def test_residual_targets_are_detached():
     term; none reaches P(S) or earlier predictions through the targets."""
     num_branches = 3
     scales = [1.0, 0.5, 0.25]
-    net = MBRNet(8, 8, num_branches=num_branches, branch_scales=scales)
+    net = MBRNet(8, 8, num_branches=num_branches, branch_scales=scales,
+                 feature_norm='none')
     base = [x.requires_grad_() for x in _levels(0)]
     teacher = _levels(1)
     preds = [[x.requires_grad_() for x in _levels(10 + k)]
@@ -228,10 +230,11 @@ def test_weights_are_shared_across_levels():
         assert torch.allclose(p5[2], p1[0])
 
 
-def test_teacher_std_mimic_norm_is_scale_invariant():
+def test_teacher_std_feature_norm_is_scale_invariant():
     base, teacher = _levels(0), _levels(1)
     preds = [_levels(10 + k) for k in range(2)]
-    net = MBRNet(8, 8, num_branches=2, mimic_norm='teacher_std')
+    net = MBRNet(8, 8, num_branches=2)
+    assert net.feature_norm == 'teacher_std'  # the default, as RKD, ResKD
     ref = net.loss(base, preds, teacher)
     for c in (0.01, 7.0):
         scaled = net.loss([c * b for b in base],
@@ -250,7 +253,7 @@ def test_teacher_std_mimic_norm_is_scale_invariant():
         assert per_level[key].item() == pytest.approx(ref[key].item(),
                                                       rel=1e-5)
     # whereas the plain MSE scales with c**2 (the control)
-    plain = MBRNet(8, 8, num_branches=2, mimic_norm='none')
+    plain = MBRNet(8, 8, num_branches=2, feature_norm='none')
     a = plain.loss(base, preds, teacher)['loss_mimic']
     b = plain.loss([3 * x for x in base], [[3 * p for p in pred]
                                            for pred in preds],
@@ -267,7 +270,8 @@ def test_teacher_std_mimic_norm_is_scale_invariant():
     (dict(num_branches=3, branch_scales=[1.0, 0.5]),
      '2 branch_scales for 3 branches'),
     (dict(adapter='linear'), 'adapter must be'),
-    (dict(mimic_norm='l2'), 'mimic_norm must be'),
+    (dict(feature_norm='l2'), "unknown feature_norm 'l2'"),
+    (dict(mimic_norm='teacher_std'), 'mimic_norm was renamed feature_norm'),
 ])
 def test_bad_arguments_are_rejected(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -170,7 +170,7 @@ def test_rkd_losses_arithmetic(model):
     t = [3 * torch.randn(1, 64, 4, 4, generator=gen) for _ in range(2)]
     model.mimic_weight, model.residual_weight = 2.0, 0.5
     for norm in ('none', 'teacher_std'):
-        model.mimic_norm = norm
+        model.feature_norm = norm
         losses = model.rkd_losses(s, a, t)
         n = [t_.var() if norm == 'teacher_std' else 1.0 for t_ in t]
         mimic = sum(((s_ - t_)**2).mean() / n_
@@ -310,7 +310,8 @@ def test_errors_for_necks_the_split_cannot_express(student_cfg, teacher_cfg,
     (dict(mimic_weight=-1.0), 'mimic_weight must be >= 0'),
     (dict(mimic_weight=float('nan')), 'mimic_weight must be >= 0'),
     (dict(residual_weight=-0.1), 'residual_weight must be >= 0'),
-    (dict(mimic_norm='l2'), "unknown mimic_norm 'l2'"),
+    (dict(feature_norm='l2'), "unknown feature_norm 'l2'"),
+    (dict(mimic_norm='none'), 'mimic_norm was renamed feature_norm'),
     (dict(adapter='mlp'), "unknown adapter 'mlp'"),
     (dict(teacher_config=None), 'RKDDistiller needs a teacher'),
 ])

@@ -97,7 +97,7 @@ def test_explicit_pairs_merge_unpaired_stages_into_the_next(student_cfg,
 
 def test_deepforest_config_pairs_a_mobilenetv2_teacher_by_stride():
     cfg = Config.fromfile(osp.join(SSKD_CONFIGS,
-                                   'sskd_mnv2_to_r18w16_deepforest.py'))
+                                   'sskd_retinanet_mnv2-r18w16_fpn_500it_deepforest.py'))
     teacher = load_model_config(cfg.model.teacher_config)
     assert teacher.backbone.type == 'MobileNetV2'
     model = MODELS.build(cfg.model)  # the teacher is built, not loaded
@@ -261,7 +261,7 @@ def test_unsupported_student_backbone(student_cfg, teacher_cfg):
 # -- COCO config --------------------------------------------------------------
 def test_coco_config_builds_and_trains_a_mimic_and_a_task_step():
     cfg = Config.fromfile(osp.join(SSKD_CONFIGS,
-                                   'retinanet_r101_to_r50_coco.py'))
+                                   'sskd_retinanet_r101-r50_fpn_1x_coco.py'))
     assert cfg.model.teacher_ckpt.startswith('https://download.openmmlab')
     assert cfg.train_cfg.type == 'EpochBasedTrainLoop'
     hook = [h for h in cfg.custom_hooks if h.type == 'SSKDStageHook'][0]

@@ -1,9 +1,10 @@
 """Bad inputs a user can give, and the message they get (docs/bad_inputs.md).
 
 The tools run in this process with their own command line (``runpy``): a
-pre-flight error is a ``SystemExit('error: ...')`` before the first training
-step. Data problems are checked on ``CheckedCocoDataset``, which the tools use
-in place of ``CocoDataset``. Model-level bad inputs (mismatched classes,
+pre-flight error of mmera's runner (declared by the config, so mmdet's own
+tools raise it too) is a ``ValueError``/``FileNotFoundError`` before the first
+training step. Data problems are checked on ``CheckedCocoDataset``, the
+dataset type mmera's configs declare. Model-level bad inputs (mismatched classes,
 channels or FPN levels, K=0, negative weights, alpha, inference mode) are
 tested in tests/models/ (see the docs table).
 """
@@ -28,10 +29,10 @@ from mmdet.evaluation import CocoMetric
 from mmdet.registry import MODELS
 from mmera.datasets.checked_coco_dataset import CheckedCocoDataset
 from mmera.engine import AlphaSweepHook
-from mmera.utils.cli import check_checkpoint_fits
+from mmera.utils.checkpoint_fit import check_checkpoint_fits
 
 TINY = osp.join(REPO_ROOT, 'configs', 'tiny')
-ERA = 'configs/era/era_r34w32_to_r18w16_synthetic.py'
+ERA = 'configs/era/era_retinanet_r34w32-r18w16_fpn_500it_synthetic.py'
 CLASSES = ('circle', 'square', 'triangle', 'cross', 'ring')
 TEACHER_FIX = 'Set model.teacher_ckpt to the checkpoint of a detector'
 
@@ -47,12 +48,12 @@ def _one_thread(monkeypatch):
 
 
 def _run_tool(monkeypatch, tool, *args) -> str:
-    """Runs tools/<tool> in this process; returns its ``error: ...`` exit."""
+    """Runs tools/<tool> in this process; returns its pre-flight error."""
     monkeypatch.setattr(sys, 'argv', [tool, *args])
     monkeypatch.syspath_prepend(TOOLS)
-    with pytest.raises(SystemExit) as exit_info:
+    with pytest.raises((ValueError, FileNotFoundError)) as error:
         runpy.run_path(osp.join(TOOLS, tool), run_name='__main__')
-    return str(exit_info.value.code)
+    return str(error.value)
 
 
 def _model(name):
@@ -73,7 +74,7 @@ def wrong_checkpoints(tmp_path_factory, teacher):
     classifier.update({'head.fc.weight': torch.zeros(1000, 256),
                        'head.fc.bias': torch.zeros(1000)})
     torch.save({'state_dict': classifier}, root / 'classifier.pth')
-    student = _model('retinanet_r18w16_fpn_synthetic.py').state_dict()
+    student = _model('retinanet_r18w16_fpn_500it_synthetic.py').state_dict()
     torch.save({'state_dict': student}, root / 'student.pth')
     torch.save({'state_dict': {f'student.{k}': v for k, v in
                                student.items()}}, root / 'distiller.pth')
@@ -85,7 +86,7 @@ def wrong_checkpoints(tmp_path_factory, teacher):
 @pytest.fixture(scope='module')
 def teacher():
     """The tiny synthetic teacher (random weights)."""
-    return _model('retinanet_r34w32_fpn_synthetic.py')
+    return _model('retinanet_r34w32_fpn_500it_synthetic.py')
 
 
 @pytest.mark.parametrize('name, message', [
@@ -117,7 +118,7 @@ def test_train_stops_before_the_first_step_on_a_wrong_teacher(
         ERA, f'model = dict(teacher_ckpt={student_ckpt!r})\n')
     error = _run_tool(monkeypatch, 'train.py', config, '--work-dir',
                       str(tmp_path / 'work'))
-    assert error.startswith('error: teacher checkpoint (model.teacher_ckpt)')
+    assert error.startswith('teacher checkpoint (model.teacher_ckpt)')
     assert "'backbone.conv1.weight': (16, 3, 7, 7) in the checkpoint, " \
         '(32, 3, 7, 7) in the model' in error
     assert not list((tmp_path / 'work').glob('*.pth'))  # nothing trained

@@ -18,8 +18,10 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 import torch
 
+import mmdet
 import mmera  # noqa: F401  (lets torch.load read mmengine checkpoints)
 from cli_helpers import TOOLS
 
@@ -100,19 +102,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _dist_train(config, work_dir, probe_dir):
-    """Runs dist_train.sh with 2 processes; returns the log and the reports
-    of rank 0 and rank 1."""
-    env = dict(os.environ, PYTHON=sys.executable, PORT=str(_free_port()),
-               OMP_NUM_THREADS='1',
+def _dist_train(config, work_dir, probe_dir, mmdet_script=False):
+    """Runs dist_train.sh (or torchrun on mmdet's own packaged train script)
+    with 2 processes; returns the log and the reports of rank 0 and 1."""
+    port = str(_free_port())
+    env = dict(os.environ, PYTHON=sys.executable, PORT=port,
+               OMP_NUM_THREADS='1', GLOO_SOCKET_IFNAME='lo',
                PYTHONPATH=os.pathsep.join(
                    [str(probe_dir)] + [p for p in [os.environ.get(
                        'PYTHONPATH')] if p]))
-    proc = subprocess.run([
-        'bash', osp.join(TOOLS, 'dist_train.sh'), config, '2', '--work-dir',
-        str(work_dir)
-    ], cwd=str(work_dir.parent), env=env, capture_output=True, text=True,
-                          timeout=300)
+    if mmdet_script:
+        script = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools',
+                          'train.py')
+        cmd = [sys.executable, '-m', 'torch.distributed.run',
+               '--nproc_per_node=2', f'--master_port={port}', script, config,
+               '--launcher', 'pytorch']
+    else:
+        cmd = ['bash', osp.join(TOOLS, 'dist_train.sh'), config, '2']
+    proc = subprocess.run(cmd + ['--work-dir', str(work_dir)],
+                          cwd=str(work_dir.parent), env=env,
+                          capture_output=True, text=True, timeout=300)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-4000:]
     reports = [json.loads((work_dir / f'probe_rank{r}.json').read_text())
@@ -159,15 +168,19 @@ def _check_ranks(reports, teacher_ckpt, final_ckpt, num_iters=4,
     assert rank0['saves'] == num_iters // 2 and rank1['saves'] == 0
 
 
-def test_two_process_era_training_on_cpu(tiny_era_config, tiny_teacher_ckpt,
-                                         tmp_path):
+@pytest.mark.parametrize('mmdet_script', [False, True],
+                         ids=['mmera_dist_train', 'mmdet_train_script'])
+def test_two_process_era_training_on_cpu(mmdet_script, tiny_era_config,
+                                         tiny_teacher_ckpt, tmp_path):
     """ERA under DDP: no unused parameters (find_unused_parameters stays
-    False), the alpha sweep and the student export run on 2 ranks."""
+    False), the alpha sweep and the student export run on 2 ranks; the same
+    through mmdet's own train script (the config declares mmera's runner,
+    whose start-up makes CPU-only DDP work)."""
     probe_dir = _write_probe(tmp_path)
     config = tmp_path / 'era_probe.py'
     config.write_text(f'_base_ = {tiny_era_config!r}\n' + ERA_EXTRA)
     work_dir = tmp_path / 'dist_era'
-    log, reports = _dist_train(str(config), work_dir, probe_dir)
+    log, reports = _dist_train(str(config), work_dir, probe_dir, mmdet_script)
 
     assert 'Distributed training: True' in log
     assert 'Iter(train) [4/4]' in log and 'era.loss_twi' in log
@@ -191,7 +204,7 @@ def test_two_process_fitnet_training_on_cpu(make_tiny_config,
     """A baseline (FitNet hints through 1x1 adapters) under DDP."""
     probe_dir = _write_probe(tmp_path)
     config = make_tiny_config(
-        'configs/fitnet/fitnet_r34w32_to_r18w16_synthetic.py',
+        'configs/fitnet/fitnet_retinanet_r34w32-r18w16_fpn_500it_synthetic.py',
         f'model = dict(teacher_ckpt={tiny_teacher_ckpt!r})\n' +
         textwrap.dedent("""
         custom_imports = dict(imports=['mmera', 'rank_probe'],
@@ -220,7 +233,7 @@ def test_two_process_reskd_training_across_a_join(make_tiny_config,
     find_unused_parameters=True for it), then trains on both ranks."""
     probe_dir = _write_probe(tmp_path)
     config = make_tiny_config(
-        'configs/reskd/reskd_r34w32_to_r18w16_synthetic.py',
+        'configs/reskd/reskd_retinanet_r34w32-r18w16_fpn_500it_synthetic.py',
         f'model = dict(teacher_ckpt={tiny_teacher_ckpt!r}, '
         'res_student_start_iters=[0, 2])\n' + textwrap.dedent("""
         custom_imports = dict(imports=['mmera', 'rank_probe'],

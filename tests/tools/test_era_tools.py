@@ -14,7 +14,7 @@ from mmdet.registry import MODELS
 from mmera.models.distillers import load_model_config
 
 STUDENT_CFG = osp.join(REPO_ROOT, 'configs', 'tiny',
-                       'retinanet_r18w16_fpn_synthetic.py')
+                       'retinanet_r18w16_fpn_500it_synthetic.py')
 
 
 def test_era_train_hooks_test_export(tiny_era_config, synthetic_root,

@@ -16,7 +16,7 @@ from mmdet.apis import inference_detector
 from mmdet.registry import MODELS
 
 STUDENT_CFG = osp.join(REPO_ROOT, 'configs', 'tiny',
-                       'retinanet_r18w16_fpn_synthetic.py')
+                       'retinanet_r18w16_fpn_500it_synthetic.py')
 TEST_CFG = dict(score_thr=0.0, nms_pre=100, max_per_img=20)
 
 # Validation is not what these tests check: skip it to save time.
@@ -38,7 +38,7 @@ def _one_thread_tools(monkeypatch):
 def _train(method, make_tiny_config, teacher_ckpt, tmp_path):
     """Runs tools/train.py for 4 iterations; returns (config, work dir)."""
     config = make_tiny_config(
-        f'configs/{method}/{method}_r34w32_to_r18w16_synthetic.py',
+        f'configs/{method}/{method}_retinanet_r34w32-r18w16_fpn_500it_synthetic.py',
         f'model = dict(teacher_ckpt={teacher_ckpt!r}, '
         f'student=dict(test_cfg={TEST_CFG!r}))\n' + NO_VAL)
     work = tmp_path / 'work'

@@ -21,7 +21,7 @@ from mmdet.structures import DetDataSample
 from mmera.models.distillers import load_model_config
 
 STUDENT_CFG = osp.join(REPO_ROOT, 'configs', 'tiny',
-                       'retinanet_r18w16_fpn_synthetic.py')
+                       'retinanet_r18w16_fpn_500it_synthetic.py')
 COST_TOOL = osp.join(TOOLS, 'analysis', 'reskd_cost.py')
 TEST_CFG = dict(score_thr=0.0, nms_pre=100, max_per_img=20)
 
@@ -48,7 +48,7 @@ def reskd_run(make_tiny_config, tiny_teacher_ckpt, tmp_path_factory):
     """The shipped synthetic config trained 4 iterations; R_1 joins at
     iteration 0 (the first), R_2 at iteration 2 (the third)."""
     config = make_tiny_config(
-        'configs/reskd/reskd_r34w32_to_r18w16_synthetic.py', f"""
+        'configs/reskd/reskd_retinanet_r34w32-r18w16_fpn_500it_synthetic.py', f"""
         model = dict(teacher_ckpt={tiny_teacher_ckpt!r},
                      res_student_start_iters=[0, 2],
                      student=dict(test_cfg={TEST_CFG!r}))
@@ -162,7 +162,7 @@ def test_reskd_cost_tool_on_the_val_set(reskd_run, tmp_path, monkeypatch,
         ([config, '--val'], '--val needs a CHECKPOINT'),
         ([STUDENT_CFG], 'is not a ResKD config'),
         ([osp.join(REPO_ROOT, 'configs', 'reskd',
-                   'retinanet_r101_to_r50_coco.py')], 'give the input size'),
+                   'reskd_retinanet_r101-r50_fpn_1x_coco.py')], 'give the input size'),
     ):
         monkeypatch.setattr(sys, 'argv', [COST_TOOL] + argv)
         with pytest.raises(SystemExit, match=message):
@@ -174,7 +174,7 @@ def test_flops_per_image_accounting():
     init_default_scope('mmdet')
     student = load_model_config(STUDENT_CFG)
     teacher = load_model_config(osp.join(
-        REPO_ROOT, 'configs', 'tiny', 'retinanet_r34w32_fpn_synthetic.py'))
+        REPO_ROOT, 'configs', 'tiny', 'retinanet_r34w32_fpn_500it_synthetic.py'))
     model = MODELS.build(dict(type='ResKDDistiller', student=student,
                               teacher_config=teacher,
                               res_student_start_iters=[0, 0]))
@@ -205,7 +205,7 @@ def test_flops_per_image_accounting():
 def test_coco_reskd_config_trains_one_step(tmp_path):
     init_default_scope('mmdet')
     cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'reskd',
-                                   'retinanet_r101_to_r50_coco.py'))
+                                   'reskd_retinanet_r101-r50_fpn_1x_coco.py'))
     assert cfg.model.type == 'ResKDDistiller'
     assert cfg.model.teacher_ckpt.startswith('https://download.openmmlab')
     assert cfg.model.student.backbone.depth == 50
@@ -244,8 +244,8 @@ def test_coco_reskd_config_trains_one_step(tmp_path):
     assert not torch.equal(before, model.res_students[1].out_convs[0].weight)
 
 
-@pytest.mark.parametrize('name', ['reskd_r34w32_to_r18w16_synthetic.py',
-                                  'reskd_mnv2_to_r18w16_deepforest.py'])
+@pytest.mark.parametrize('name', ['reskd_retinanet_r34w32-r18w16_fpn_500it_synthetic.py',
+                                  'reskd_retinanet_mnv2-r18w16_fpn_500it_deepforest.py'])
 def test_tiny_reskd_configs_fit_student_and_teacher(name):
     init_default_scope('mmdet')
     cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'reskd', name))

@@ -15,9 +15,9 @@ from cli_helpers import REPO_ROOT, TOOLS, run_tool
 from mmdet.registry import MODELS
 
 STUDENT_CFG = osp.join(REPO_ROOT, 'configs', 'tiny',
-                       'retinanet_r18w16_fpn_synthetic.py')
+                       'retinanet_r18w16_fpn_500it_synthetic.py')
 RKD_CONFIGS = osp.join(REPO_ROOT, 'configs', 'rkd')
-SYNTHETIC = 'configs/rkd/rkd_r34w32_to_r18w16_synthetic.py'
+SYNTHETIC = 'configs/rkd/rkd_retinanet_r34w32-r18w16_fpn_500it_synthetic.py'
 
 
 def _rkd_cost_module():
@@ -133,7 +133,7 @@ def _table_has_rows(text, rows):
 def test_rkd_configs_build_as_documented(single_thread):
     init_default_scope('mmdet')
     coco = Config.fromfile(osp.join(RKD_CONFIGS,
-                                    'retinanet_r101_to_r50_coco.py'))
+                                    'rkd_retinanet_r101-r50_fpn_1x_coco.py'))
     assert coco.model.type == 'RKDDistiller'
     assert coco.model.student.backbone.depth == 50
     assert coco.model.student.neck.out_channels == 256
@@ -141,10 +141,10 @@ def test_rkd_configs_build_as_documented(single_thread):
     assert coco.model.teacher_ckpt.startswith('https://download.openmmlab')
     splits = {
         # R50 -> R101: 256-channel FPNs, P6's conv reads the 2048-channel C5
-        'retinanet_r101_to_r50_coco.py': [128, 128, 128, 1024, 128],
+        'rkd_retinanet_r101-r50_fpn_1x_coco.py': [128, 128, 128, 1024, 128],
         # 64-channel FPNs, P6's conv reads the 128-channel C5
-        'rkd_r34w32_to_r18w16_synthetic.py': [32, 32, 32, 64, 32],
-        'rkd_mnv2_to_r18w16_deepforest.py': [32, 32, 32, 64, 32],
+        'rkd_retinanet_r34w32-r18w16_fpn_500it_synthetic.py': [32, 32, 32, 64, 32],
+        'rkd_retinanet_mnv2-r18w16_fpn_500it_deepforest.py': [32, 32, 32, 64, 32],
     }
     for name, split_index in splits.items():
         cfg = Config.fromfile(osp.join(RKD_CONFIGS, name))

@@ -16,7 +16,7 @@ from mmdet.registry import MODELS
 
 TRAIN = osp.join(TOOLS, 'train.py')
 STUDENT_CFG = osp.join(REPO_ROOT, 'configs', 'tiny',
-                       'retinanet_r18w16_fpn_synthetic.py')
+                       'retinanet_r18w16_fpn_500it_synthetic.py')
 TEST_CFG = dict(score_thr=0.0, nms_pre=100, max_per_img=20)
 # Pairs (1, 1), (2, 2), (3, 3): phase 0 trains stem + layer1 + layer2,
 # phase 1 layer3, phase 2 layer4, phase 3 (from iteration 3) neck + head.
@@ -66,7 +66,7 @@ def test_sskd_train_resume_mid_schedule_and_export(make_tiny_config,
                                                    tiny_teacher_ckpt,
                                                    synthetic_root, tmp_path):
     config = make_tiny_config(
-        'configs/sskd/sskd_r34w32_to_r18w16_synthetic.py',
+        'configs/sskd/sskd_retinanet_r34w32-r18w16_fpn_500it_synthetic.py',
         EXTRA.format(ckpt=tiny_teacher_ckpt, test_cfg=TEST_CFG),
         val_interval=100)
     work = tmp_path / 'sskd'

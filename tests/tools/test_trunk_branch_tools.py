@@ -19,7 +19,7 @@ from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 
 STUDENT_CFG = osp.join(REPO_ROOT, 'configs', 'tiny',
-                       'retinanet_r18w16_fpn_synthetic.py')
+                       'retinanet_r18w16_fpn_500it_synthetic.py')
 TEST_CFG = dict(score_thr=0.0, nms_pre=100, max_per_img=20)
 
 
@@ -29,7 +29,7 @@ def test_trunk_branch_train_export_stock_load(make_tiny_config,
     # one thread per process: faster for the tiny model on a busy machine
     monkeypatch.setenv('OMP_NUM_THREADS', '1')
     config = make_tiny_config(
-        'configs/trunk_branch/trunk_branch_r18w16_synthetic.py',
+        'configs/trunk_branch/trunk-branch_retinanet_r18w16_fpn_500it_synthetic.py',
         f'model = dict(student=dict(test_cfg={TEST_CFG!r}))\n')
     work = tmp_path / 'tb'
     proc = run_tool([osp.join(TOOLS, 'train.py'), config, '--work-dir',
@@ -110,7 +110,7 @@ def test_coco_trunk_branch_config_is_the_stock_r50_and_trains_one_step(
         single_thread):
     init_default_scope('mmdet')
     cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'trunk_branch',
-                                   'retinanet_r50_coco.py'))
+                                   'trunk-branch_retinanet_r50_fpn_1x_coco.py'))
     stock = get_config('mmdet::retinanet/retinanet_r50_fpn_1x_coco.py')
     assert cfg.model.type == 'TrunkBranchDistiller'
     assert 'teacher_config' not in cfg.model

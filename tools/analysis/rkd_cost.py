@@ -9,7 +9,7 @@ student. This tool measures it on one ``1x3xHxW`` input with mmengine's
 adds are not counted, so the ``S + A`` adds are reported on their own line)::
 
     python tools/analysis/rkd_cost.py \\
-        configs/rkd/rkd_r34w32_to_r18w16_synthetic.py
+        configs/rkd/rkd_retinanet_r34w32-r18w16_fpn_500it_synthetic.py
     python tools/analysis/rkd_cost.py CONFIG --shape 320 320 --json cost.json
 
 Rows: the plain student (built from ``model.student``), the deployed RKD

@@ -5,13 +5,14 @@ Trunk-to-Branch) this script
 
 1. trains its config on the set through ``tools/train.py`` (the full
    schedule of the config, seed ``--seed``; the teacher is trained once and
-   cached as in ``tools/era_demo.py``; a finished run is reused) and reads
+   cached as ``make teachers`` does; a finished run is reused) and reads
    the final validation bbox mAP / mAP50;
 2. times its training step side by side with the plain student's: each
-   method in its own process on one fixed real batch, at several points of
-   its schedule (so ResKD's later res-students and SSKD's phases count as
-   often as the schedule runs them), ``--rounds`` rotated sweeps pooled, and
-   reports the ratio of medians to the plain student's;
+   method in its own process (``tools/benchmark/method_cost.py``) on one
+   fixed real batch, at several points of its schedule (so ResKD's later
+   res-students and SSKD's phases count as often as the schedule runs
+   them), ``--rounds`` rotated sweeps pooled, and reports the ratio of
+   medians to the plain student's;
 3. measures the deployed model's inference cost: parameters and FLOPs per
    image (``mmengine.analysis``, backbone + neck + head, no NMS) at the
    set's test size; for ResKD also the mean FLOPs per image of its
@@ -26,40 +27,22 @@ import argparse
 import json
 import os
 import os.path as osp
-import statistics
-import subprocess
 import sys
 import time
 from typing import Dict, List
 
-TOOLS = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, TOOLS)
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from _bootstrap import ensure_mmera_importable  # noqa: E402
 
 ensure_mmera_importable()
 
-import era_demo  # noqa: E402  (train(), final_metrics(), ensure_teacher())
+from mmera.runs.children import sweep  # noqa: E402
+from mmera.runs.methods import METHODS, PAIRS, train_methods  # noqa: E402
+from mmera.runs.paths import WORK_DIRS  # noqa: E402
+from mmera.runs.teachers import ensure_teacher, require_data  # noqa: E402
 
-REPO = era_demo.REPO
-MARK = 'METHOD_COST_RESULT '
-# method -> (config per data set, whether it uses the teacher)
-METHODS = {
-    'student': ('configs/tiny/retinanet_r18w16_fpn_{data}.py', False),
-    'era': ('configs/era/era_{pair}_to_r18w16_{data}.py', True),
-    'fitnet': ('configs/fitnet/fitnet_{pair}_to_r18w16_{data}.py', True),
-    'pkd': ('configs/pkd/pkd_{pair}_to_r18w16_{data}.py', True),
-    'rkd': ('configs/rkd/rkd_{pair}_to_r18w16_{data}.py', True),
-    'reskd': ('configs/reskd/reskd_{pair}_to_r18w16_{data}.py', True),
-    'sskd': ('configs/sskd/sskd_{pair}_to_r18w16_{data}.py', True),
-    'trunk_branch': ('configs/trunk_branch/trunk_branch_r18w16_{data}.py',
-                     False),
-}
-PAIRS = {'deepforest': 'mnv2', 'synthetic': 'r34w32'}
-
-
-def config_of(method: str, data: str) -> str:
-    return osp.join(REPO, METHODS[method][0].format(pair=PAIRS[data],
-                                                    data=data))
+COST_TOOL = osp.join(osp.dirname(osp.abspath(__file__)), 'method_cost.py')
+MARK = 'METHOD_COST_RESULT '  # as tools/benchmark/method_cost.py prints
 
 
 def parse_args() -> argparse.Namespace:
@@ -82,64 +65,19 @@ def parse_args() -> argparse.Namespace:
                         help='schedule points timed per method')
     parser.add_argument('--rounds', type=int, default=2)
     parser.add_argument('--json', help='also save the results here')
-    parser.add_argument('--single', help=argparse.SUPPRESS)
-    parser.add_argument('--teacher-ckpt', help=argparse.SUPPRESS)
-    parser.add_argument('--checkpoint', help=argparse.SUPPRESS)
     return parser.parse_args()
 
 
-def train_all(args: argparse.Namespace, teacher: str) -> Dict[str, Dict]:
-    """Trains (or reuses) every method's run; returns its final metrics."""
-    metrics = {}
-    for method in args.methods:
-        work_dir = osp.join(args.work_dir, method)
-        options = [f'randomness.seed={args.seed}']
-        if METHODS[method][1]:
-            options.append(f'model.teacher_ckpt={teacher}')
-        era_demo.train(config_of(method, args.data), work_dir, options,
-                       method, reuse=not args.fresh)
-        metrics[method] = era_demo.final_metrics(work_dir)
-        with open(osp.join(work_dir, 'demo_done.json')) as f:
-            metrics[method]['train_s'] = json.load(f)['seconds']
-        with open(osp.join(work_dir, 'last_checkpoint')) as f:
-            metrics[method]['checkpoint'] = f.read().strip()
-    return metrics
-
-
-def cost_children(args: argparse.Namespace, teacher: str,
-                  metrics: Dict[str, Dict]) -> Dict[str, Dict]:
-    """Runs every method's cost measurement in its own process, in rotated
-    orders over ``--rounds``, and pools the step times."""
-    pooled: Dict[str, Dict] = {}
-    methods = list(args.methods)
-    for r in range(args.rounds):
-        order = methods[r % len(methods):] + methods[:r % len(methods)]
-        for method in order:
-            cmd = [sys.executable, osp.abspath(__file__), '--single', method,
-                   '--data', args.data, '--teacher-ckpt', teacher,
-                   '--iters', str(args.iters), '--points', str(args.points)]
-            ckpt = metrics.get(method, {}).get('checkpoint')
-            if ckpt:
-                cmd += ['--checkpoint', ckpt]
-            proc = subprocess.run(cmd, capture_output=True, text=True,
-                                  cwd=REPO)
-            lines = [x for x in proc.stdout.splitlines() if x.startswith(MARK)]
-            if proc.returncode or not lines:
-                print(f'{method} cost failed:\n{proc.stderr[-3000:]}',
-                      file=sys.stderr)
-                pooled.setdefault(method, dict(error=(
-                    proc.stderr.strip().splitlines() or ['?'])[-1][:100]))
-                continue
-            res = json.loads(lines[-1][len(MARK):])
-            prev = pooled.setdefault(method, res)
-            if prev is not res and 'times_ms' in prev:
-                prev['times_ms'] += res['times_ms']
-            print(f'cost: {method} (round {r + 1})', file=sys.stderr,
-                  flush=True)
-    for res in pooled.values():
-        if 'times_ms' in res:
-            res['median_ms'] = statistics.median(res['times_ms'])
-    return pooled
+def cost_command(args: argparse.Namespace, teacher: str,
+                 metrics: Dict[str, Dict]):
+    """The command line of one method's cost child."""
+    def command(method: str) -> List[str]:
+        cmd = [sys.executable, COST_TOOL, method, '--data', args.data,
+               '--teacher-ckpt', teacher, '--iters', str(args.iters),
+               '--points', str(args.points)]
+        ckpt = metrics.get(method, {}).get('checkpoint')
+        return cmd + ['--checkpoint', ckpt] if ckpt else cmd
+    return command
 
 
 def fmt(value, spec: str) -> str:
@@ -162,7 +100,8 @@ def table(args: argparse.Namespace, metrics: Dict[str, Dict],
         if 'adaptive_gflops' in c:
             flops = (f"{c['adaptive_gflops']:.3f} adaptive ({c['threshold']}"
                      f", mean depth {c['mean_depth']:.2f}; all res-students "
-                     f"{c['all_gflops']:.3f}, student alone {c['gflops']:.3f})")
+                     f"{c['all_gflops']:.3f}, student alone "
+                     f"{c['gflops']:.3f})")
         rows.append(
             f"| {method} | {fmt(m.get('mAP'), '.3f')} | "
             f"{fmt(m.get('mAP50'), '.3f')} | {fmt(ms, '.0f')} | "
@@ -174,23 +113,22 @@ def table(args: argparse.Namespace, metrics: Dict[str, Dict],
 
 def main() -> None:
     args = parse_args()
-    if args.single:
-        from method_cost import measure  # noqa: E402  (children only)
-        print(MARK + json.dumps(measure(args)), flush=True)
-        return
-    spec = era_demo.SETS[args.data]
-    if not osp.isfile(osp.join(REPO, spec['data'])):
-        raise SystemExit(f'no {args.data} data at {spec["data"]}: run '
-                         f'`{spec["make"]}` first.')
-    args.work_dir = args.work_dir or osp.join(
-        REPO, 'work_dirs', f'bench_methods_{args.data}')
+    try:
+        require_data(args.data)
+    except FileNotFoundError as e:
+        raise SystemExit(str(e))
+    args.work_dir = osp.abspath(args.work_dir or osp.join(
+        WORK_DIRS, f'bench_methods_{args.data}'))
     start = time.time()
-    teacher = era_demo.ensure_teacher(spec, args.data, False)
-    metrics = {} if args.skip_train else train_all(args, teacher)
+    teacher = ensure_teacher(args.data)
+    metrics = {} if args.skip_train else train_methods(
+        args.methods, args.data, args.work_dir, teacher, seed=args.seed,
+        reuse=not args.fresh)
     if args.train_only:
         print(json.dumps(metrics, indent=1))
         return
-    costs = cost_children(args, teacher, metrics)
+    costs = sweep(args.methods, args.rounds,
+                  cost_command(args, teacher, metrics), MARK)
     header = (f'data: {args.data} (val split); seed {args.seed}; each '
               'config\'s full schedule; step times: one real batch, '
               f'{args.points} schedule points x {args.iters} steps x '

@@ -2,9 +2,9 @@
 # tiled by
 #   python tools/dataset_converters/prepare_deepforest.py --out data/deepforest
 # train/val are tiles of two crops of one site (val measures learning); the
-# out-of-domain split of two other sites is used by `tiny/*_ood.py`.
+# out-of-domain split of two other sites is used by `tiny/retinanet_mnv2_fpn_500it_deepforest-ood.py`.
 # Paths are anchored at the repository; override with --cfg-options.
-dataset_type = 'CocoDataset'
+dataset_type = 'CheckedCocoDataset'  # mmdet's CocoDataset with clear data errors
 data_root = '{{ fileDirname }}/../../../data/deepforest/'
 metainfo = dict(classes=('Tree', ))
 img_scale = (320, 320)

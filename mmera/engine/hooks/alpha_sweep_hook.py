@@ -6,9 +6,10 @@ from typing import Dict, Optional, Sequence
 import torch
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 
 from mmdet.registry import HOOKS
+from mmera.utils.atomic_files import write_text_atomic
+from .hook_model import model_for_hook
 
 
 @HOOKS.register_module()
@@ -40,14 +41,15 @@ class AlphaSweepHook(Hook):
         self.metric = metric
         self.history: list = []
 
+    def before_train(self, runner) -> None:
+        """Refuses a model without ST inference before the first step."""
+        self._model(runner)
+
     def after_val_epoch(self,
                         runner,
                         metrics: Optional[Dict[str, float]] = None) -> None:
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
-        if not hasattr(model, 'set_inference_mode'):
-            raise TypeError('AlphaSweepHook needs a model with ST inference '
-                            f'(ERADistiller), got {type(model).__name__}.')
+        """Evaluates ST-mode for every alpha; logs and writes the results."""
+        model = self._model(runner)
         saved = (model.inference_mode, model.alpha)
         results = {}
         try:
@@ -77,8 +79,17 @@ class AlphaSweepHook(Hook):
                                             for a, r in results.items()},
                  best_alpha=best))
         if is_main_process():
-            with open(osp.join(runner.work_dir, 'alpha_sweep.json'), 'w') as f:
-                json.dump(self.history, f, indent=1)
+            write_text_atomic(osp.join(runner.work_dir, 'alpha_sweep.json'),
+                              json.dumps(self.history, indent=1))
+
+    @staticmethod
+    def _model(runner):
+        # ST blends with `alpha`: ResKD's set_inference_mode(mode, skip_rule)
+        # has the same name but no alpha, so both are required.
+        return model_for_hook(
+            runner, 'AlphaSweepHook',
+            ['set_inference_mode', 'inference_mode', 'alpha'],
+            'ERADistiller (ST inference: (1 - alpha) * S + alpha * T)')
 
     @staticmethod
     @torch.no_grad()

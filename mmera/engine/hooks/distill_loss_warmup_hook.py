@@ -2,9 +2,9 @@
 from typing import Optional
 
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 
 from mmdet.registry import HOOKS
+from .hook_model import model_for_hook
 
 
 @HOOKS.register_module()
@@ -29,14 +29,21 @@ class DistillLossWarmupHook(Hook):
                              f'>= 1, got {warmup_iters}.')
         self.warmup_iters = warmup_iters
 
+    def before_train(self, runner) -> None:
+        """Refuses a model without distillation losses to ramp."""
+        self._model(runner)
+
     def before_train_iter(self,
                           runner,
                           batch_idx: int,
                           data_batch: Optional[dict] = None) -> None:
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
-        if not hasattr(model, 'distill_loss_factor'):
-            raise TypeError('DistillLossWarmupHook needs a distiller model '
-                            f'(got {type(model).__name__}).')
-        model.distill_loss_factor = min(
+        """Sets the factor of this iteration."""
+        self._model(runner).distill_loss_factor = min(
             1.0, (runner.iter + 1) / self.warmup_iters)
+
+    @staticmethod
+    def _model(runner):
+        return model_for_hook(runner, 'DistillLossWarmupHook',
+                              ['distill_loss_factor'],
+                              'a distiller: ERADistiller, FitNetDistiller, '
+                              'PKDDistiller, ...')

@@ -3,10 +3,10 @@ import os.path as osp
 
 from mmengine.dist import master_only
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 
 from mmdet.registry import HOOKS
 from mmera.converters import export_student_checkpoint
+from .hook_model import model_for_hook
 
 
 @HOOKS.register_module()
@@ -23,10 +23,14 @@ class ExportStudentHook(Hook):
     def __init__(self, filename: str = 'student_final.pth') -> None:
         self.filename = filename
 
+    def before_train(self, runner) -> None:
+        """Refuses a model without a student to export."""
+        self._model(runner)
+
     @master_only
     def after_train(self, runner) -> None:
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
+        """Writes the student checkpoint."""
+        model = self._model(runner)
         out = osp.join(runner.work_dir, self.filename)
         export_student_checkpoint(
             dict(state_dict=model.state_dict(),
@@ -37,3 +41,8 @@ class ExportStudentHook(Hook):
             out,
             extra_meta=dict(exported_from=type(model).__name__))
         runner.logger.info(f'student checkpoint written to {out}')
+
+    @staticmethod
+    def _model(runner):
+        return model_for_hook(runner, 'ExportStudentHook', ['student'],
+                              'a distiller, whose weights hold "student.*"')

@@ -5,11 +5,11 @@ from typing import Optional, Sequence
 
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
 from mmengine.runner import EpochBasedTrainLoop
 
 from mmdet.registry import HOOKS
 from mmera.models.distillers.sskd_distiller import SSKDDistiller
+from mmera.utils.model_wrappers import unwrap_model
 
 
 @HOOKS.register_module()
@@ -99,8 +99,7 @@ class SSKDStageHook(Hook):
 
     @staticmethod
     def _distiller(runner) -> SSKDDistiller:
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
+        model = unwrap_model(runner.model)
         if not isinstance(model, SSKDDistiller):
             raise ValueError(
                 'SSKDStageHook switches the phases of an SSKDDistiller, but '

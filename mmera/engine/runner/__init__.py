@@ -1,4 +1,4 @@
 """Registered MMEngine runners."""
-from .atomic_checkpoint_runner import AtomicCheckpointRunner
+from .mmera_runner import MMERARunner
 
-__all__ = ['AtomicCheckpointRunner']
+__all__ = ['MMERARunner']

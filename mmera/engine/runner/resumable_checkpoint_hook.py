@@ -8,7 +8,8 @@ from mmengine.dist import all_gather_object, get_dist_info, is_main_process
 from mmengine.hooks import CheckpointHook
 
 from mmdet.registry import HOOKS
-from .atomic_files import write_text_atomic
+from mmera.utils.atomic_files import write_text_atomic
+from mmera.utils.upstream import check_tested_version
 
 RNGState = Dict[str, object]
 
@@ -17,7 +18,7 @@ RNGState = Dict[str, object]
 class ResumableCheckpointHook(CheckpointHook):
     """``CheckpointHook`` whose files always form a set a run can resume from.
 
-    :class:`~mmera.engine.runner.AtomicCheckpointRunner` puts it in place of
+    :class:`~mmera.engine.runner.MMERARunner` puts it in place of
     mmengine's ``CheckpointHook`` (same arguments). Differences:
 
     1. mmengine deletes the checkpoint that falls out of ``max_keep_ckpts``,
@@ -41,10 +42,14 @@ class ResumableCheckpointHook(CheckpointHook):
     data augmentation draws from the worker processes, which mmengine seeds
     per worker and which replay the skipped batches when a run resumes.
     The checkpoint files themselves are written atomically by
-    ``AtomicCheckpointRunner.save_checkpoint``.
+    ``MMERARunner.save_checkpoint``.
     """
 
     def __init__(self, *args, **kwargs) -> None:
+        # overrides CheckpointHook's private save/delete steps (see above)
+        check_tested_version(
+            'mmengine', 'ResumableCheckpointHook (CheckpointHook.'
+            '_save_checkpoint_with_step, _save_best_checkpoint)')
         super().__init__(*args, **kwargs)
         # (iteration it applies to, one state per rank), see item 3 above.
         self._rng_to_restore: Optional[Tuple[int, List[RNGState]]] = None

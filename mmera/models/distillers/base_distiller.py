@@ -2,6 +2,7 @@
 import os.path as osp
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from urllib.error import URLError
 
 import torch
 from mmengine.config import Config, ConfigDict
@@ -58,7 +59,9 @@ class BaseDistiller(BaseDetector):
     checkpoint therefore needs no teacher checkpoint.
 
     Teacher-free (online) methods pass ``teacher_config=None``; then
-    ``self.teacher`` is ``None`` and nothing is loaded.
+    ``self.teacher`` is ``None`` and nothing is loaded. A method declares
+    whether it needs a teacher in :attr:`needs_teacher`; the constructor
+    checks it first, before anything is built.
 
     What a method adds on top: its own modules (built in ``__init__``), its
     losses in ``loss`` (merged with :meth:`merge_losses`) and, if it predicts
@@ -75,12 +78,20 @@ class BaseDistiller(BaseDetector):
         init_cfg: Passed to :class:`BaseDetector`.
     """
 
+    #: ``True``: the method distils from a teacher and refuses to build
+    #: without ``teacher_config``; ``False``: teacher-free, refuses one;
+    #: ``None``: either.
+    needs_teacher: Optional[bool] = None
+    #: For a teacher-free method, why it needs none (said in the error).
+    teacher_free_reason: str = ''
+
     def __init__(self,
                  student: ConfigLike,
                  teacher_config: Optional[ConfigLike] = None,
                  teacher_ckpt: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
+        self.check_teacher_config(teacher_config, teacher_ckpt)
         student = load_model_config(student).copy()
         if data_preprocessor is None:
             data_preprocessor = student.get('data_preprocessor')
@@ -104,12 +115,34 @@ class BaseDistiller(BaseDetector):
             super().__setattr__(name, value)
 
     # -- teacher handling ---------------------------------------------------
+    @classmethod
+    def check_teacher_config(cls, teacher_config: Optional[ConfigLike],
+                             teacher_ckpt: Optional[str]) -> None:
+        """Checks the teacher options against :attr:`needs_teacher`.
+
+        Raises:
+            ValueError: A method that needs a teacher got no
+                ``teacher_config``, or a teacher-free one got a teacher.
+        """
+        name = cls.__name__
+        if cls.needs_teacher and teacher_config is None:
+            raise ValueError(f'{name} needs a teacher: set `teacher_config` '
+                             '(and `teacher_ckpt`).')
+        if cls.needs_teacher is False and (teacher_config is not None
+                                           or teacher_ckpt is not None):
+            why = (f' ({cls.teacher_free_reason})'
+                   if cls.teacher_free_reason else '')
+            raise ValueError(
+                f'{name} is teacher-free{why}: remove `teacher_config` and '
+                '`teacher_ckpt` from the model config.')
+
     def load_teacher(self) -> None:
         """Loads ``teacher_ckpt`` into the teacher (once).
 
         Raises:
             ValueError: If no teacher checkpoint was configured.
             FileNotFoundError: If a local checkpoint path does not exist.
+            ConnectionError: If a checkpoint URL cannot be downloaded.
         """
         if self.teacher_loaded:
             return
@@ -124,7 +157,20 @@ class BaseDistiller(BaseDetector):
                 f'{type(self).__name__}: teacher checkpoint not found: '
                 f'{ckpt!r} (resolved to {osp.abspath(ckpt)!r}). Train the '
                 'teacher first or fix `teacher_ckpt` in the config.')
-        load_checkpoint(self.teacher, ckpt, map_location='cpu', strict=True)
+        try:
+            load_checkpoint(self.teacher, ckpt, map_location='cpu',
+                            strict=True)
+        except (URLError, ConnectionError) as err:
+            # offline machines: a bare URLError names neither the setting
+            # nor a way out
+            reason = getattr(err, 'reason', err)
+            raise ConnectionError(
+                f'{type(self).__name__}: cannot download the teacher '
+                f'checkpoint {ckpt!r} (model.teacher_ckpt): {reason}. On a '
+                'machine without network, download it where there is one and '
+                'set model.teacher_ckpt=/local/path.pth (e.g. --cfg-options '
+                'model.teacher_ckpt=...); downloads are cached in '
+                f'{osp.join(torch.hub.get_dir(), "checkpoints")}.') from err
         self.teacher_loaded = True
 
     def init_weights(self) -> None:
@@ -236,7 +282,7 @@ class BaseDistiller(BaseDetector):
         for name, value in distill_losses.items():
             key = f'{prefix}.{name}'
             if name.startswith('loss'):
-                value = _scale(value, self.distill_loss_factor)
+                value = scale_loss(value, self.distill_loss_factor)
             losses[key] = value
         self.check_finite(losses)
         return losses
@@ -293,7 +339,8 @@ class BaseDistiller(BaseDetector):
                                     rescale)
 
 
-def _scale(value, factor: float):
+def scale_loss(value, factor: float):
+    """``value * factor`` for a loss tensor or a per-level list of them."""
     if isinstance(value, (list, tuple)):
         return type(value)(v * factor for v in value)
     return value * factor

@@ -8,6 +8,7 @@ from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from ..mbrnet import MBRNet
 from ..teacher_head_reuse import TeacherHeadReuse
+from ..utils import check_weight
 from .base_distiller import BaseDistiller, ConfigLike
 
 INFERENCE_MODES = ('S', 'T', 'ST')
@@ -54,6 +55,8 @@ class ERADistiller(BaseDistiller):
         init_cfg: Passed to :class:`BaseDistiller`.
     """
 
+    needs_teacher = True
+
     def __init__(self,
                  student: ConfigLike,
                  teacher_config: Optional[ConfigLike] = None,
@@ -69,9 +72,6 @@ class ERADistiller(BaseDistiller):
                  alpha: float = 0.5,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        if teacher_config is None:
-            raise ValueError('ERADistiller needs a teacher: set '
-                             '`teacher_config` (and `teacher_ckpt`).')
         super().__init__(student, teacher_config, teacher_ckpt,
                          data_preprocessor, init_cfg)
         if twi_mode not in TWI_MODES:
@@ -80,8 +80,7 @@ class ERADistiller(BaseDistiller):
         for name, w in (('mimic_weight', mimic_weight), ('residual_weight',
                                                          residual_weight),
                         ('twi_weight', twi_weight)):
-            if not w >= 0:  # also refuses NaN
-                raise ValueError(f'ERADistiller: {name} must be >= 0, got {w}.')
+            check_weight(name, w, 'ERADistiller')
         s_channels, t_channels = self._check_pair()
         mbrnet_cfg = dict(type='MBRNet', **(mbrnet or {}))
         mbrnet_cfg.update(
@@ -92,11 +91,11 @@ class ERADistiller(BaseDistiller):
             twi_weights = [1.0] + [
                 s / num_branches for s in self.mbrnet.branch_scales
             ]
-        if len(twi_weights) != num_branches + 1 or not all(
-                w >= 0 for w in twi_weights):  # NaN too
+        if len(twi_weights) != num_branches + 1:
             raise ValueError(
                 f'ERADistiller: twi_weights needs K+1 = {num_branches + 1} '
                 f'non-negative weights (M_0..M_K), got {list(twi_weights)}.')
+        check_weight('twi_weights', twi_weights, 'ERADistiller')
         self.twi_weights = [float(w) for w in twi_weights]
         self.twi = TeacherHeadReuse(self.teacher.bbox_head)
         self.mimic_weight = mimic_weight

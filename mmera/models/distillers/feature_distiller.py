@@ -54,6 +54,7 @@ class FeatureDistiller(BaseDistiller):
         init_cfg: Passed to :class:`BaseDistiller`.
     """
 
+    needs_teacher = True
     #: Prefix of the logged loss, e.g. ``'fitnet'`` gives ``fitnet.loss_feat``.
     loss_prefix = 'feat'
     #: ``distill_loss`` when none (or one without ``type``) is given.
@@ -71,9 +72,6 @@ class FeatureDistiller(BaseDistiller):
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         name = type(self).__name__
-        if teacher_config is None:
-            raise ValueError(f'{name} needs a teacher: set `teacher_config` '
-                             '(and `teacher_ckpt`).')
         super().__init__(student, teacher_config, teacher_ckpt,
                          data_preprocessor, init_cfg)
         # Only the teacher's features are used: its head and classes are free.

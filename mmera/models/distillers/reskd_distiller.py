@@ -2,21 +2,24 @@
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
-import torch.nn.functional as F
 from mmengine.logging import MessageHub
 from torch import Tensor, nn
 
 from mmdet.registry import MODELS
 from mmdet.structures import OptSampleList, SampleList
 from ..feature_adapter import FeatureAdapter
+from ..losses import (DEFAULT_FEATURE_NORM, check_feature_norm, feature_mse,
+                      teacher_level_norms)
 from ..res_student import (combined_features, res_student_configs,
                            residual_targets)
-from .base_distiller import BaseDistiller, ConfigLike, load_model_config
+from ..utils import check_weight
+from .base_distiller import (BaseDistiller, ConfigLike, load_model_config,
+                             scale_loss)
 
 Levels = List[Tensor]
 INFERENCE_MODES = ('adaptive', 'all', 'none')
 SKIP_RULES = ('max_score', 'topk_mean')
-FEATURE_NORMS = ('none', 'teacher_std')
+
 
 @MODELS.register_module()
 class ResKDDistiller(BaseDistiller):
@@ -71,6 +74,8 @@ class ResKDDistiller(BaseDistiller):
         init_cfg: Passed to :class:`BaseDistiller`.
     """
 
+    needs_teacher = True
+
     def __init__(self,
                  student: ConfigLike,
                  teacher_config: ConfigLike,
@@ -79,16 +84,13 @@ class ResKDDistiller(BaseDistiller):
                  res_student_start_iters: Sequence[int] = (0, ),
                  mimic_weight: float = 1.0,
                  residual_weight: float = 1.0,
-                 feature_norm: str = 'teacher_std',
+                 feature_norm: str = DEFAULT_FEATURE_NORM,
                  det_weights: Optional[Sequence[float]] = None,
                  adapter: str = 'auto',
                  skip_rule: Optional[dict] = None,
                  inference_mode: str = 'adaptive',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        if teacher_config is None:
-            raise ValueError('ResKDDistiller needs a teacher: set '
-                             '`teacher_config` (and `teacher_ckpt`).')
         super().__init__(student, teacher_config, teacher_ckpt,
                          data_preprocessor, init_cfg)
         starts = [int(s) for s in res_student_start_iters]
@@ -98,18 +100,13 @@ class ResKDDistiller(BaseDistiller):
                 'non-negative, non-decreasing iteration per res-student '
                 f'(R_i learns the residual of R_1..R_{{i-1}}), got {starts}.')
         self.start_iters, n = starts, len(starts)
-        if not (mimic_weight >= 0 and residual_weight >= 0):  # NaN too
-            raise ValueError('ResKDDistiller: mimic_weight and '
-                             'residual_weight must be >= 0.')
-        if feature_norm not in FEATURE_NORMS:
-            raise ValueError(f'ResKDDistiller: unknown feature_norm '
-                             f'{feature_norm!r}; choose one of '
-                             f'{FEATURE_NORMS}.')
+        check_weight('mimic_weight', mimic_weight, 'ResKDDistiller')
+        check_weight('residual_weight', residual_weight, 'ResKDDistiller')
+        check_feature_norm('ResKDDistiller', feature_norm)
         det_weights = [1.0] * (n + 1) if det_weights is None else [
             float(w) for w in det_weights]
-        if len(det_weights) != n + 1 or not all(
-                w >= 0 for w in det_weights) or (
-                det_weights[0] <= 0):
+        check_weight('det_weights', det_weights, 'ResKDDistiller')
+        if len(det_weights) != n + 1 or det_weights[0] <= 0:
             raise ValueError(
                 f'ResKDDistiller: det_weights needs n+1 = {n + 1} weights '
                 f'(F_0..F_{n}), non-negative, the first > 0; got '
@@ -223,7 +220,7 @@ class ResKDDistiller(BaseDistiller):
         for depth, feats in enumerate(
                 combined_features(student_feats, res_feats)):
             det = self.student.bbox_head.loss(feats, batch_data_samples)
-            det = {k: _scaled(v, weights[depth]) for k, v in det.items()}
+            det = {k: scale_loss(v, weights[depth]) for k, v in det.items()}
             if depth == 0:
                 losses = det
             else:
@@ -246,16 +243,13 @@ class ResKDDistiller(BaseDistiller):
                        teacher_feats: Levels) -> Dict[str, Tensor]:
         """``loss_mimic`` and ``loss_res1..n`` (zero for inactive ones)."""
         teacher_feats = [t.detach() for t in teacher_feats]
-        if self.feature_norm == 'teacher_std':
-            norms = [t.var().clamp(min=1e-6) for t in teacher_feats]
-        else:
-            norms = [teacher_feats[0].new_tensor(1.0)] * len(teacher_feats)
-        losses = dict(loss_mimic=self.mimic_weight * _level_mse(
+        norms = teacher_level_norms(teacher_feats, self.feature_norm)
+        losses = dict(loss_mimic=self.mimic_weight * feature_mse(
             self.adapter(student_feats), teacher_feats, norms))
         targets = residual_targets(self.adapter, student_feats, res_feats,
                                    teacher_feats)
         for i in range(self.num_res_students):
-            losses[f'loss_res{i + 1}'] = self.residual_weight * _level_mse(
+            losses[f'loss_res{i + 1}'] = self.residual_weight * feature_mse(
                 self.adapter(res_feats[i]), targets[i], norms) if i < len(
                     res_feats) else teacher_feats[0].new_zeros(())
         return losses
@@ -343,15 +337,3 @@ class ResKDDistiller(BaseDistiller):
             rescale=rescale)
         return self.student.add_pred_to_datasample(batch_data_samples,
                                                    results)
-
-
-def _level_mse(preds: Levels, targets: Levels, norms: Levels) -> Tensor:
-    return torch.stack([
-        F.mse_loss(p, t) / n for p, t, n in zip(preds, targets, norms)
-    ]).mean()
-
-
-def _scaled(value, factor: float):
-    if isinstance(value, (list, tuple)):
-        return type(value)(v * factor for v in value)
-    return value * factor

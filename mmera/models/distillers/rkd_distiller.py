@@ -1,17 +1,16 @@
 """RKD: Residual Knowledge Distillation (Gao et al. 2020, arXiv 2002.09168)."""
 from typing import List, Optional, Tuple
 
-import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from ..feature_adapter import ADAPTER_MODES, FeatureAdapter
+from ..losses import (DEFAULT_FEATURE_NORM, check_feature_norm, feature_mse,
+                      teacher_level_norms)
 from ..residual_split_fpn import ResidualSplitFPN
+from ..utils import check_weight
 from .base_distiller import BaseDistiller, ConfigLike
-
-MIMIC_NORMS = ('none', 'teacher_std')
 
 
 @MODELS.register_module()
@@ -36,7 +35,7 @@ class RKDDistiller(BaseDistiller):
        P(S_l).detach()) / n_l``, with ``P`` a bias-free 1x1 adapter when the
        channels differ (linear: ``P(S) + P(A) = P(S + A)``, so the head's
        input still approximates ``T`` after adaptation) and ``n_l`` 1 or the
-       teacher level's variance (``mimic_norm='teacher_std'``).
+       teacher level's variance (``feature_norm='teacher_std'``).
 
     The detached target keeps the residual loss off the student half: it
     trains ``W[:, h:]`` (and, through the shared laterals and backbone,
@@ -57,12 +56,17 @@ class RKDDistiller(BaseDistiller):
         residual_weight: Weight of the assistant's residual loss.
         adapter: ``'auto'`` (a bias-free 1x1 conv only when the FPN channels
             differ), ``'conv'`` (always) or ``'none'``.
-        mimic_norm: ``'none'`` (plain MSE) or ``'teacher_std'`` (each level's
-            MSE divided by the teacher feature's variance, as ERA: scale-free
-            across levels and teachers, so one weight fits all).
+        feature_norm: ``'teacher_std'`` (default: each level's MSE divided
+            by the teacher feature's variance, as ERA: scale-free across
+            levels and teachers, so one weight fits all) or ``'none'``
+            (plain MSE).
         data_preprocessor: Defaults to the student's.
         init_cfg: Passed to :class:`BaseDistiller`.
+        mimic_norm: Removed (renamed ``feature_norm``); giving it raises a
+            ValueError that says so.
     """
+
+    needs_teacher = True
 
     def __init__(self,
                  student: ConfigLike,
@@ -72,20 +76,13 @@ class RKDDistiller(BaseDistiller):
                  mimic_weight: float = 1.0,
                  residual_weight: float = 1.0,
                  adapter: str = 'auto',
-                 mimic_norm: str = 'teacher_std',
+                 feature_norm: str = DEFAULT_FEATURE_NORM,
                  data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
-        if teacher_config is None:
-            raise ValueError('RKDDistiller needs a teacher: set '
-                             '`teacher_config` (and `teacher_ckpt`).')
-        for name, weight in (('mimic_weight', mimic_weight),
-                             ('residual_weight', residual_weight)):
-            if not weight >= 0:  # NaN too
-                raise ValueError(
-                    f'RKDDistiller: {name} must be >= 0, got {weight}.')
-        if mimic_norm not in MIMIC_NORMS:
-            raise ValueError(f'RKDDistiller: unknown mimic_norm '
-                             f'{mimic_norm!r}; choose one of {MIMIC_NORMS}.')
+                 init_cfg: Optional[dict] = None,
+                 mimic_norm: Optional[str] = None) -> None:
+        check_weight('mimic_weight', mimic_weight, 'RKDDistiller')
+        check_weight('residual_weight', residual_weight, 'RKDDistiller')
+        check_feature_norm('RKDDistiller', feature_norm, mimic_norm)
         if adapter not in ADAPTER_MODES:
             raise ValueError(f'RKDDistiller: unknown adapter {adapter!r}; '
                              f'choose one of {ADAPTER_MODES}.')
@@ -106,7 +103,7 @@ class RKDDistiller(BaseDistiller):
         self.split_ratio = float(split_ratio)
         self.mimic_weight = mimic_weight
         self.residual_weight = residual_weight
-        self.mimic_norm = mimic_norm
+        self.feature_norm = feature_norm
 
     def split_features(self, batch_inputs: Tensor
                        ) -> Tuple[List[Tensor], List[Tensor]]:
@@ -138,15 +135,12 @@ class RKDDistiller(BaseDistiller):
             dict: ``loss_mimic`` and ``loss_residual``, averaged over levels.
         """
         teacher_feats = [t.detach() for t in teacher_feats]
+        norms = teacher_level_norms(teacher_feats, self.feature_norm)
         adapted_s = self.adapter(s_feats)
-        adapted_a = self.adapter(a_feats)
-        mimic, residual = [], []
-        for s, a, t in zip(adapted_s, adapted_a, teacher_feats):
-            norm = (t.var().clamp(min=1e-6)
-                    if self.mimic_norm == 'teacher_std' else 1.0)
-            mimic.append(F.mse_loss(s, t) / norm)
-            # the assistant's target: what the (fixed) student half misses
-            residual.append(F.mse_loss(a, t - s.detach()) / norm)
+        # the assistant's target: what the (fixed) student half misses
+        misses = [t - s.detach() for s, t in zip(adapted_s, teacher_feats)]
         return dict(
-            loss_mimic=self.mimic_weight * torch.stack(mimic).mean(),
-            loss_residual=self.residual_weight * torch.stack(residual).mean())
+            loss_mimic=self.mimic_weight * feature_mse(
+                adapted_s, teacher_feats, norms),
+            loss_residual=self.residual_weight * feature_mse(
+                self.adapter(a_feats), misses, norms))

@@ -54,6 +54,8 @@ class SSKDDistiller(BaseDistiller):
         init_cfg: Passed to :class:`BaseDistiller`.
     """
 
+    needs_teacher = True
+
     def __init__(self,
                  student: ConfigLike,
                  teacher_config: ConfigLike,
@@ -63,9 +65,6 @@ class SSKDDistiller(BaseDistiller):
                  probe_size: int = 128,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        if teacher_config is None:
-            raise ValueError('SSKDDistiller needs a teacher: set '
-                             '`teacher_config` (and `teacher_ckpt`).')
         super().__init__(student, teacher_config, teacher_ckpt,
                          data_preprocessor, init_cfg)
         for role, det in (('student', self.student), ('teacher',

@@ -1,16 +1,16 @@
 """Trunk-to-Branch: online, teacher-free distillation from peer branches."""
-from typing import List, Optional, Tuple
+from typing import List, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mmdet.models.dense_heads import AnchorHead
-from mmdet.models.utils import images_to_levels
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
-from mmdet.structures.bbox import cat_boxes
+from ..anchor_loss import (assign_once_head_names, assign_targets,
+                           stacked_anchor_loss, supports_assign_once)
 from ..peer_branches import PeerBranches
+from ..utils import check_weight
 from .base_distiller import BaseDistiller, ConfigLike
 
 Levels = List[Tensor]
@@ -65,9 +65,11 @@ class TrunkBranchDistiller(BaseDistiller):
 
     Args:
         student: The trunk: a single-stage detector with an FPN neck and an
-            anchor head with mmdet's AnchorHead loss and sigmoid
-            classification (e.g. RetinaNet). Heads with BatchNorm would mix
-            trunk and branch statistics in the batched pass; use GN or none.
+            anchor head whose loss is exactly mmdet's AnchorHead loss
+            (:func:`~mmera.models.anchor_loss.supports_assign_once`) with
+            sigmoid classification (e.g. RetinaNet). Heads with BatchNorm
+            would mix trunk and branch statistics in the batched pass; use
+            GN or none.
         branches: :class:`PeerBranches` options (``num_branches``,
             ``layer``, ``init_scale``, ``detach_input``).
         branch_det_weight: Weight of the branches' mean detection loss.
@@ -84,6 +86,9 @@ class TrunkBranchDistiller(BaseDistiller):
         init_cfg: Passed to :class:`BaseDistiller`.
     """
 
+    needs_teacher = False
+    teacher_free_reason = 'the trunk learns from its own peer branches'
+
     def __init__(self,
                  student: ConfigLike,
                  branches: Optional[dict] = None,
@@ -99,24 +104,16 @@ class TrunkBranchDistiller(BaseDistiller):
                  teacher_ckpt: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        if teacher_config is not None or teacher_ckpt is not None:
-            raise ValueError(
-                'TrunkBranchDistiller is teacher-free (the trunk learns from '
-                'its own peer branches): remove `teacher_config` and '
-                '`teacher_ckpt` from the model config.')
-        super().__init__(student, None, None, data_preprocessor, init_cfg)
+        super().__init__(student, teacher_config, teacher_ckpt,
+                         data_preprocessor, init_cfg)
         for name, w in (('branch_det_weight', branch_det_weight),
                         ('ens_cls_weight', ens_cls_weight),
-                        ('ens_bbox_weight', ens_bbox_weight)):
-            if not w >= 0:  # NaN too
-                raise ValueError(
-                    f'TrunkBranchDistiller: {name} must be >= 0, got {w}.')
+                        ('ens_bbox_weight', ens_bbox_weight),
+                        ('ens_cls_gamma', ens_cls_gamma)):
+            check_weight(name, w, 'TrunkBranchDistiller')
         if not temperature > 0:
             raise ValueError(f'TrunkBranchDistiller: temperature must be > 0, '
                              f'got {temperature}.')
-        if not ens_cls_gamma >= 0:
-            raise ValueError(f'TrunkBranchDistiller: ens_cls_gamma must be '
-                             f'>= 0, got {ens_cls_gamma}.')
         if not 0.0 <= ens_bbox_thr <= 1.0:
             raise ValueError(f'TrunkBranchDistiller: ens_bbox_thr must be in '
                              f'[0, 1], got {ens_bbox_thr}.')
@@ -140,13 +137,16 @@ class TrunkBranchDistiller(BaseDistiller):
         """Checks the student fits the method; returns its FPN channels."""
         channels, _ = self.check_fpn_pair(same_classes=False, need_head=True)
         head = self.student.bbox_head
-        if not (isinstance(head, AnchorHead) and type(head).loss_by_feat_single
-                is AnchorHead.loss_by_feat_single):
+        if not supports_assign_once(head):
             raise ValueError(
                 f'TrunkBranchDistiller: the student head {type(head).__name__}'
                 ' is not supported: the trunk and branch losses reuse one '
                 'anchor assignment through mmdet\'s AnchorHead loss, so the '
-                'head must be an AnchorHead with its loss (e.g. RetinaHead).')
+                'head must compute its loss exactly as AnchorHead does '
+                '(its loss_by_feat, get_targets, _get_targets_single and '
+                'loss_by_feat_single unchanged). Heads that work: '
+                f'{", ".join(assign_once_head_names())}; use e.g. '
+                'bbox_head=dict(type="RetinaHead", ...).')
         if not getattr(head, 'use_sigmoid_cls', False):
             raise ValueError(
                 'TrunkBranchDistiller: the ensemble class loss compares '
@@ -174,14 +174,22 @@ class TrunkBranchDistiller(BaseDistiller):
         ens_cls = PeerBranches.ensemble([c[b:] for c in cls_scores], k)
         ens_box = PeerBranches.ensemble([x[b:] for x in bbox_preds], k)
 
-        targets = self._assign(trunk_cls, batch_data_samples)
-        losses, branch_cls_loss, branch_box_loss = self._detection_losses(
-            cls_scores, bbox_preds, targets, b, k)
-        label_weights, avg_factor = targets[2], targets[-1]
+        # One assignment for the B images, reused by trunk and branches.
+        targets = assign_targets(head, [c.shape[-2:] for c in trunk_cls],
+                                 batch_data_samples, feats[0].device)
+        # The trunk's losses exactly as the stock head returns them.
+        trunk_loss_cls, trunk_loss_bbox = stacked_anchor_loss(
+            head, trunk_cls, trunk_box, targets)
+        # K copies of the targets: the mean of the K branches' losses.
+        branch_cls, branch_box = stacked_anchor_loss(
+            head, [c[b:] for c in cls_scores], [x[b:] for x in bbox_preds],
+            targets, average=True)
+        losses = dict(loss_cls=trunk_loss_cls, loss_bbox=trunk_loss_bbox)
+        label_weights, avg_factor = targets.label_weights, targets.avg_factor
         num_classes = head.cls_out_channels
         tb = dict(
-            loss_branch_cls=self.branch_det_weight * branch_cls_loss,
-            loss_branch_bbox=self.branch_det_weight * branch_box_loss,
+            loss_branch_cls=self.branch_det_weight * sum(branch_cls),
+            loss_branch_bbox=self.branch_det_weight * sum(branch_box),
             loss_ens_cls=self.ens_cls_weight * ensemble_cls_loss(
                 trunk_cls, ens_cls, self.temperature, avg_factor,
                 num_classes, label_weights, self.ens_cls_gamma),
@@ -190,52 +198,6 @@ class TrunkBranchDistiller(BaseDistiller):
                 head.bbox_coder.encode_size),
             loss_decor=self.loss_decor(residuals))
         return self.merge_losses(losses, tb, prefix='tb')
-
-    def _assign(self, cls_scores: Levels, samples: SampleList) -> tuple:
-        """Anchor targets of the B images, as ``AnchorHead.loss_by_feat``
-        computes them: (anchors, labels, label_weights, bbox_targets,
-        bbox_weights, avg_factor), the first five per level."""
-        head = self.student.bbox_head
-        gts = [s.gt_instances for s in samples]
-        metas = [s.metainfo for s in samples]
-        ignores = [s.ignored_instances if 'ignored_instances' in s else None
-                   for s in samples]
-        sizes = [c.shape[-2:] for c in cls_scores]
-        anchors, valid = head.get_anchors(sizes, metas,
-                                          device=cls_scores[0].device)
-        targets = head.get_targets(anchors, valid, gts, metas, ignores)[:5]
-        num_level_anchors = [a.size(0) for a in anchors[0]]
-        level_anchors = images_to_levels([cat_boxes(a) for a in anchors],
-                                         num_level_anchors)
-        return (level_anchors, ) + tuple(targets)
-
-    def _detection_losses(self, cls_scores: Levels, bbox_preds: Levels,
-                          targets: tuple, num_imgs: int,
-                          k: int) -> Tuple[dict, Tensor, Tensor]:
-        """The trunk's loss dict (as the stock head returns it) and the
-        branches' class and box losses (mean over branches, summed over
-        levels), all from the same assignment tiled K times."""
-        head = self.student.bbox_head
-        anchors, labels, label_w, box_t, box_w, avg_factor = targets
-        trunk_cls, trunk_box = [], []
-        branch_cls, branch_box = 0., 0.
-        for lvl in range(len(cls_scores)):
-            level = (anchors[lvl], labels[lvl], label_w[lvl], box_t[lvl],
-                     box_w[lvl])
-            c, b = head.loss_by_feat_single(
-                cls_scores[lvl][:num_imgs], bbox_preds[lvl][:num_imgs],
-                *level, avg_factor=avg_factor)
-            trunk_cls.append(c)
-            trunk_box.append(b)
-            # K copies of the targets and K times the normaliser: the mean
-            # of the K branches' losses.
-            tiled = [t.repeat(k, *([1] * (t.dim() - 1))) for t in level]
-            c, b = head.loss_by_feat_single(
-                cls_scores[lvl][num_imgs:], bbox_preds[lvl][num_imgs:],
-                *tiled, avg_factor=avg_factor * k)
-            branch_cls, branch_box = branch_cls + c, branch_box + b
-        return (dict(loss_cls=trunk_cls, loss_bbox=trunk_box), branch_cls,
-                branch_box)
 
 
 def _per_anchor(x: Tensor, width: int) -> Tensor:

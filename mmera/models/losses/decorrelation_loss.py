@@ -5,6 +5,7 @@ import torch
 from torch import Tensor, nn
 
 from mmdet.registry import MODELS
+from ..utils import check_weight
 
 
 @MODELS.register_module()
@@ -35,9 +36,7 @@ class DecorrelationLoss(nn.Module):
 
     def __init__(self, loss_weight: float = 1.0, eps: float = 1e-8) -> None:
         super().__init__()
-        if not loss_weight >= 0:  # NaN too
-            raise ValueError(f'DecorrelationLoss: loss_weight must be >= 0, '
-                             f'got {loss_weight}.')
+        check_weight('loss_weight', loss_weight, 'DecorrelationLoss')
         self.loss_weight = float(loss_weight)
         self.eps = float(eps)
 

@@ -3,6 +3,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from mmdet.registry import MODELS
+from ..utils import check_weight
 
 
 def standardize_channels(feat: Tensor, eps: float = 1e-6) -> Tensor:
@@ -60,9 +61,7 @@ class PearsonFeatureLoss(nn.Module):
 
     def __init__(self, loss_weight: float = 1.0, eps: float = 1e-6) -> None:
         super().__init__()
-        if not loss_weight >= 0:  # NaN too
-            raise ValueError(f'PearsonFeatureLoss: loss_weight must be >= 0, '
-                             f'got {loss_weight}.')
+        check_weight('loss_weight', loss_weight, 'PearsonFeatureLoss')
         self.loss_weight = loss_weight
         self.eps = eps
 

@@ -1,0 +1,17 @@
+# PKD on the real mini set: the ImageNet-MobileNetV2 RetinaNet teacher -> the
+# from-scratch R18 x1/4 student (both 64-channel FPNs, strides 8-128; no
+# adapter).
+_base_ = '../tiny/retinanet_r18w16_fpn_500it_deepforest.py'  # data, schedule, runtime and the student
+teacher = '{{ fileDirname }}/../tiny/retinanet_mnv2_fpn_500it_deepforest.py'
+# The teacher checkpoint: `make teachers DATA=deepforest` writes exactly
+# work_dirs/teacher_deepforest/teacher.pth (tools/train_teachers.py).
+model = dict(
+    _delete_=True,
+    type='PKDDistiller',
+    student={{_base_.model}},
+    teacher_config=teacher,
+    teacher_ckpt='{{ fileDirname }}/../../work_dirs/teacher_deepforest/teacher.pth',
+    distill_loss=dict(type='PearsonFeatureLoss', loss_weight=6.0),
+    adapter='auto',
+    levels=(0, 1, 2, 3))  # P3-P6, as the COCO config
+custom_hooks = [dict(type='ExportStudentHook')]

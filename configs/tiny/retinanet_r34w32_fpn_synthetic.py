@@ -1,7 +1,0 @@
-# Tiny teacher: RetinaNet, ResNet-34 at 1/2 width, on the synthetic set. Its
-# FPN and head have the student's shapes (64 channels) so the head can be
-# reused by a distiller.
-_base_ = './retinanet_r18w16_fpn_synthetic.py'
-model = dict(
-    backbone=dict(depth=34, base_channels=32),  # widths 32, 64, 128, 256
-    neck=dict(in_channels=[32, 64, 128, 256]))

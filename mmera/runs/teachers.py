@@ -1,0 +1,164 @@
+"""The tiny sets and their teachers: which config, which checkpoint.
+
+The tiny distillation configs (``configs/<method>/*_500it_<data>.py``) load
+their teacher from
+
+    ``'{{ fileDirname }}/../../work_dirs/teacher_<data>/teacher.pth'``
+
+i.e. ``<repo>/work_dirs/teacher_<data>/teacher.pth``. This module is the one
+place that maps a set to its teacher config and to that checkpoint
+(:func:`teacher_ckpt`); :func:`ensure_teacher` trains the teacher config
+through ``tools/train.py`` into ``work_dirs/teacher_<data>/`` and publishes
+its last checkpoint there as ``teacher.pth``, atomically (a reader never sees
+a half-written file). ``tools/train_teachers.py`` (``make teachers``),
+``tools/era_demo.py`` and ``tools/benchmark/methods.py`` all go through it.
+"""
+import os.path as osp
+import shutil
+from dataclasses import dataclass
+from typing import Dict, Optional, Sequence
+
+from mmera.utils.atomic_files import atomic_output
+from .paths import WORK_DIRS, repo_path
+from .training import final_metrics, last_checkpoint, train
+
+#: The file name the distillation configs load from the teacher's work dir.
+TEACHER_FILE = 'teacher.pth'
+#: Options of every teacher run (the demo's students use seed 0 too).
+TEACHER_OPTIONS = ('randomness.seed=0', )
+
+
+@dataclass(frozen=True)
+class TinySet:
+    """One embedded data set of the tiny configs.
+
+    Attributes:
+        name: The set's name, the ``<data>`` of the config names.
+        teacher_config: Its teacher config, relative to the repository.
+        val_ann: A file that exists once the set is prepared.
+        make: The make targets that prepare it.
+    """
+    name: str
+    teacher_config: str
+    val_ann: str
+    make: str
+
+
+SETS: Dict[str, TinySet] = {
+    'synthetic': TinySet(
+        'synthetic', 'configs/tiny/retinanet_r34w32_fpn_500it_synthetic.py',
+        'data/synthetic/annotations/instances_val.json',
+        'make data-synthetic'),
+    'deepforest': TinySet(
+        'deepforest', 'configs/tiny/retinanet_mnv2_fpn_500it_deepforest.py',
+        'data/deepforest/annotations/instances_val.json',
+        'make data-deepforest pretrained'),
+}
+
+
+def get_set(data: str) -> TinySet:
+    """The :class:`TinySet` called ``data``.
+
+    Raises:
+        KeyError: For an unknown set (the message lists the known ones).
+    """
+    if data not in SETS:
+        raise KeyError(f'unknown data set {data!r}; known: {sorted(SETS)}')
+    return SETS[data]
+
+
+def require_data(data: str) -> None:
+    """Checks that the set was prepared (its validation annotations exist).
+
+    Raises:
+        FileNotFoundError: If not; the message names the make target.
+    """
+    spec = get_set(data)
+    if not osp.isfile(repo_path(spec.val_ann)):
+        raise FileNotFoundError(f'no {data} data at {spec.val_ann}: run '
+                                f'`{spec.make}` first.')
+
+
+def teacher_config(data: str) -> str:
+    """The absolute path of the set's teacher config."""
+    return repo_path(get_set(data).teacher_config)
+
+
+def teacher_work_dir(data: str, work_root: Optional[str] = None) -> str:
+    """The teacher's work dir, ``<work_root>/teacher_<data>``.
+
+    Args:
+        data: The set.
+        work_root: The root of the work dirs; default ``<repo>/work_dirs``,
+            where the configs look.
+
+    Returns:
+        str: The absolute path.
+    """
+    get_set(data)
+    return osp.abspath(osp.join(work_root or WORK_DIRS, f'teacher_{data}'))
+
+
+def teacher_ckpt(data: str, work_root: Optional[str] = None) -> str:
+    """The teacher checkpoint, ``<work_root>/teacher_<data>/teacher.pth``.
+
+    With the default ``work_root`` this is the file the set's distillation
+    configs load (their ``model.teacher_ckpt``).
+    """
+    return osp.join(teacher_work_dir(data, work_root), TEACHER_FILE)
+
+
+def publish_teacher(work_dir: str, path: str) -> str:
+    """Copies the run's last checkpoint to ``path``, atomically.
+
+    The last checkpoint, not the best: the students are evaluated at their
+    last one too.
+
+    Returns:
+        str: ``path``.
+    """
+    with atomic_output(path) as tmp:
+        shutil.copyfile(last_checkpoint(work_dir), tmp)
+    return path
+
+
+def ensure_teacher(data: str, retrain: bool = False,
+                   work_root: Optional[str] = None,
+                   options: Sequence[str] = ()) -> str:
+    """Returns the set's teacher checkpoint, training the teacher if needed.
+
+    An existing ``teacher.pth`` is kept unless ``retrain``. Otherwise the
+    teacher config is trained through ``tools/train.py`` into
+    :func:`teacher_work_dir` (a finished run of the same command is reused
+    unless ``retrain``) and its last checkpoint published as
+    :func:`teacher_ckpt`.
+
+    Args:
+        data: The set.
+        retrain: Train again even if the checkpoint exists.
+        work_root: The root of the work dirs (default ``<repo>/work_dirs``).
+        options: Extra ``--cfg-options`` of the teacher run (after
+            :data:`TEACHER_OPTIONS`).
+
+    Returns:
+        str: The checkpoint's absolute path.
+    """
+    work_dir = teacher_work_dir(data, work_root)
+    ckpt = teacher_ckpt(data, work_root)
+    if osp.isfile(ckpt) and not retrain:
+        print(f'teacher ({data}): cached {ckpt}')
+        return ckpt
+    print(f'teacher ({data}): training {get_set(data).teacher_config} '
+          f'into {work_dir} (cached afterwards)')
+    train(teacher_config(data), work_dir, [*TEACHER_OPTIONS, *options],
+          f'teacher {data}', reuse=not retrain)
+    return publish_teacher(work_dir, ckpt)
+
+
+def teacher_metrics(data: str,
+                    work_root: Optional[str] = None) -> Dict[str, float]:
+    """The teacher run's final bbox mAP / mAP50 (empty if it logged none)."""
+    try:
+        return final_metrics(teacher_work_dir(data, work_root))
+    except (OSError, IndexError, KeyError):
+        return {}

@@ -1,0 +1,225 @@
+"""Train-step cost of ERA against the student, a distiller floor and LD.
+
+The models and the timing loop of ``tools/benchmark/train_step.py`` (see its
+docstring for the modes and what is reported): :func:`run_single` builds one
+mode and times it on ONE fixed, preprocessed random batch. Weights are random;
+nothing downloads.
+"""
+import resource
+import statistics
+import time
+from typing import Dict, Optional, Tuple
+
+import torch
+from mmengine.config import Config, ConfigDict
+from mmengine.registry import init_default_scope
+from mmengine.structures import InstanceData
+from torch import nn
+
+import mmera  # noqa: F401  (registers ERADistiller)
+from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample
+from mmdet.structures.bbox import HorizontalBoxes
+from mmera.models.distillers.base_distiller import load_model_config
+from .paths import repo_path
+
+#: The modes, in the default order.
+MODES = ('student', 'floor', 'era_all', 'era_sampled', 'era_last',
+         'era_notwi', 'era_cheap', 'ld')
+#: ``--config`` -> the ERA config whose student and teacher are timed.
+ERA_CONFIGS = {
+    'tiny': repo_path(
+        'configs/era/era_retinanet_r34w32-r18w16_fpn_500it_synthetic.py'),
+    'coco': repo_path('configs/era/era_retinanet_r101-r50_fpn_1x_coco.py'),
+}
+#: ``--config`` -> (img size, batch)
+DEFAULTS = {'tiny': (320, 4), 'coco': (512, 2)}
+
+
+def pair_configs(config: str) -> Tuple[ConfigDict, ConfigDict, ConfigDict]:
+    """Returns (ERA model cfg, student cfg, teacher cfg) with no pretrained
+    backbones, so nothing downloads and init_weights stays offline."""
+    era = Config.fromfile(ERA_CONFIGS[config]).model
+    student = load_model_config(era.student).copy()
+    teacher = load_model_config(era.teacher_config).copy()
+    for cfg in (student, teacher):
+        cfg.backbone.init_cfg = None
+    return era, student, teacher
+
+
+def ld_config(student: ConfigDict, teacher: ConfigDict) -> ConfigDict:
+    """An LD pair (mmdet's ``configs/ld``) on the student/teacher backbones
+    and necks: LDHead student, GFL teacher, both as deep as their RetinaHeads.
+    """
+    anchors = dict(type='AnchorGenerator', ratios=[1.0], octave_base_scale=8,
+                   scales_per_octave=1, strides=[8, 16, 32, 64, 128])
+    common = dict(
+        num_classes=student.bbox_head.num_classes,
+        anchor_generator=anchors, reg_max=16,
+        loss_cls=dict(type='QualityFocalLoss', use_sigmoid=True, beta=2.0,
+                      loss_weight=1.0),
+        loss_dfl=dict(type='DistributionFocalLoss', loss_weight=0.25),
+        loss_bbox=dict(type='GIoULoss', loss_weight=2.0))
+
+    def head(det: ConfigDict, **kw) -> dict:
+        return dict(in_channels=det.neck.out_channels,
+                    feat_channels=det.bbox_head.feat_channels,
+                    stacked_convs=det.bbox_head.stacked_convs, **common, **kw)
+
+    train_cfg = dict(assigner=dict(type='ATSSAssigner', topk=9),
+                     allowed_border=-1, pos_weight=-1, debug=False)
+    test_cfg = dict(nms_pre=1000, min_bbox_size=0, score_thr=0.05,
+                    nms=dict(type='nms', iou_threshold=0.6), max_per_img=100)
+    gfl = dict(type='GFL', data_preprocessor=teacher.data_preprocessor,
+               backbone=teacher.backbone, neck=teacher.neck,
+               bbox_head=head(teacher, type='GFLHead'),
+               train_cfg=train_cfg, test_cfg=test_cfg)
+    return ConfigDict(
+        type='KnowledgeDistillationSingleStageDetector',
+        data_preprocessor=student.data_preprocessor,
+        backbone=student.backbone, neck=student.neck,
+        bbox_head=head(student, type='LDHead', loss_ld=dict(
+            type='KnowledgeDistillationKLDivLoss', loss_weight=0.25, T=10)),
+        teacher_config=dict(model=gfl), teacher_ckpt=None,
+        train_cfg=train_cfg, test_cfg=test_cfg)
+
+
+class Floor(nn.Module):
+    """The student plus a frozen teacher's ``no_grad`` features, unused.
+
+    The teacher is a submodule so ``.to(device)`` moves it; its parameters do
+    not require grad, so the optimizer and the parameter count skip them.
+    """
+
+    def __init__(self, student: nn.Module, teacher: nn.Module) -> None:
+        super().__init__()
+        self.student, self.teacher = student, teacher.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> 'Floor':
+        super().train(mode)
+        self.teacher.eval()
+        return self
+
+    def init_weights(self) -> None:
+        self.student.init_weights()
+
+    def parse_losses(self, losses: dict) -> tuple:
+        return self.student.parse_losses(losses)
+
+    def loss(self, inputs: torch.Tensor, samples: list) -> dict:
+        losses = self.student.loss(inputs, samples)
+        with torch.no_grad():
+            self.teacher.extract_feat(inputs)
+        return losses
+
+
+def build_model(mode: str, config: str,
+                teacher_ckpt: Optional[str]) -> nn.Module:
+    """Builds the model of ``mode`` (weights random, teacher from the ckpt)."""
+    era, student_cfg, teacher_cfg = pair_configs(config)
+    if mode == 'student':
+        model = MODELS.build(student_cfg)
+    elif mode == 'floor':
+        model = Floor(MODELS.build(student_cfg), MODELS.build(teacher_cfg))
+    elif mode == 'ld':
+        model = MODELS.build(ld_config(student_cfg, teacher_cfg))
+    elif mode == 'era_cheap':
+        # ERA's cheap setting (configs/era/*_fast.py): one separable block per
+        # MBRNet branch, one sampled TWI head pass per step
+        era.update(student=student_cfg, teacher_config=teacher_cfg,
+                   teacher_ckpt=teacher_ckpt, twi_mode='sampled')
+        era.mbrnet = dict(era.get('mbrnet', {}), separable=True, num_blocks=1)
+        model = MODELS.build(era)
+    else:
+        era.update(student=student_cfg, teacher_config=teacher_cfg,
+                   teacher_ckpt=teacher_ckpt,
+                   twi_mode={'era_notwi': 'none'}.get(mode, mode[4:]))
+        model = MODELS.build(era)
+    model.init_weights()  # ERADistiller: also loads the teacher checkpoint
+    return model
+
+
+def fixed_batch(config: str, img: int, batch: int,
+                device: torch.device) -> Tuple[torch.Tensor, list]:
+    """One random batch (a few random gt boxes per image), preprocessed once
+    by the student's data preprocessor; every mode trains on it."""
+    _, student_cfg, _ = pair_configs(config)
+    num_classes = student_cfg.bbox_head.num_classes
+    gen = torch.Generator().manual_seed(0)
+    images, samples = [], []
+    for _ in range(batch):
+        images.append(torch.randint(0, 256, (3, img, img), generator=gen,
+                                    dtype=torch.uint8))
+        wh = torch.rand(4, 2, generator=gen) * (img / 2 - 16) + 16  # 4 boxes
+        xy = torch.rand(4, 2, generator=gen) * (img - wh)
+        samples.append(DetDataSample(
+            metainfo=dict(img_shape=(img, img), ori_shape=(img, img),
+                          scale_factor=(1.0, 1.0)),
+            gt_instances=InstanceData(
+                bboxes=HorizontalBoxes(torch.cat([xy, xy + wh], 1)),
+                labels=torch.randint(0, num_classes, (4, ), generator=gen))))
+    pre = MODELS.build(student_cfg.data_preprocessor)
+    data = pre(dict(inputs=images, data_samples=samples), training=True)
+    return data['inputs'].to(device), [s.to(device) for s in
+                                       data['data_samples']]
+
+
+def run_single(mode: str, config: str, img_size: int, batch: int,
+               iters: int, warmup: int, device: str,
+               teacher_ckpt: Optional[str]) -> Dict:
+    """Builds and times one mode in this process.
+
+    Args:
+        mode: One of :data:`MODES`.
+        config: ``'tiny'`` or ``'coco'`` (see :data:`ERA_CONFIGS`).
+        img_size: Side of the square images.
+        batch: Images per batch.
+        iters: Timed steps.
+        warmup: Untimed steps before them.
+        device: Where to run (``'cpu'``, ``'cuda'``).
+        teacher_ckpt: The teacher checkpoint of the ERA modes.
+
+    Returns:
+        dict: ``mode``, ``median_ms``, ``times_ms``, ``peak_mb``,
+        ``params_m`` (trainable), the last ``loss`` and ``loss_keys``.
+    """
+    init_default_scope('mmdet')
+    device = torch.device(device)
+    torch.manual_seed(0)  # the same init and the same 'sampled' k draws
+    inputs, samples = fixed_batch(config, img_size, batch, device)
+    model = build_model(mode, config, teacher_ckpt)
+    model.to(device).train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optim = torch.optim.SGD(params, lr=1e-4, momentum=0.9, weight_decay=1e-4)
+    sync = torch.cuda.synchronize if device.type == 'cuda' else (lambda: None)
+    if device.type == 'cuda':
+        torch.cuda.reset_peak_memory_stats(device)
+    times = []
+    for it in range(warmup + iters):
+        sync()
+        start = time.perf_counter()
+        optim.zero_grad(set_to_none=True)
+        losses = model.loss(inputs, samples)
+        # sums every 'loss*' entry the way mmengine's runner does
+        loss, _ = model.parse_losses(losses)
+        loss.backward()
+        optim.step()
+        sync()
+        if it >= warmup:
+            times.append(time.perf_counter() - start)
+    if device.type == 'cuda':
+        peak_mb = torch.cuda.max_memory_allocated(device) / 2**20
+    else:  # Linux reports ru_maxrss in KiB
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return dict(mode=mode, median_ms=1e3 * statistics.median(times),
+                times_ms=[1e3 * t for t in times], peak_mb=peak_mb,
+                params_m=sum(p.numel() for p in params) / 1e6,
+                loss=float(loss.detach()), loss_keys=sorted(losses))
+
+
+def write_teacher_ckpt(config: str, path: str) -> None:
+    """Saves a randomly initialised teacher for ERADistiller's teacher_ckpt."""
+    init_default_scope('mmdet')
+    torch.manual_seed(0)
+    teacher = MODELS.build(pair_configs(config)[2])
+    torch.save({'state_dict': teacher.state_dict()}, path)

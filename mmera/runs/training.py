@@ -1,0 +1,195 @@
+"""Train a config through ``tools/train.py`` in a subprocess; read its run.
+
+:func:`train` runs the real tool (same data order, schedule and evaluation as
+a user's command), streams a short progress line per logged iteration and
+writes a marker, ``demo_done.json``, when the run finished. A later call with
+the same command reuses the finished run instead of training again, so adding
+seeds or methods only trains the new ones. The readers
+(:func:`val_history`, :func:`final_metrics`, :func:`best_alpha`,
+:func:`last_checkpoint`, :func:`run_seconds`) take the work dir of a run.
+"""
+import json
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+import time
+from typing import Dict, List, Optional, Sequence
+
+from .paths import REPO_ROOT, TRAIN_TOOL, repo_path
+
+#: Written into the work dir once a run finished: the command and its time.
+DONE_MARKER = 'demo_done.json'
+#: The subprocess's full output, in the work dir.
+STDOUT_LOG = 'demo_stdout.log'
+_PROGRESS = ('Iter(train)', 'coco/bbox_mAP:', 'ST-mode sweep')
+
+
+def train_command(config: str, work_dir: str,
+                  options: Sequence[str] = ()) -> List[str]:
+    """The ``tools/train.py`` command line of a run.
+
+    Args:
+        config: The config, relative to the repository or absolute.
+        work_dir: The run's work dir (made absolute).
+        options: ``key=value`` strings for ``--cfg-options``.
+
+    Returns:
+        list[str]: The command, starting with this interpreter.
+    """
+    cmd = [sys.executable, TRAIN_TOOL, repo_path(config), '--work-dir',
+           osp.abspath(work_dir)]
+    if options:
+        cmd += ['--cfg-options', *options]
+    return cmd
+
+
+def finished_run(work_dir: str, cmd: Sequence[str]) -> Optional[dict]:
+    """The marker of a finished run of ``cmd`` in ``work_dir``, if any.
+
+    Args:
+        work_dir: The run's work dir.
+        cmd: The command (as :func:`train_command` returns it); the
+            interpreter is not compared, so a new virtual environment still
+            reuses the runs.
+
+    Returns:
+        dict | None: The marker (``cmd``, ``seconds``), or None when the run
+        did not finish or ran another command.
+    """
+    marker = osp.join(work_dir, DONE_MARKER)
+    if not osp.isfile(marker):
+        return None
+    try:
+        with open(marker) as f:
+            done = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return done if done.get('cmd') == list(cmd[1:]) else None
+
+
+def train(config: str, work_dir: str, options: Sequence[str], label: str,
+          reuse: bool = False) -> None:
+    """Runs ``tools/train.py``, streaming a short progress line per log line.
+
+    A run that finished before with the same command is reused when
+    ``reuse`` is set (its ``demo_done.json`` marker records the command);
+    otherwise the work dir is removed (a half-finished or different run) and
+    the config trained from scratch.
+
+    Args:
+        config: The config, relative to the repository or absolute.
+        work_dir: The run's work dir.
+        options: ``key=value`` strings for ``--cfg-options``.
+        label: Prefix of the progress lines.
+        reuse: Whether a finished run of the same command is kept.
+
+    Raises:
+        SystemExit: If the training fails (the message names its log).
+    """
+    work_dir = osp.abspath(work_dir)
+    cmd = train_command(config, work_dir, options)
+    if reuse and finished_run(work_dir, cmd):
+        print(f'  [{label}] reusing the finished run in {work_dir}')
+        return
+    if osp.isdir(work_dir):
+        shutil.rmtree(work_dir)
+    os.makedirs(work_dir, exist_ok=True)
+    start = time.time()
+    with open(osp.join(work_dir, STDOUT_LOG), 'w') as log:
+        # unbuffered: progress lines arrive while the run goes on
+        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True,
+                                env=dict(os.environ, PYTHONUNBUFFERED='1'))
+        for line in proc.stdout:
+            log.write(line)
+            if any(key in line for key in _PROGRESS):
+                print(f'  [{label} {time.time() - start:5.0f}s] '
+                      f'{line.split(" - INFO - ")[-1].strip()[:150]}',
+                      flush=True)
+        if proc.wait() != 0:
+            raise SystemExit(f'{label} failed; see {log.name}')
+    with open(osp.join(work_dir, DONE_MARKER), 'w') as f:
+        json.dump(dict(cmd=cmd[1:], seconds=time.time() - start), f)
+
+
+def run_seconds(work_dir: str) -> float:
+    """The training time of a finished run (from its marker), in seconds."""
+    with open(osp.join(work_dir, DONE_MARKER)) as f:
+        return float(json.load(f)['seconds'])
+
+
+def last_checkpoint(work_dir: str) -> str:
+    """The run's last checkpoint, as its ``last_checkpoint`` file names it.
+
+    Args:
+        work_dir: The run's work dir.
+
+    Returns:
+        str: The checkpoint's path (a relative entry is taken from
+        ``work_dir``).
+
+    Raises:
+        FileNotFoundError: If the run saved no checkpoint.
+    """
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        path = f.read().strip()
+    if not osp.isabs(path):
+        path = osp.join(work_dir, osp.basename(path))
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{work_dir}: last_checkpoint names the '
+                                f'missing file {path}')
+    return path
+
+
+def val_history(work_dir: str) -> List[Dict[str, float]]:
+    """The validation metrics the run logged, in order.
+
+    Args:
+        work_dir: The run's work dir (its newest timestamped log dir with a
+            ``vis_data/scalars.json`` is read).
+
+    Returns:
+        list[dict]: One row of scalars per validation with a bbox mAP.
+
+    Raises:
+        FileNotFoundError: If the run logged no scalars.
+    """
+    runs = sorted(d for d in os.listdir(work_dir)
+                  if osp.isfile(osp.join(work_dir, d, 'vis_data',
+                                         'scalars.json')))
+    if not runs:
+        raise FileNotFoundError(f'no vis_data/scalars.json under {work_dir}')
+    path = osp.join(work_dir, runs[-1], 'vis_data', 'scalars.json')
+    with open(path) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    return [r for r in rows if 'coco/bbox_mAP' in r]
+
+
+def final_metrics(work_dir: str) -> Dict[str, float]:
+    """The bbox mAP and mAP50 of the run's last validation.
+
+    Raises:
+        IndexError: If the run logged no validation with a bbox mAP.
+    """
+    last = val_history(work_dir)[-1]
+    return dict(mAP=last['coco/bbox_mAP'], mAP50=last['coco/bbox_mAP_50'])
+
+
+def best_alpha(work_dir: str) -> Dict[str, float]:
+    """ERA's ST-mode at its best alpha in the run's last alpha sweep.
+
+    Args:
+        work_dir: The work dir of an ERA run (``AlphaSweepHook`` writes its
+            ``alpha_sweep.json``).
+
+    Returns:
+        dict: ``mAP``, ``mAP50`` and ``alpha`` of the best alpha.
+    """
+    with open(osp.join(work_dir, 'alpha_sweep.json')) as f:
+        last = json.load(f)[-1]
+    alpha, res = max(last['results'].items(),
+                     key=lambda kv: kv[1]['coco/bbox_mAP'])
+    return dict(mAP=res['coco/bbox_mAP'], mAP50=res['coco/bbox_mAP_50'],
+                alpha=float(alpha))

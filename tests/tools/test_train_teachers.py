@@ -1,0 +1,87 @@
+"""``tools/train_teachers.py`` trains a tiny teacher to exactly the file the
+distillation configs load, and keeps it on the next call."""
+import filecmp
+import os
+import os.path as osp
+import runpy
+import shutil
+import sys
+
+import torch
+from mmengine.config import Config
+
+from cli_helpers import REPO_ROOT, TOOLS, run_tool
+from mmera.runs.teachers import teacher_ckpt
+
+TOOL = osp.join(TOOLS, 'train_teachers.py')
+ERA_SYNTHETIC = osp.join('configs', 'era',
+                         'era_retinanet_r34w32-r18w16_fpn_500it_synthetic.py')
+
+
+def _tiny_options(data_root: str) -> list:
+    """``--cfg-options`` for the teacher run: the tiny synthetic set at its
+    160 px, 2 iterations, batch 2, in the main process, every detection
+    kept."""
+    root = data_root + '/'
+    ann = root + 'annotations/instances_val.json'
+    options = ['train_cfg.max_iters=2', 'train_cfg.val_interval=2',
+               'train_dataloader.batch_size=2', 'val_dataloader.batch_size=2',
+               'model.test_cfg.score_thr=0.0',
+               'train_dataloader.dataset.pipeline.2.scale=(160,160)',
+               'val_dataloader.dataset.pipeline.1.scale=(160,160)',
+               f'val_evaluator.ann_file={ann}',
+               f'test_evaluator.ann_file={ann}']
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        options += [f'{loader}.num_workers=0',
+                    f'{loader}.persistent_workers=False',
+                    f'{loader}.dataset.data_root={root}']
+    return options
+
+
+def test_default_teacher_is_the_configs_teacher_ckpt():
+    cfg = Config.fromfile(osp.join(REPO_ROOT, ERA_SYNTHETIC))
+    assert osp.normpath(cfg.model.teacher_ckpt) == teacher_ckpt('synthetic')
+
+
+def test_train_teachers_writes_the_configs_teacher_ckpt(synthetic_root,
+                                                        tmp_path, monkeypatch,
+                                                        capsys):
+    # A checkout rooted in tmp_path (a copy of configs/): there the ERA
+    # config's teacher_ckpt, anchored with {{ fileDirname }}, resolves to
+    # <checkout>/work_dirs/teacher_synthetic/teacher.pth
+    checkout = tmp_path / 'checkout'
+    shutil.copytree(osp.join(REPO_ROOT, 'configs'), checkout / 'configs')
+    cfg = Config.fromfile(str(checkout / ERA_SYNTHETIC))
+    expected = osp.normpath(cfg.model.teacher_ckpt)
+    assert expected == str(checkout / 'work_dirs' / 'teacher_synthetic' /
+                           'teacher.pth')
+
+    cmd = [TOOL, '--data', 'synthetic', '--work-root',
+           str(checkout / 'work_dirs'), '--cfg-options',
+           *_tiny_options(synthetic_root)]
+    out = run_tool(cmd, cwd=tmp_path).stdout
+    assert osp.isfile(cfg.model.teacher_ckpt), out  # the config's own path
+    assert f'teacher synthetic: {expected}' in out
+    work = osp.dirname(expected)
+    # exactly the last checkpoint of the run, published under its name
+    assert filecmp.cmp(expected, osp.join(work, 'iter_2.pth'), shallow=False)
+    assert not [f for f in os.listdir(work) if '.tmp' in f]
+    state = torch.load(expected, map_location='cpu')['state_dict']
+    assert any(k.startswith('backbone.layer4') for k in state)
+    # the ERA config's teacher loads it
+    from mmengine.registry import init_default_scope
+    from mmdet.registry import MODELS
+    init_default_scope('mmdet')
+    teacher = MODELS.build(Config.fromfile(cfg.model.teacher_config).model)
+    teacher.load_state_dict(state, strict=True)
+
+    # a second call keeps the teacher (no --retrain), whatever the options;
+    # in this process (mmera is imported already: saves an interpreter)
+    stamp = os.stat(expected).st_mtime_ns
+    monkeypatch.syspath_prepend(TOOLS)
+    monkeypatch.setattr(sys, 'argv', cmd[:-2])  # a different last option
+    runpy.run_path(TOOL, run_name='__main__')
+    out = capsys.readouterr().out
+    assert f'teacher (synthetic): cached {expected}' in out
+    assert 'training' not in out
+    assert os.stat(expected).st_mtime_ns == stamp

@@ -1,0 +1,65 @@
+"""Trains the teachers of the tiny distillation configs (``make teachers``).
+
+    python tools/train_teachers.py [--data synthetic deepforest] [--retrain]
+
+For every set, trains its teacher config
+
+* synthetic: ``configs/tiny/retinanet_r34w32_fpn_500it_synthetic.py``
+* deepforest: ``configs/tiny/retinanet_mnv2_fpn_500it_deepforest.py``
+
+through ``tools/train.py`` into ``work_dirs/teacher_<data>/`` and publishes
+its last checkpoint, atomically, as exactly
+``work_dirs/teacher_<data>/teacher.pth``: the ``model.teacher_ckpt`` of the
+set's distillation configs (``configs/<method>/*_500it_<data>.py``). A
+teacher that exists already is kept unless ``--retrain``. The mapping lives
+in :mod:`mmera.runs.teachers`.
+
+``--work-root`` writes ``<work-root>/teacher_<data>/teacher.pth`` instead
+(then give it to the distillers with ``--cfg-options model.teacher_ckpt=``);
+``--cfg-options`` go to the teacher's training run, e.g. a quick check::
+
+    python tools/train_teachers.py --work-root /tmp/t --cfg-options \\
+        train_cfg.max_iters=2 train_cfg.val_interval=2
+"""
+import argparse
+
+from _bootstrap import ensure_mmera_importable
+
+ensure_mmera_importable()
+
+from mmera.runs.teachers import (SETS, ensure_teacher,  # noqa: E402
+                                 teacher_metrics)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--data', nargs='+', choices=sorted(SETS),
+                        default=['synthetic'],
+                        help='the sets whose teachers are trained '
+                        '(default: synthetic)')
+    parser.add_argument('--retrain', action='store_true',
+                        help='train again even if teacher.pth exists')
+    parser.add_argument('--work-root', help='the root of the teachers\' work '
+                        'dirs (default: the repository\'s work_dirs, where '
+                        'the configs look)')
+    parser.add_argument('--cfg-options', nargs='+', default=[],
+                        metavar='KEY=VALUE', help='passed to tools/train.py '
+                        'for the teacher runs')
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    done = {}
+    for data in args.data:
+        done[data] = ensure_teacher(data, args.retrain, args.work_root,
+                                    args.cfg_options)
+    for data, ckpt in done.items():
+        metrics = teacher_metrics(data, args.work_root)
+        score = (f' (final bbox mAP {metrics["mAP"]:.3f}, mAP50 '
+                 f'{metrics["mAP50"]:.3f})' if metrics else '')
+        print(f'teacher {data}: {ckpt}{score}')
+
+
+if __name__ == '__main__':
+    main()
