@@ -3,7 +3,9 @@
 #   make test    setup + the test suite
 #   make demo    setup + data + teacher, baseline and ERA students + one table (DATA=synthetic|deepforest, SEEDS="0 1 2")
 #   make teachers  setup + data + the tiny teachers the distillation configs load, work_dirs/teacher_<data>/teacher.pth
-#                (DATA="synthetic deepforest"; an existing teacher is kept unless RETRAIN=1)
+#                (DATA="synthetic deepforest"; an existing teacher is kept unless RETRAIN=1;
+#                DETECTORS="fcos atss gfl rtmdet" or all: the other tiny detector families'
+#                teachers, work_dirs/teacher_<detector>_<data>/teacher.pth, synthetic only)
 #   make bench-methods  every distillation method on the real mini set: mAP, train-step ratio, deployed cost (BENCH_DATA=deepforest|synthetic)
 SHELL := /bin/bash
 PYTHON_SYS ?= python3
@@ -80,7 +82,7 @@ demo: setup $(DEMO_DEPS_$(DATA))
 teachers: setup $(sort $(foreach d,$(DATA),$(DEMO_DEPS_$(d))))
 	@[ -n "$(DATA)" ] && [ -z "$(filter-out synthetic deepforest,$(DATA))" ] || \
 	  { echo "unknown DATA=$(DATA): use synthetic and/or deepforest"; exit 2; }
-	$(PY) tools/train_teachers.py --data $(DATA) $(if $(RETRAIN),--retrain)
+	$(PY) tools/train_teachers.py --data $(DATA) $(if $(DETECTORS),--detectors $(DETECTORS)) $(if $(RETRAIN),--retrain)
 
 BENCH_DATA ?= deepforest
 # Every method (student, ERA, FitNet, PKD, RKD, ResKD, SSKD, Trunk-to-Branch) trained on one set; one table.

@@ -1,6 +1,7 @@
 """Trains the teachers of the tiny distillation configs (``make teachers``).
 
-    python tools/train_teachers.py [--data synthetic deepforest] [--retrain]
+    python tools/train_teachers.py [--data synthetic deepforest]
+        [--detectors retinanet fcos atss gfl rtmdet | all] [--retrain]
 
 For every set, trains its teacher config
 
@@ -14,6 +15,13 @@ set's distillation configs (``configs/<method>/*_500it_<data>.py``). A
 teacher that exists already is kept unless ``--retrain``. The mapping lives
 in :mod:`mmera.runs.teachers`.
 
+``--detectors`` picks the detector families (default: ``retinanet``, the
+teachers above; ``all``: every family with a teacher on the set). The other
+families' teachers (synthetic set only: ``configs/tiny/fcos_r34w32_*``,
+``atss_r34w32_*``, ``gfl_r34w32_*``, ``rtmdet_cspnextw24_*``) go to
+``work_dirs/teacher_<detector>_<data>/teacher.pth``, the ``teacher_ckpt`` of
+``configs/era/era_<detector>_*_500it_<data>.py``.
+
 ``--work-root`` writes ``<work-root>/teacher_<data>/teacher.pth`` instead
 (then give it to the distillers with ``--cfg-options model.teacher_ckpt=``);
 ``--cfg-options`` go to the teacher's training run, e.g. a quick check::
@@ -22,13 +30,15 @@ in :mod:`mmera.runs.teachers`.
         train_cfg.max_iters=2 train_cfg.val_interval=2
 """
 import argparse
+from typing import List, Sequence, Tuple
 
 from _bootstrap import ensure_mmera_importable
 
 ensure_mmera_importable()
 
-from mmera.runs.teachers import (SETS, ensure_teacher,  # noqa: E402
-                                 teacher_metrics)
+from mmera.runs.teachers import (DEFAULT_DETECTOR,  # noqa: E402
+                                 DETECTOR_TEACHERS, SETS, detectors,
+                                 ensure_teacher, teacher_metrics)
 
 
 def parse_args() -> argparse.Namespace:
@@ -37,6 +47,12 @@ def parse_args() -> argparse.Namespace:
                         default=['synthetic'],
                         help='the sets whose teachers are trained '
                         '(default: synthetic)')
+    parser.add_argument('--detectors', nargs='+',
+                        choices=[DEFAULT_DETECTOR, *DETECTOR_TEACHERS, 'all'],
+                        default=[DEFAULT_DETECTOR],
+                        help='the detector families whose teachers are '
+                        'trained (default: retinanet; all: every family '
+                        'with a teacher on the set)')
     parser.add_argument('--retrain', action='store_true',
                         help='train again even if teacher.pth exists')
     parser.add_argument('--work-root', help='the root of the teachers\' work '
@@ -48,17 +64,39 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def plan(data_sets: Sequence[str],
+         wanted: Sequence[str]) -> List[Tuple[str, str]]:
+    """The (data, detector) pairs to train, in order.
+
+    Raises:
+        SystemExit: If a named detector has no teacher on a named set.
+    """
+    pairs = []
+    for data in data_sets:
+        known = detectors(data)
+        if 'all' in wanted:
+            pairs += [(data, det) for det in known]
+            continue
+        missing = [det for det in wanted if det not in known]
+        if missing:
+            raise SystemExit(f'no tiny teacher for {missing} on {data}; '
+                             f'known: {known}')
+        pairs += [(data, det) for det in wanted]
+    return pairs
+
+
 def main() -> None:
     args = parse_args()
     done = {}
-    for data in args.data:
-        done[data] = ensure_teacher(data, args.retrain, args.work_root,
-                                    args.cfg_options)
-    for data, ckpt in done.items():
-        metrics = teacher_metrics(data, args.work_root)
+    for data, det in plan(args.data, args.detectors):
+        done[data, det] = ensure_teacher(data, args.retrain, args.work_root,
+                                         args.cfg_options, detector=det)
+    for (data, det), ckpt in done.items():
+        metrics = teacher_metrics(data, args.work_root, det)
         score = (f' (final bbox mAP {metrics["mAP"]:.3f}, mAP50 '
                  f'{metrics["mAP50"]:.3f})' if metrics else '')
-        print(f'teacher {data}: {ckpt}{score}')
+        name = data if det == DEFAULT_DETECTOR else f'{det} {data}'
+        print(f'teacher {name}: {ckpt}{score}')
 
 
 if __name__ == '__main__':

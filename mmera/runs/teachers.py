@@ -5,18 +5,25 @@ their teacher from
 
     ``'{{ fileDirname }}/../../work_dirs/teacher_<data>/teacher.pth'``
 
-i.e. ``<repo>/work_dirs/teacher_<data>/teacher.pth``. This module is the one
-place that maps a set to its teacher config and to that checkpoint
-(:func:`teacher_ckpt`); :func:`ensure_teacher` trains the teacher config
-through ``tools/train.py`` into ``work_dirs/teacher_<data>/`` and publishes
-its last checkpoint there as ``teacher.pth``, atomically (a reader never sees
-a half-written file). ``tools/train_teachers.py`` (``make teachers``),
-``tools/era_demo.py`` and ``tools/benchmark/methods.py`` all go through it.
+i.e. ``<repo>/work_dirs/teacher_<data>/teacher.pth``, for the RetinaNet
+pairs; the other detector families of the tiny configs (FCOS, ATSS, GFL,
+RTMDet: :data:`DETECTOR_TEACHERS`) load theirs from
+``<repo>/work_dirs/teacher_<detector>_<data>/teacher.pth``. One scheme,
+:func:`teacher_work_dir`: ``teacher_[<detector>_]<data>``, the detector left
+out for RetinaNet, the first family (whose paths predate the others).
+
+This module is the one place that maps a set and a detector to its teacher
+config and to that checkpoint (:func:`teacher_ckpt`); :func:`ensure_teacher`
+trains the teacher config through ``tools/train.py`` into that work dir and
+publishes its last checkpoint there as ``teacher.pth``, atomically (a reader
+never sees a half-written file). ``tools/train_teachers.py`` (``make
+teachers``), ``tools/era_demo.py``, ``tools/benchmark/methods.py`` and
+``tools/benchmark/one_stage.py`` all go through it.
 """
 import os.path as osp
 import shutil
 from dataclasses import dataclass
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from mmera.utils.atomic_files import atomic_output
 from .paths import WORK_DIRS, repo_path
@@ -56,6 +63,23 @@ SETS: Dict[str, TinySet] = {
 }
 
 
+#: The detector of :data:`SETS`' teacher configs; its work dirs are named
+#: ``teacher_<data>`` (the others' ``teacher_<detector>_<data>``).
+DEFAULT_DETECTOR = 'retinanet'
+#: The other detector families of the tiny configs: detector -> {set: its
+#: teacher config}. Each config is a plain mmdet detector; its student is the
+#: ``configs/tiny/`` config of the same detector with the student backbone.
+DETECTOR_TEACHERS: Dict[str, Dict[str, str]] = {
+    'fcos': {'synthetic': 'configs/tiny/fcos_r34w32_fpn_500it_synthetic.py'},
+    'atss': {'synthetic': 'configs/tiny/atss_r34w32_fpn_500it_synthetic.py'},
+    'gfl': {'synthetic': 'configs/tiny/gfl_r34w32_fpn_500it_synthetic.py'},
+    'rtmdet': {
+        'synthetic':
+        'configs/tiny/rtmdet_cspnextw24_cspnextpafpn_500it_synthetic.py'
+    },
+}
+
+
 def get_set(data: str) -> TinySet:
     """The :class:`TinySet` called ``data``.
 
@@ -79,33 +103,67 @@ def require_data(data: str) -> None:
                                 f'`{spec.make}` first.')
 
 
-def teacher_config(data: str) -> str:
-    """The absolute path of the set's teacher config."""
-    return repo_path(get_set(data).teacher_config)
+def detectors(data: str) -> List[str]:
+    """The detectors with a tiny teacher on ``data``, RetinaNet first.
+
+    Raises:
+        KeyError: For an unknown set.
+    """
+    get_set(data)
+    return [DEFAULT_DETECTOR] + [
+        d for d, configs in DETECTOR_TEACHERS.items() if data in configs
+    ]
 
 
-def teacher_work_dir(data: str, work_root: Optional[str] = None) -> str:
-    """The teacher's work dir, ``<work_root>/teacher_<data>``.
+def _teacher_config_rel(data: str, detector: str) -> str:
+    """The teacher config of ``detector`` on ``data``, repository-relative.
+
+    Raises:
+        KeyError: For an unknown set, or a detector without a teacher on it
+            (the message lists the known ones).
+    """
+    spec = get_set(data)
+    if detector == DEFAULT_DETECTOR:
+        return spec.teacher_config
+    if data not in DETECTOR_TEACHERS.get(detector, {}):
+        raise KeyError(f'no tiny {detector!r} teacher on {data!r}; known: '
+                       f'{detectors(data)}')
+    return DETECTOR_TEACHERS[detector][data]
+
+
+def teacher_config(data: str, detector: str = DEFAULT_DETECTOR) -> str:
+    """The absolute path of the set's teacher config (of ``detector``)."""
+    return repo_path(_teacher_config_rel(data, detector))
+
+
+def teacher_work_dir(data: str, work_root: Optional[str] = None,
+                     detector: str = DEFAULT_DETECTOR) -> str:
+    """The teacher's work dir, ``<work_root>/teacher_[<detector>_]<data>``.
 
     Args:
         data: The set.
         work_root: The root of the work dirs; default ``<repo>/work_dirs``,
             where the configs look.
+        detector: The detector family (a key of :data:`DETECTOR_TEACHERS`,
+            or :data:`DEFAULT_DETECTOR`, whose dir is ``teacher_<data>``).
 
     Returns:
         str: The absolute path.
     """
-    get_set(data)
-    return osp.abspath(osp.join(work_root or WORK_DIRS, f'teacher_{data}'))
+    _teacher_config_rel(data, detector)
+    name = (f'teacher_{data}' if detector == DEFAULT_DETECTOR else
+            f'teacher_{detector}_{data}')
+    return osp.abspath(osp.join(work_root or WORK_DIRS, name))
 
 
-def teacher_ckpt(data: str, work_root: Optional[str] = None) -> str:
-    """The teacher checkpoint, ``<work_root>/teacher_<data>/teacher.pth``.
+def teacher_ckpt(data: str, work_root: Optional[str] = None,
+                 detector: str = DEFAULT_DETECTOR) -> str:
+    """The teacher checkpoint, ``<teacher_work_dir>/teacher.pth``.
 
     With the default ``work_root`` this is the file the set's distillation
-    configs load (their ``model.teacher_ckpt``).
+    configs of ``detector`` load (their ``model.teacher_ckpt``).
     """
-    return osp.join(teacher_work_dir(data, work_root), TEACHER_FILE)
+    return osp.join(teacher_work_dir(data, work_root, detector), TEACHER_FILE)
 
 
 def publish_teacher(work_dir: str, path: str) -> str:
@@ -124,7 +182,8 @@ def publish_teacher(work_dir: str, path: str) -> str:
 
 def ensure_teacher(data: str, retrain: bool = False,
                    work_root: Optional[str] = None,
-                   options: Sequence[str] = ()) -> str:
+                   options: Sequence[str] = (),
+                   detector: str = DEFAULT_DETECTOR) -> str:
     """Returns the set's teacher checkpoint, training the teacher if needed.
 
     An existing ``teacher.pth`` is kept unless ``retrain``. Otherwise the
@@ -139,26 +198,36 @@ def ensure_teacher(data: str, retrain: bool = False,
         work_root: The root of the work dirs (default ``<repo>/work_dirs``).
         options: Extra ``--cfg-options`` of the teacher run (after
             :data:`TEACHER_OPTIONS`).
+        detector: The detector family (default RetinaNet, the set's
+            :class:`TinySet` teacher).
 
     Returns:
         str: The checkpoint's absolute path.
     """
-    work_dir = teacher_work_dir(data, work_root)
-    ckpt = teacher_ckpt(data, work_root)
+    work_dir = teacher_work_dir(data, work_root, detector)
+    ckpt = teacher_ckpt(data, work_root, detector)
+    label = _label(data, detector)
     if osp.isfile(ckpt) and not retrain:
-        print(f'teacher ({data}): cached {ckpt}')
+        print(f'teacher ({label}): cached {ckpt}')
         return ckpt
-    print(f'teacher ({data}): training {get_set(data).teacher_config} '
-          f'into {work_dir} (cached afterwards)')
-    train(teacher_config(data), work_dir, [*TEACHER_OPTIONS, *options],
-          f'teacher {data}', reuse=not retrain)
+    print(f'teacher ({label}): training {_teacher_config_rel(data, detector)}'
+          f' into {work_dir} (cached afterwards)')
+    train(teacher_config(data, detector), work_dir,
+          [*TEACHER_OPTIONS, *options], f'teacher {label}',
+          reuse=not retrain)
     return publish_teacher(work_dir, ckpt)
 
 
-def teacher_metrics(data: str,
-                    work_root: Optional[str] = None) -> Dict[str, float]:
+def _label(data: str, detector: str) -> str:
+    """``synthetic`` for RetinaNet (the set's teacher), else
+    ``fcos synthetic``."""
+    return data if detector == DEFAULT_DETECTOR else f'{detector} {data}'
+
+
+def teacher_metrics(data: str, work_root: Optional[str] = None,
+                    detector: str = DEFAULT_DETECTOR) -> Dict[str, float]:
     """The teacher run's final bbox mAP / mAP50 (empty if it logged none)."""
     try:
-        return final_metrics(teacher_work_dir(data, work_root))
+        return final_metrics(teacher_work_dir(data, work_root, detector))
     except (OSError, IndexError, KeyError):
         return {}

@@ -26,14 +26,34 @@ from .paths import repo_path
 #: The modes, in the default order.
 MODES = ('student', 'floor', 'era_all', 'era_sampled', 'era_last',
          'era_notwi', 'era_cheap', 'ld')
-#: ``--config`` -> the ERA config whose student and teacher are timed.
+#: ``--config`` -> the ERA config whose student and teacher are timed:
+#: ``tiny``/``coco`` the RetinaNet pairs, ``coco-<family>`` mmdet's own
+#: one-stage COCO pairs of that head family, ``tiny-<family>`` the tiny ones.
 ERA_CONFIGS = {
     'tiny': repo_path(
         'configs/era/era_retinanet_r34w32-r18w16_fpn_500it_synthetic.py'),
     'coco': repo_path('configs/era/era_retinanet_r101-r50_fpn_1x_coco.py'),
+    'coco-gfl': repo_path('configs/era/era_gfl_r101-r50_fpn_1x_coco.py'),
+    'coco-atss': repo_path('configs/era/era_atss_r101-r50_fpn_1x_coco.py'),
+    'coco-fcos': repo_path('configs/era/era_fcos_r101-r50_fpn_1x_coco.py'),
+    'coco-rtmdet': repo_path(
+        'configs/era/era_rtmdet_s-tiny_cspnextpafpn_300e_coco.py'),
+    'tiny-fcos': repo_path(
+        'configs/era/era_fcos_r34w32-r18w16_fpn_500it_synthetic.py'),
+    'tiny-atss': repo_path(
+        'configs/era/era_atss_r34w32-r18w16_fpn_500it_synthetic.py'),
+    'tiny-gfl': repo_path(
+        'configs/era/era_gfl_r34w32-r18w16_fpn_500it_synthetic.py'),
+    'tiny-rtmdet': repo_path('configs/era/era_rtmdet_cspnextw24-cspnextw16_'
+                             'cspnextpafpn_500it_synthetic.py'),
 }
-#: ``--config`` -> (img size, batch)
+#: ``--config`` prefix -> (img size, batch)
 DEFAULTS = {'tiny': (320, 4), 'coco': (512, 2)}
+
+
+def default_size(config: str) -> Tuple[int, int]:
+    """(img size, batch) of ``config`` (:data:`DEFAULTS` by its prefix)."""
+    return DEFAULTS[config.split('-')[0]]
 
 
 def pair_configs(config: str) -> Tuple[ConfigDict, ConfigDict, ConfigDict]:

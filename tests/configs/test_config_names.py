@@ -3,7 +3,9 @@
 ``{method}[-variant]_{detector}_{teacher}-{student}_{neck}_{schedule}_{data}``
 ``.py``, e.g. ``era_retinanet_r101-r50_fpn_1x_coco.py`` (teacher-free
 methods name the student only), and ``{detector}_{backbone}_{neck}_``
-``{schedule}_{data}.py`` for the plain detectors in ``configs/tiny/``.
+``{schedule}_{data}.py`` for the plain detectors in ``configs/tiny/``
+(schedules: ``1x`` = 12 epochs, mmdet's unit; ``300e`` = 300 epochs, as
+mmdet names RTMDet's; ``500it`` = 500 iterations).
 The names are checked against what the configs hold (backbones, schedule,
 data), and every config's model is built with random weights: no
 ``init_weights``, so no pretrained-backbone download and no teacher
@@ -45,7 +47,7 @@ _TOKEN = r'[a-z0-9]+'
 _TAIL = (rf'_(?P<detector>{_TOKEN})'
          rf'_(?P<models>{_TOKEN}(?:-{_TOKEN})?)'
          rf'_(?P<neck>{_TOKEN})'
-         r'_(?P<schedule>\d+x|\d+it)'
+         r'_(?P<schedule>\d+x|\d+e|\d+it)'
          rf'_(?P<data>{"|".join(re.escape(d) for d in DATASETS)})\.py$')
 
 
@@ -55,7 +57,7 @@ def name_regex(method_dir: str) -> 're.Pattern':
         return re.compile(rf'^(?P<detector>{_TOKEN})'
                           rf'_(?P<models>{_TOKEN})'
                           rf'_(?P<neck>{_TOKEN})'
-                          r'_(?P<schedule>\d+x|\d+it)'
+                          r'_(?P<schedule>\d+x|\d+e|\d+it)'
                           rf'_(?P<data>{"|".join(map(re.escape, DATASETS))})'
                           r'\.py$')
     prefix = re.escape(METHOD_PREFIXES[method_dir])
@@ -145,15 +147,41 @@ def test_name_regex_examples():
 
 # -- what the names say = what the configs hold -----------------------------
 
-def _backbone_token(backbone: dict) -> str:
-    """``r18w16`` (ResNet-18, base width 16), ``r50``, ``mnv2``."""
+# mmdet's RTMDet sizes: CSPNeXt-P5 (deepen_factor, widen_factor) -> name
+CSPNEXT_SIZES = {(0.167, 0.375): 'tiny', (0.33, 0.5): 's', (0.67, 0.75): 'm',
+                 (1.0, 1.0): 'l', (1.33, 1.25): 'x'}
+
+
+def _backbone_tokens(backbone: dict) -> tuple:
+    """The name tokens of a backbone: ``r18w16`` (ResNet-18, base width
+    16), ``r50``, ``mnv2``; CSPNeXt: ``cspnextw16`` (stem width 16, i.e.
+    widen 0.25) and, at the factors of one of mmdet's RTMDet sizes, that
+    size's name (``tiny``, ``s``, ``m``, ``l``, ``x``) too."""
     kind = backbone['type'].split('.')[-1]
     if kind == 'ResNet':
         width = backbone.get('base_channels', 64)
-        return f'r{backbone["depth"]}' + ('' if width == 64 else f'w{width}')
+        return (f'r{backbone["depth"]}' +
+                ('' if width == 64 else f'w{width}'), )
     if kind == 'MobileNetV2':
-        return 'mnv2'
+        return ('mnv2', )
+    if kind == 'CSPNeXt' and backbone.get('arch', 'P5') == 'P5':
+        deepen = float(backbone.get('deepen_factor', 1.0))
+        widen = float(backbone.get('widen_factor', 1.0))
+        tokens = (f'cspnextw{int(64 * widen)}', )  # mmdet's stem width
+        size = CSPNEXT_SIZES.get((deepen, widen))
+        return tokens if size is None else tokens + (size, )
     raise AssertionError(f'no name token for backbone {kind}')
+
+
+def test_cspnext_backbone_tokens():
+    rtmdet_tiny = dict(type='CSPNeXt', deepen_factor=0.167, widen_factor=0.375)
+    assert _backbone_tokens(rtmdet_tiny) == ('cspnextw24', 'tiny')
+    assert _backbone_tokens(
+        dict(type='CSPNeXt', deepen_factor=0.167, widen_factor=0.25)) == (
+            'cspnextw16', )
+    assert _backbone_tokens(dict(type='mmdet.CSPNeXt')) == ('cspnextw64', 'l')
+    with pytest.raises(AssertionError, match='no name token'):
+        _backbone_tokens(dict(type='CSPNeXt', arch='P6'))
 
 
 def _dataset(loader: dict) -> dict:
@@ -178,14 +206,15 @@ def _check_name_against_config(rel: str, cfg: Config) -> None:
     assert student['type'].split('.')[-1].lower() == m['detector'], rel
     assert student['neck']['type'].split('.')[-1].lower() == m['neck'], rel
     tokens = m['models'].split('-')
-    assert tokens[-1] == _backbone_token(student['backbone']), (
+    assert tokens[-1] in _backbone_tokens(student['backbone']), (
         f'{rel}: the student backbone is '
-        f'{_backbone_token(student["backbone"])}, the name says {tokens[-1]}')
+        f'{_backbone_tokens(student["backbone"])}, the name says '
+        f'{tokens[-1]}')
     if len(tokens) == 2:
         assert teacher is not None, f'{rel}: the name has a teacher'
-        assert tokens[0] == _backbone_token(teacher['backbone']), (
+        assert tokens[0] in _backbone_tokens(teacher['backbone']), (
             f'{rel}: the teacher backbone is '
-            f'{_backbone_token(teacher["backbone"])}, the name says '
+            f'{_backbone_tokens(teacher["backbone"])}, the name says '
             f'{tokens[0]}')
     else:
         assert teacher is None, f'{rel}: a teacher the name does not show'
@@ -194,6 +223,9 @@ def _check_name_against_config(rel: str, cfg: Config) -> None:
     if schedule.endswith('x'):  # mmdet: 1x = 12 epochs
         assert loop['type'].endswith('EpochBasedTrainLoop'), (rel, loop)
         assert loop['max_epochs'] == 12 * int(schedule[:-1]), (rel, loop)
+    elif schedule.endswith('e'):  # epochs, as mmdet's RTMDet configs
+        assert loop['type'].endswith('EpochBasedTrainLoop'), (rel, loop)
+        assert loop['max_epochs'] == int(schedule[:-1]), (rel, loop)
     else:
         assert loop['type'].endswith('IterBasedTrainLoop'), (rel, loop)
         assert loop['max_iters'] == int(schedule[:-2]), (rel, loop)

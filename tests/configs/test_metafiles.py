@@ -105,7 +105,7 @@ def test_metafile_models_agree_with_their_configs(method_dir):
         assert meta['Student'], name
         # schedule
         schedule = parts['schedule']
-        if schedule.endswith('x'):
+        if schedule.endswith(('x', 'e')):
             assert meta['Schedule'] == schedule, name
             assert meta['Epochs'] == cfg.train_cfg.max_epochs, name
         else:

@@ -80,7 +80,8 @@ def test_teacher_free_base_has_no_teacher(student_cfg, batch):
     assert model.teacher is None and model.teacher_loaded
     model.init_weights()  # loads nothing
     model.train()
-    assert model.check_fpn_pair() == (64, None)
+    assert model.pair_detectors() == (64, None)
+    assert model.pairing.strides == (8, 16, 32, 64, 128)
     with pytest.raises(RuntimeError, match='has no teacher'):
         model.teacher_features(batch[0])
     assert set(k.split('.')[0] for k in model.state_dict()) == {'student'}
@@ -97,9 +98,13 @@ def test_pair_checks_name_the_method(student_cfg, teacher_cfg):
     teacher_cfg.neck.num_outs = 4
     model = _StudentOnly(student=copy.deepcopy(student_cfg),
                          teacher_config=teacher_cfg)
-    with pytest.raises(ValueError,
-                       match='_StudentOnly: the student FPN has 5 levels'):
-        model.check_fpn_pair()
+    with pytest.raises(ValueError, match=r'_StudentOnly combines every level '
+                       r'.*\(FPN\) returns strides \[8, 16, 32, 64, 128\], '
+                       r'the teacher.s \(FPN\) \[8, 16, 32, 64\]'):
+        model.pair_detectors(all_levels=True)
+    # methods that pair common strides pair the four
+    assert model.pair_detectors() == (64, 64)
+    assert model.pairing.strides == (8, 16, 32, 64)
     feats_s = [torch.zeros(1, 4, 8, 8)]
     feats_t = [torch.zeros(1, 4, 16, 16)]
     with pytest.raises(ValueError, match=r'level 0 is \(8, 8\) in the '

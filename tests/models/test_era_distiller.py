@@ -113,7 +113,10 @@ def test_teacher_is_untouched_by_a_training_step(model, batch):
     assert model.student.training and model.mbrnet.training
     assert not model.teacher.training
     assert not any(m.training for m in model.teacher.modules())
-    assert not any(m.training for m in model.twi.head.modules())
+    # the TWI head runs its training-mode forward with frozen BN statistics
+    assert model.twi.head.training
+    assert not any(m.training for m in model.twi.head.modules()
+                   if isinstance(m, torch.nn.modules.batchnorm._BatchNorm))
 
     optim_wrapper = build_optim_wrapper(
         model, dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9)))
@@ -494,18 +497,29 @@ def test_channel_mismatch_without_adapter(student_cfg, teacher_cfg):
 
 
 @pytest.mark.parametrize('role', ['student', 'teacher'])
-def test_detector_without_fpn(student_cfg, teacher_cfg, role):
+def test_detector_without_the_heads_levels(student_cfg, teacher_cfg, role):
     cfg = student_cfg if role == 'student' else teacher_cfg
-    cfg.neck = None
-    with pytest.raises(ValueError, match=f'the {role} .*has no FPN neck'):
+    cfg.neck = None  # the backbone's strides 4..32, not the head's 8..128
+    what = 'the student lacks' if role == 'student' else 'its own neck lacks'
+    with pytest.raises(ValueError,
+                       match=f'head reads strides .*{what} \\[64, 128\\]'):
         _build(student_cfg, teacher_cfg, init=False)
 
 
-def test_level_count_mismatch(student_cfg, teacher_cfg):
+def test_level_count_mismatch_pairs_the_teacher_heads_levels(
+        student_cfg, teacher_cfg, batch):
     teacher_cfg.neck.num_outs = 4
     teacher_cfg.bbox_head.anchor_generator.strides = [8, 16, 32, 64]
-    with pytest.raises(ValueError, match='5 levels, the teacher FPN 4'):
-        _build(student_cfg, teacher_cfg, init=False)
+    model = _build(student_cfg, teacher_cfg, init=False)
+    model.teacher_loaded = True  # random teacher weights suffice here
+    assert model.pairing.strides == (8, 16, 32, 64)
+    assert model.pairing.student_index == (0, 1, 2, 3)
+    losses = model.loss(*batch)
+    assert torch.isfinite(losses['era.loss_twi'])
+    # T decodes with the teacher's own head; ST needs the same levels
+    model.set_inference_mode('T')
+    with pytest.raises(ValueError, match='"ST" blends .*decode differently'):
+        model.set_inference_mode('ST', 0.5)
 
 
 def test_unknown_inference_mode(student_cfg, teacher_cfg):
@@ -548,19 +562,20 @@ def test_negative_twi_weights_and_loss_weights(student_cfg, teacher_cfg):
     dict(anchor_generator=dict(ratios=[0.25, 1.0, 4.0])),
     dict(bbox_coder=dict(target_stds=[0.1, 0.1, 0.2, 0.2])),
 ])
-def test_t_modes_refuse_a_teacher_head_with_other_anchors_or_box_coding(
+def test_st_mode_refuses_a_teacher_head_with_other_anchors_or_box_coding(
         student_cfg, teacher_cfg, head_change):
-    """T/ST decode the TWI head's outputs with the student head's anchors and
-    box coder: they must be the teacher's, or T-mode boxes are wrong."""
+    """ST decodes the blended outputs with the student head's anchors and
+    box coder: they must be the teacher's, or ST boxes are wrong. T decodes
+    the TWI head's outputs with the teacher head itself: always right."""
     for key, value in head_change.items():
         teacher_cfg.bbox_head[key].update(value)
     model = _build(student_cfg, teacher_cfg, init=False)  # S: fine
     assert model.inference_mode == 'S'
-    for mode in ('T', 'ST'):
-        with pytest.raises(ValueError, match='use mode "S"'):
-            model.set_inference_mode(mode, 0.5)
-    with pytest.raises(ValueError, match='use mode "S"'):
-        _build(student_cfg, teacher_cfg, init=False, inference_mode='T')
+    model.set_inference_mode('T')
+    with pytest.raises(ValueError, match='use mode "S" or "T"'):
+        model.set_inference_mode('ST', 0.5)
+    with pytest.raises(ValueError, match='use mode "S" or "T"'):
+        _build(student_cfg, teacher_cfg, init=False, inference_mode='ST')
 
 
 def test_lazily_loaded_teacher_also_fills_the_twi_head(student_cfg,

@@ -1,5 +1,6 @@
 """The tiny sets' teachers: one mapping, the configs' own paths, training
 once, publishing the last checkpoint atomically."""
+import glob
 import os
 import os.path as osp
 
@@ -9,9 +10,10 @@ from mmengine.config import Config
 from mmera.runs import teachers
 from mmera.runs.methods import METHODS, config_of, uses_teacher
 from mmera.runs.paths import REPO_ROOT
-from mmera.runs.teachers import (SETS, TinySet, ensure_teacher, get_set,
+from mmera.runs.teachers import (DEFAULT_DETECTOR, DETECTOR_TEACHERS, SETS,
+                                 TinySet, detectors, ensure_teacher, get_set,
                                  require_data, teacher_ckpt, teacher_config,
-                                 teacher_work_dir)
+                                 teacher_metrics, teacher_work_dir)
 
 
 @pytest.mark.parametrize('data', sorted(SETS))
@@ -30,6 +32,48 @@ def test_every_distiller_config_loads_the_mapped_teacher(data):
         assert osp.normpath(model.teacher_config) == teacher_config(data), \
             method
     assert osp.isfile(teacher_config(data))
+
+
+@pytest.mark.parametrize('detector', sorted(DETECTOR_TEACHERS))
+def test_detector_family_configs_load_the_mapped_teacher(detector):
+    """One scheme: ``work_dirs/teacher_<detector>_<data>/teacher.pth``; each
+    family's distiller configs on the set load exactly that file and the
+    mapped teacher config."""
+    for data in DETECTOR_TEACHERS[detector]:
+        expected = osp.join(REPO_ROOT, 'work_dirs',
+                            f'teacher_{detector}_{data}', 'teacher.pth')
+        assert teacher_ckpt(data, detector=detector) == expected
+        assert teacher_work_dir(data, detector=detector) == osp.dirname(
+            expected)
+        config = teacher_config(data, detector)
+        assert osp.isfile(config)
+        assert osp.basename(config).startswith(f'{detector}_')
+        assert Config.fromfile(config).model.type.lower() == detector
+        distillers = glob.glob(osp.join(REPO_ROOT, 'configs', '*',
+                                        f'*_{detector}_*_500it_{data}.py'))
+        assert distillers, f'no tiny {detector} distiller config'
+        for path in distillers:
+            model = Config.fromfile(path).model
+            assert osp.normpath(model.teacher_ckpt) == expected, path
+            assert osp.normpath(model.teacher_config) == config, path
+
+
+def test_detectors_and_the_default(tmp_path):
+    assert detectors('synthetic') == [DEFAULT_DETECTOR, 'fcos', 'atss',
+                                      'gfl', 'rtmdet']
+    assert detectors('deepforest') == [DEFAULT_DETECTOR]
+    # RetinaNet keeps the paths that predate the other families
+    for data in SETS:
+        assert teacher_ckpt(data, detector='retinanet') == teacher_ckpt(data)
+        assert teacher_config(data, 'retinanet') == teacher_config(data)
+    assert teacher_ckpt('synthetic', str(tmp_path), 'gfl') == str(
+        tmp_path / 'teacher_gfl_synthetic' / 'teacher.pth')
+    with pytest.raises(KeyError, match="no tiny 'fcos' teacher on "
+                       "'deepforest'"):
+        teacher_ckpt('deepforest', detector='fcos')
+    with pytest.raises(KeyError, match="no tiny 'yolo' teacher"):
+        teacher_config('synthetic', 'yolo')
+    assert teacher_metrics('synthetic', str(tmp_path), 'gfl') == {}
 
 
 def test_work_root_moves_the_teachers(tmp_path):
@@ -87,6 +131,25 @@ def test_ensure_teacher_trains_once_and_retrains_on_request(fake_train,
     assert open(path).read() == 'run 2'
     assert sorted(os.listdir(osp.dirname(path))) == [
         'iter_1.pth', 'iter_2.pth', 'last_checkpoint', 'teacher.pth']
+
+
+def test_ensure_teacher_of_a_detector_family(fake_train, tmp_path, capsys):
+    root = str(tmp_path)
+    path = ensure_teacher('synthetic', work_root=root, detector='rtmdet')
+    assert path == str(tmp_path / 'teacher_rtmdet_synthetic' / 'teacher.pth')
+    assert fake_train == [dict(
+        config=teacher_config('synthetic', 'rtmdet'),
+        work_dir=teacher_work_dir('synthetic', root, 'rtmdet'),
+        options=['randomness.seed=0'], reuse=True)]
+    assert open(path).read() == 'run 1'
+    # the RetinaNet teacher of the same set is another file, trained apart
+    assert not osp.exists(teacher_ckpt('synthetic', root))
+    ensure_teacher('synthetic', work_root=root, detector='rtmdet')
+    assert len(fake_train) == 1
+    assert 'teacher (rtmdet synthetic): cached' in capsys.readouterr().out
+    ensure_teacher('synthetic', work_root=root)
+    assert fake_train[-1]['config'] == teacher_config('synthetic')
+    assert osp.isfile(teacher_ckpt('synthetic', root))
 
 
 def test_failed_publish_leaves_no_teacher(monkeypatch, tmp_path):

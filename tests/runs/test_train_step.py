@@ -26,3 +26,17 @@ def test_run_single_modes(tmp_path):
     assert res['era_sampled']['params_m'] > res['student']['params_m']
     assert {'era.loss_mimic', 'era.loss_twi', 'loss_cls'} <= set(
         res['era_sampled']['loss_keys'])
+
+
+@pytest.mark.parametrize('config,keys', [
+    ('tiny-fcos', {'loss_centerness', 'era.loss_twi'}),
+    ('tiny-gfl', {'loss_dfl', 'era.loss_twi'}),
+    ('tiny-rtmdet', {'loss_cls', 'era.loss_twi'}),
+])
+def test_one_stage_families_time_era(config, keys, tmp_path):
+    ckpt = str(tmp_path / 'teacher.pth')
+    write_teacher_ckpt(config, ckpt)
+    for mode in ('floor', 'era_all'):
+        r = run_single(mode, config, 64, 1, 1, 0, 'cpu', ckpt)
+        assert r['median_ms'] > 0 and r['loss'] == r['loss']  # not NaN
+    assert keys <= set(r['loss_keys'])

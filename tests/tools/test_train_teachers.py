@@ -7,9 +7,11 @@ import runpy
 import shutil
 import sys
 
+import pytest
 import torch
 from mmengine.config import Config
 
+import mmera.runs.teachers as teachers
 from cli_helpers import REPO_ROOT, TOOLS, run_tool
 from mmera.runs.teachers import teacher_ckpt
 
@@ -85,3 +87,57 @@ def test_train_teachers_writes_the_configs_teacher_ckpt(synthetic_root,
     assert f'teacher (synthetic): cached {expected}' in out
     assert 'training' not in out
     assert os.stat(expected).st_mtime_ns == stamp
+
+
+@pytest.fixture
+def fake_teachers(monkeypatch, tmp_path):
+    """Runs the tool in this process with ``ensure_teacher`` recording its
+    calls instead of training (the tool imports it from the module)."""
+    calls = []
+
+    def ensure_teacher(data, retrain=False, work_root=None, options=(),
+                       detector='retinanet'):
+        calls.append((data, detector, retrain, list(options)))
+        return teacher_ckpt(data, work_root, detector)
+
+    monkeypatch.setattr(teachers, 'ensure_teacher', ensure_teacher)
+    monkeypatch.syspath_prepend(TOOLS)
+
+    def run(*args):
+        monkeypatch.setattr(sys, 'argv', [TOOL, '--work-root',
+                                          str(tmp_path), *args])
+        runpy.run_path(TOOL, run_name='__main__')
+        return calls
+
+    return run
+
+
+def test_detectors_default_is_retinanet(fake_teachers, capsys):
+    assert fake_teachers('--data', 'synthetic', 'deepforest') == [
+        ('synthetic', 'retinanet', False, []),
+        ('deepforest', 'retinanet', False, [])]
+    out = capsys.readouterr().out
+    assert 'teacher synthetic: ' in out and 'teacher deepforest: ' in out
+
+
+def test_detectors_pick_the_families(fake_teachers, tmp_path, capsys):
+    calls = fake_teachers('--data', 'synthetic', '--detectors', 'gfl',
+                          'rtmdet', '--retrain', '--cfg-options', 'a=1')
+    assert calls == [('synthetic', 'gfl', True, ['a=1']),
+                     ('synthetic', 'rtmdet', True, ['a=1'])]
+    expected = tmp_path / 'teacher_gfl_synthetic' / 'teacher.pth'
+    assert f'teacher gfl synthetic: {expected}' in capsys.readouterr().out
+
+
+def test_detectors_all_and_unknown_pairs(fake_teachers):
+    calls = fake_teachers('--data', 'synthetic', 'deepforest',
+                          '--detectors', 'all')
+    assert [(d, det) for d, det, _, _ in calls] == [
+        ('synthetic', 'retinanet'), ('synthetic', 'fcos'),
+        ('synthetic', 'atss'), ('synthetic', 'gfl'),
+        ('synthetic', 'rtmdet'), ('deepforest', 'retinanet')]
+    calls.clear()
+    with pytest.raises(SystemExit, match=r"no tiny teacher for \['fcos'\] "
+                       'on deepforest'):
+        fake_teachers('--data', 'deepforest', '--detectors', 'fcos')
+    assert calls == []  # checked before any training

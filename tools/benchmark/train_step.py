@@ -46,8 +46,9 @@ ensure_mmera_importable()
 import torch  # noqa: E402
 
 from mmera.runs.children import emit, sweep  # noqa: E402
-from mmera.runs.train_step import (DEFAULTS, ERA_CONFIGS,  # noqa: E402
-                                   MODES, run_single, write_teacher_ckpt)
+from mmera.runs.train_step import (ERA_CONFIGS, MODES,  # noqa: E402
+                                   default_size, run_single,
+                                   write_teacher_ckpt)
 
 MARK = 'TRAIN_STEP_RESULT '
 
@@ -81,9 +82,9 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--config', choices=sorted(ERA_CONFIGS),
                         default='tiny')
-    parser.add_argument('--img-size', type=int, help='default: tiny 320, '
-                        'coco 512')
-    parser.add_argument('--batch', type=int, help='default: tiny 4, coco 2')
+    parser.add_argument('--img-size', type=int, help='default: tiny* 320, '
+                        'coco* 512')
+    parser.add_argument('--batch', type=int, help='default: tiny* 4, coco* 2')
     parser.add_argument('--iters', type=int, default=20, help='timed steps')
     parser.add_argument('--warmup', type=int, default=3, help='untimed steps')
     parser.add_argument('--device', default='cuda'
@@ -99,7 +100,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--single', choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument('--teacher-ckpt', help=argparse.SUPPRESS)
     args = parser.parse_args()
-    img, batch = DEFAULTS[args.config]
+    img, batch = default_size(args.config)
     args.img_size = args.img_size or img
     args.batch = args.batch or batch
     return args

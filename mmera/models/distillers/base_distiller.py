@@ -14,6 +14,8 @@ from torch import Tensor
 from mmdet.models.detectors import BaseDetector
 from mmdet.registry import MODELS
 from mmdet.structures import OptSampleList, SampleList
+from ..feature_pairing import pair_detectors
+from ..teacher_inputs import TeacherInputs
 from ..utils import freeze
 
 ConfigLike = Union[str, Path, dict, ConfigDict, Config]
@@ -66,7 +68,7 @@ class BaseDistiller(BaseDetector):
     What a method adds on top: its own modules (built in ``__init__``), its
     losses in ``loss`` (merged with :meth:`merge_losses`) and, if it predicts
     differently from the student, ``predict``. The checks below
-    (:meth:`check_fpn_pair`, :meth:`check_feature_shapes`) give every method
+    (:meth:`pair_detectors`, :meth:`check_feature_shapes`) give every method
     the same clear errors.
 
     Args:
@@ -99,9 +101,15 @@ class BaseDistiller(BaseDetector):
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.student = MODELS.build(student)
         self.teacher = None
+        #: Which student map pairs with which teacher map (set by
+        #: :meth:`pair_detectors`).
+        self.pairing = None
         if teacher_config is not None:
             self.teacher = freeze(
                 MODELS.build(load_model_config(teacher_config)))
+            self.teacher_inputs = TeacherInputs(
+                self.data_preprocessor,
+                getattr(self.teacher, 'data_preprocessor', None))
         self.teacher_ckpt = teacher_ckpt
         self.teacher_loaded = self.teacher is None
         # Scales every distillation loss; warm-up hooks ramp it from 0 to 1.
@@ -183,13 +191,22 @@ class BaseDistiller(BaseDetector):
         self._is_init = True
 
     @torch.no_grad()
-    def teacher_features(self, batch_inputs: Tensor) -> List[Tensor]:
-        """Returns the frozen teacher's neck features."""
+    def teacher_features(self, batch_inputs: Tensor,
+                         batch_data_samples: OptSampleList = None
+                         ) -> List[Tensor]:
+        """The frozen teacher's features at the paired strides.
+
+        The teacher sees each image normalised as its own data preprocessor
+        would (:class:`~mmera.models.teacher_inputs.TeacherInputs`); the
+        data samples give each image's unpadded size.
+        """
         if self.teacher is None:
             raise RuntimeError(f'{type(self).__name__} has no teacher.')
         if not self.teacher_loaded:
             self.load_teacher()
-        return list(self.teacher.extract_feat(batch_inputs))
+        inputs = self.teacher_inputs(batch_inputs, batch_data_samples)
+        feats = list(self.teacher.extract_feat(inputs))
+        return self.pairing.select_teacher(feats) if self.pairing else feats
 
     def train(self, mode: bool = True) -> 'BaseDistiller':
         """Sets the mode of the student; the teacher always stays in eval."""
@@ -205,52 +222,27 @@ class BaseDistiller(BaseDetector):
         return super()._apply(fn, *args, **kwargs)
 
     # -- checks shared by the methods ---------------------------------------
-    def check_fpn_pair(self, same_classes: bool = True,
-                       need_head: bool = True) -> Tuple[int, int]:
-        """Checks that student and teacher are FPN detectors that fit.
+    def pair_detectors(self, **options) -> Tuple[int, Optional[int]]:
+        """Checks that student and teacher fit the method and pairs their
+        feature maps by stride; the pairing is kept in :attr:`pairing`.
 
         Args:
-            same_classes: Require equal ``num_classes`` (methods that use
-                the teacher's head or logits).
-            need_head: Require a ``bbox_head`` (single-stage detectors).
+            **options: Of :func:`~mmera.models.feature_pairing.pair_detectors`
+                (``same_classes``, ``need_head``, ``teacher_head_levels``,
+                ``all_levels``, ``neck_types``).
 
         Returns:
-            tuple: The student's and the teacher's FPN channels.
+            tuple: The one channel count of the student's and of the
+            teacher's paired maps (the teacher's is None without a teacher).
 
         Raises:
-            ValueError: Naming the mismatch and the config key to fix.
+            ValueError: Naming the detector, head or neck and what to change.
         """
         name = type(self).__name__
-        pairs = [('student', self.student)]
-        if self.teacher is not None:
-            pairs.append(('teacher', self.teacher))
-        for role, det in pairs:
-            if not getattr(det, 'with_neck', False) or not hasattr(
-                    det.neck, 'out_channels'):
-                raise ValueError(
-                    f'{name}: the {role} ({type(det).__name__}) has no '
-                    'FPN neck; this method distils FPN features, so the '
-                    'detector needs a neck (e.g. neck=dict(type="FPN", ...)).')
-            if need_head and not hasattr(det, 'bbox_head'):
-                raise ValueError(f'{name}: the {role} has no bbox_head; '
-                                 'only single-stage detectors are supported.')
-        if self.teacher is None:
-            return self.student.neck.out_channels, None
-        if same_classes and need_head:
-            s_cls = getattr(self.student.bbox_head, 'num_classes', None)
-            t_cls = getattr(self.teacher.bbox_head, 'num_classes', None)
-            if s_cls != t_cls:
-                raise ValueError(
-                    f'{name}: the student predicts {s_cls} classes, the '
-                    f'teacher {t_cls}. Both must be trained on the same '
-                    'classes: fix num_classes in one of the configs.')
-        s_levels = self.student.neck.num_outs
-        t_levels = self.teacher.neck.num_outs
-        if s_levels != t_levels:
-            raise ValueError(
-                f'{name}: the student FPN has {s_levels} levels, the '
-                f'teacher FPN {t_levels}; set the same num_outs.')
-        return self.student.neck.out_channels, self.teacher.neck.out_channels
+        self.pairing = pair_detectors(self.student, self.teacher, name,
+                                      **options)
+        s_channels, t_channels = self.pairing.channels(name)
+        return s_channels, t_channels if self.teacher is not None else None
 
     def check_feature_shapes(self, student_feats: Sequence[Tensor],
                              teacher_feats: Sequence[Tensor],

@@ -17,21 +17,29 @@ TWI_MODES = ('all', 'last', 'sampled', 'none')
 
 @MODELS.register_module()
 class ERADistiller(BaseDistiller):
-    """Distils a single-stage FPN detector with ERA (MBRNet + TWI).
+    """Distils a single-stage detector with ERA (MBRNet + TWI).
 
     Training step, top to bottom (:meth:`loss`):
 
     1. student features ``S`` and the student's own detection losses;
-    2. frozen teacher features ``T`` (no grad);
-    3. MBRNet: ``P(S)`` and K branch predictions; feature-mimic and residual
-       losses against ``T``;
+    2. frozen teacher features ``T`` (no grad), the teacher's input
+       normalised as its own data preprocessor would;
+    3. MBRNet on the student's maps at the strides the teacher's head reads
+       (paired by stride, :mod:`mmera.models.feature_pairing`): ``P(S)`` and
+       K branch predictions; feature-mimic and residual losses against ``T``;
     4. TWI: the frozen teacher head scores the approximations
-       ``M_0..M_K`` against the ground truth (weights ``twi_weights``).
+       ``M_0..M_K`` against the ground truth with its own loss (weights
+       ``twi_weights``); any mmdet dense head (RetinaNet, FCOS, ATSS, GFL,
+       RTMDet, ...), see :class:`TeacherHeadReuse`.
 
     Inference (:meth:`predict`): ``'S'`` the student alone (the default; what
     :mod:`tools.export_student` exports), ``'T'`` the TWI head on ``M_K``,
-    ``'ST'`` the blend ``(1 - alpha) * S + alpha * T`` of class logits and box
-    deltas. None of them needs the teacher's backbone or neck.
+    decoded by the teacher head's own ``predict_by_feat`` (with the
+    student's ``test_cfg``: score threshold, NMS), ``'ST'`` the blend
+    ``(1 - alpha) * S + alpha * T`` of every head output (class logits, box
+    deltas or distances, centerness/IoU, distribution logits), decoded by the
+    student head; ST needs heads that decode alike (same class, priors, box
+    coder and strides). None of them needs the teacher's backbone or neck.
 
     Args:
         student: The student detector (a single-stage detector with a neck).
@@ -106,16 +114,18 @@ class ERADistiller(BaseDistiller):
         self.set_inference_mode(inference_mode, alpha)
 
     def _check_pair(self) -> Tuple[int, int]:
-        """Checks that student and teacher fit ERA; returns FPN channels."""
+        """Checks that student and teacher fit ERA; returns the channels of
+        the paired maps."""
         try:
-            channels = self.check_fpn_pair(same_classes=True)
+            channels = self.pair_detectors(same_classes=True,
+                                           teacher_head_levels=True)
         except ValueError as err:
             if 'classes' in str(err):
                 raise ValueError(
                     f'{err} (TWI scores the student\'s features with the '
                     'teacher\'s head.)') from err
             raise
-        # T/ST decode the TWI head's outputs with the student head's anchors.
+        # ST blends the two heads' raw outputs, level by level.
         self._heads_match = _same_decoding(self.student.bbox_head,
                                            self.teacher.bbox_head)
         return channels
@@ -130,12 +140,14 @@ class ERADistiller(BaseDistiller):
         if mode not in INFERENCE_MODES:
             raise ValueError(f'ERADistiller: unknown inference mode {mode!r}; '
                              f'choose one of {INFERENCE_MODES}.')
-        if mode != 'S' and not self._heads_match:
+        if mode == 'ST' and not self._heads_match:
             raise ValueError(
-                f'ERADistiller: inference mode {mode!r} decodes the teacher '
-                'head\'s outputs with the student head\'s anchors and box '
-                'coder, but the heads have different anchor or box-coder '
-                'settings; use mode "S".')
+                'ERADistiller: inference mode "ST" blends the raw outputs of '
+                f'the student head ({type(self.student.bbox_head).__name__}) '
+                f'and the TWI head ({self.twi.head_name}) and decodes them '
+                'with the student head, but the two heads decode differently '
+                '(class, priors, strides, box coder or outputs differ); use '
+                'mode "S" or "T".')
         alpha = self.alpha if alpha is None else float(alpha)
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f'ERADistiller: alpha must be in [0, 1], got '
@@ -171,9 +183,10 @@ class ERADistiller(BaseDistiller):
         student_feats = list(self.student.extract_feat(batch_inputs))
         losses = self.student.bbox_head.loss(student_feats, batch_data_samples)
 
-        teacher_feats = self.teacher_features(batch_inputs)
-        self.check_feature_shapes(student_feats, teacher_feats)
-        base, preds = self.mbrnet(student_feats)
+        teacher_feats = self.teacher_features(batch_inputs, batch_data_samples)
+        paired = self.pairing.select_student(student_feats)
+        self.check_feature_shapes(paired, teacher_feats)
+        base, preds = self.mbrnet(paired)
         era = self.mbrnet.loss(base, preds, teacher_feats)
         era['loss_mimic'] = self.mimic_weight * era['loss_mimic']
         era['loss_residual'] = self.residual_weight * era['loss_residual']
@@ -199,32 +212,39 @@ class ERADistiller(BaseDistiller):
                 batch_data_samples: SampleList,
                 rescale: bool = True) -> SampleList:
         """Predicts in the current inference mode (see class docstring)."""
-        if self.inference_mode == 'S' or (self.inference_mode == 'ST'
-                                          and self.alpha == 0.0):
+        if self.inference_mode == 'S':
             return self.student.predict(batch_inputs, batch_data_samples,
                                         rescale)
         student_feats = list(self.student.extract_feat(batch_inputs))
-        base, preds = self.mbrnet(student_feats)
-        cls_t, box_t = self.twi([MBRNet.approximations(base, preds)[-1]])
-        if self.inference_mode == 'T':
-            cls_scores, bbox_preds = cls_t, box_t
-        else:
-            cls_s, box_s = self.student.bbox_head(student_feats)
-            a = self.alpha
-            cls_scores = [(1 - a) * s + a * t for s, t in zip(cls_s, cls_t)]
-            bbox_preds = [(1 - a) * s + a * t for s, t in zip(box_s, box_t)]
+        base, preds = self.mbrnet(self.pairing.select_student(student_feats))
+        m_last = MBRNet.approximations(base, preds)[-1]
         metas = [s.metainfo for s in batch_data_samples]
-        results = self.student.bbox_head.predict_by_feat(
-            cls_scores, bbox_preds, batch_img_metas=metas, rescale=rescale)
+        if self.inference_mode == 'T':
+            # the teacher head's decoding, the run's post-processing
+            results = self.twi.predict(m_last, metas, rescale,
+                                       cfg=self.student.bbox_head.test_cfg)
+        else:
+            a = self.alpha
+            outs_s = self.student.bbox_head(student_feats)
+            outs_t = self.twi([m_last])
+            blended = tuple([(1 - a) * s + a * t for s, t in zip(o_s, o_t)]
+                            for o_s, o_t in zip(outs_s, outs_t))
+            results = self.student.bbox_head.predict_by_feat(
+                *blended, batch_img_metas=metas, rescale=rescale)
         return self.student.add_pred_to_datasample(batch_data_samples,
                                                    results)
 
 
 def _same_decoding(s_head, t_head) -> bool:
     """Whether the student head decodes the teacher head's raw outputs as the
-    teacher head would: same priors (anchor sizes, ratios, strides) and the
-    same box coder (e.g. target stds)."""
-    for attr in ('num_base_priors', 'cls_out_channels', 'reg_decoded_bbox'):
+    teacher head would: the same decoding code, strides, priors (anchor
+    sizes, ratios), box coder (e.g. target stds) and output layout."""
+    s_cls, t_cls = type(s_head), type(t_head)
+    for method in ('predict_by_feat', '_predict_by_feat_single'):
+        if getattr(s_cls, method, None) is not getattr(t_cls, method, None):
+            return False
+    for attr in ('num_base_priors', 'cls_out_channels', 'reg_decoded_bbox',
+                 'use_sigmoid_cls', 'reg_max', 'num_classes'):
         if getattr(s_head, attr, None) != getattr(t_head, attr, None):
             return False
     for attr in ('prior_generator', 'bbox_coder'):

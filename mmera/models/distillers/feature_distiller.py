@@ -75,12 +75,8 @@ class FeatureDistiller(BaseDistiller):
         super().__init__(student, teacher_config, teacher_ckpt,
                          data_preprocessor, init_cfg)
         # Only the teacher's features are used: its head and classes are free.
-        s_channels, t_channels = self.check_fpn_pair(
-            same_classes=False, need_head=False)
-        if not hasattr(self.student, 'bbox_head'):
-            raise ValueError(f'{name}: the student has no bbox_head; only '
-                             'single-stage students are supported.')
-        self.levels = self._check_levels(levels, self.student.neck.num_outs)
+        s_channels, t_channels = self.pair_detectors()
+        self.levels = self._check_levels(levels, len(self.pairing.strides))
         try:
             self.adapter = FeatureAdapter(s_channels, t_channels,
                                           len(self.levels),
@@ -121,9 +117,10 @@ class FeatureDistiller(BaseDistiller):
         student_feats = list(self.student.extract_feat(batch_inputs))
         losses = self.student.bbox_head.loss(student_feats, batch_data_samples)
 
-        teacher_feats = self.teacher_features(batch_inputs)
-        self.check_feature_shapes(student_feats, teacher_feats)
-        adapted = self.adapter([student_feats[lvl] for lvl in self.levels])
+        teacher_feats = self.teacher_features(batch_inputs, batch_data_samples)
+        paired = self.pairing.select_student(student_feats)
+        self.check_feature_shapes(paired, teacher_feats)
+        adapted = self.adapter([paired[lvl] for lvl in self.levels])
         level_losses = [
             self._level_loss(s, teacher_feats[lvl], lvl)
             for s, lvl in zip(adapted, self.levels)

@@ -5,6 +5,7 @@ import torch
 from mmengine.logging import MessageHub
 from torch import Tensor, nn
 
+from mmdet.models.necks import FPN
 from mmdet.registry import MODELS
 from mmdet.structures import OptSampleList, SampleList
 from ..feature_adapter import FeatureAdapter
@@ -111,7 +112,8 @@ class ResKDDistiller(BaseDistiller):
                 f'ResKDDistiller: det_weights needs n+1 = {n + 1} weights '
                 f'(F_0..F_{n}), non-negative, the first > 0; got '
                 f'{det_weights}.')
-        s_channels, t_channels = self.check_fpn_pair(same_classes=False)
+        s_channels, t_channels = self.pair_detectors(all_levels=True,
+                                                     neck_types=(FPN, ))
         self.res_students = nn.ModuleList(
             MODELS.build(cfg) for cfg in res_student_configs(
                 res_student, n, load_model_config(student).get('neck', {}),
@@ -129,7 +131,7 @@ class ResKDDistiller(BaseDistiller):
                 'validation and inference would add untrained features; set '
                 'zero_init_output=True or their start iteration to 0.')
         self.adapter = FeatureAdapter(s_channels, t_channels,
-                                      self.student.neck.num_outs,
+                                      len(self.pairing.strides),
                                       mode=adapter, bias=False)
         self.mimic_weight, self.residual_weight = mimic_weight, residual_weight
         self.feature_norm, self.det_weights = feature_norm, det_weights
@@ -208,7 +210,7 @@ class ResKDDistiller(BaseDistiller):
         """Detection losses on ``F_0..F_k`` plus ``reskd.*`` feature losses."""
         active = self.num_active_res_students()
         student_feats = list(self.student.extract_feat(batch_inputs))
-        teacher_feats = self.teacher_features(batch_inputs)
+        teacher_feats = self.teacher_features(batch_inputs, batch_data_samples)
         self.check_feature_shapes(student_feats, teacher_feats)
         res_feats = [
             self.res_student_features(i, batch_inputs, student_feats)
@@ -274,12 +276,13 @@ class ResKDDistiller(BaseDistiller):
         return probs.topk(k, dim=1).values.mean(dim=1)
 
     def sample_adaptive_outputs(self, batch_inputs: Tensor
-                                ) -> Tuple[Levels, Levels, Tensor]:
+                                ) -> Tuple[Tuple[Levels, ...], Tensor]:
         """Head outputs per image at its depth, in the inference mode.
 
         Returns:
-            tuple: ``cls_scores``, ``bbox_preds`` (per level, batched) and
-            each image's depth (how many res-students it used).
+            tuple: the head's outputs (class scores, boxes and any others,
+            per level, batched) and each image's depth (how many
+            res-students it used).
         """
         head, n = self.student.bbox_head, self.num_res_students
         feats = list(self.student.extract_feat(batch_inputs))
@@ -288,12 +291,12 @@ class ResKDDistiller(BaseDistiller):
             for i in range(n):
                 feats = self.add_res_student(i, batch_inputs, feats)
             depths += n
-        cls_scores, bbox_preds = (list(o) for o in head(feats))
+        outs = tuple(list(o) for o in head(feats))
         if self.inference_mode != 'adaptive':
-            return cls_scores, bbox_preds, depths
+            return outs, depths
         # `going`: the images (batch indices) still below the threshold and
         # `feats` their combined features; only they run the next R_i.
-        keep = self.image_confidence(cls_scores) < self.skip_rule['thr']
+        keep = self.image_confidence(outs[0]) < self.skip_rule['thr']
         going = torch.nonzero(keep.cpu()).flatten()
         for i in range(n):
             if going.numel() == 0:
@@ -301,15 +304,15 @@ class ResKDDistiller(BaseDistiller):
             feats = [f[keep] for f in feats]
             feats = self.add_res_student(
                 i, batch_inputs[going.to(batch_inputs.device)], feats)
-            cls_i, box_i = head(feats)
-            idx = going.to(cls_scores[0].device)
-            for level in range(len(cls_scores)):
-                cls_scores[level][idx] = cls_i[level]
-                bbox_preds[level][idx] = box_i[level]
+            outs_i = head(feats)
+            idx = going.to(outs[0][0].device)
+            for out, out_i in zip(outs, outs_i):
+                for level in range(len(out)):
+                    out[level][idx] = out_i[level]
             depths[going] = i + 1
-            keep = self.image_confidence(cls_i) < self.skip_rule['thr']
+            keep = self.image_confidence(outs_i[0]) < self.skip_rule['thr']
             going = going[keep.cpu()]
-        return cls_scores, bbox_preds, depths
+        return outs, depths
 
     def reset_depth_stats(self) -> None:
         """Clears ``last_depths`` and ``depth_counts``."""
@@ -318,21 +321,20 @@ class ResKDDistiller(BaseDistiller):
 
     def _forward(self, batch_inputs: Tensor,
                  batch_data_samples: OptSampleList = None):
-        cls_scores, bbox_preds, depths = self.sample_adaptive_outputs(
-            batch_inputs)
+        outs, depths = self.sample_adaptive_outputs(batch_inputs)
         self.last_depths = depths.tolist()
         for depth in self.last_depths:
             self.depth_counts[depth] += 1
-        return cls_scores, bbox_preds
+        return outs
 
     def predict(self,
                 batch_inputs: Tensor,
                 batch_data_samples: SampleList,
                 rescale: bool = True) -> SampleList:
         """Predicts in the inference mode (see the class docstring)."""
-        cls_scores, bbox_preds = self._forward(batch_inputs)
+        outs = self._forward(batch_inputs)
         results = self.student.bbox_head.predict_by_feat(
-            cls_scores, bbox_preds,
+            *outs,
             batch_img_metas=[s.metainfo for s in batch_data_samples],
             rescale=rescale)
         return self.student.add_pred_to_datasample(batch_data_samples,

@@ -3,6 +3,7 @@ from typing import List, Optional, Tuple
 
 from torch import Tensor
 
+from mmdet.models.necks import FPN
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from ..feature_adapter import ADAPTER_MODES, FeatureAdapter
@@ -88,7 +89,8 @@ class RKDDistiller(BaseDistiller):
                              f'choose one of {ADAPTER_MODES}.')
         super().__init__(student, teacher_config, teacher_ckpt,
                          data_preprocessor, init_cfg)
-        s_channels, t_channels = self.check_fpn_pair(same_classes=False)
+        s_channels, t_channels = self.pair_detectors(all_levels=True,
+                                                     neck_types=(FPN, ))
         try:
             split_neck = ResidualSplitFPN(self.student.neck, split_ratio)
         except ValueError as err:
@@ -98,7 +100,7 @@ class RKDDistiller(BaseDistiller):
         # parameters() or in checkpoints.
         object.__setattr__(self, 'split_neck', split_neck)
         self.adapter = FeatureAdapter(
-            s_channels, t_channels, self.student.neck.num_outs, mode=adapter,
+            s_channels, t_channels, len(self.pairing.strides), mode=adapter,
             bias=False)  # linear, so P(S) + P(A) = P(S + A)
         self.split_ratio = float(split_ratio)
         self.mimic_weight = mimic_weight
@@ -117,7 +119,7 @@ class RKDDistiller(BaseDistiller):
         head_feats = [s + a for s, a in zip(s_feats, a_feats)]
         losses = self.student.bbox_head.loss(head_feats, batch_data_samples)
 
-        teacher_feats = self.teacher_features(batch_inputs)
+        teacher_feats = self.teacher_features(batch_inputs, batch_data_samples)
         self.check_feature_shapes(s_feats, teacher_feats)
         rkd = self.rkd_losses(s_feats, a_feats, teacher_feats)
         return self.merge_losses(losses, rkd, prefix='rkd')

@@ -8,6 +8,7 @@ from torch import Tensor, nn
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from ..feature_adapter import FeatureAdapter
+from ..feature_pairing import dry_run_shapes
 from .base_distiller import BaseDistiller, ConfigLike
 
 Shape = Tuple[int, int, int]  # (channels, height, width) of one output
@@ -73,8 +74,8 @@ class SSKDDistiller(BaseDistiller):
                 raise ValueError(f'SSKDDistiller: the {role} '
                                  f'({type(det).__name__}) has no backbone.')
         groups = backbone_stage_groups(self.student.backbone)
-        s_shapes = probe_outputs(self.student.backbone, probe_size)
-        t_shapes = probe_outputs(self.teacher.backbone, probe_size)
+        s_shapes = dry_run_shapes(self.student.backbone, size=probe_size)
+        t_shapes = dry_run_shapes(self.teacher.backbone, size=probe_size)
         # What the student's own config freezes (frozen_stages, BN
         # requires_grad=False) stays frozen in every phase.
         trainable = [n for n, p in self.named_parameters() if p.requires_grad]
@@ -242,20 +243,6 @@ def backbone_stage_groups(backbone: nn.Module) -> List[List[str]]:
         start = idx + 1
     groups[0] = stem + groups[0]
     return groups
-
-
-@torch.no_grad()
-def probe_outputs(backbone: nn.Module, size: int) -> List[Shape]:
-    """Runs ``backbone`` once on a blank ``size`` x ``size`` image (eval
-    mode, so no BN statistics change) and returns each output's shape."""
-    was_training = backbone.training
-    backbone.eval()
-    try:
-        param = next(backbone.parameters())
-        outs = backbone(param.new_zeros(1, 3, size, size))
-    finally:
-        backbone.train(was_training)
-    return [tuple(o.shape[1:]) for o in outs]
 
 
 def resolve_stage_pairs(stage_pairs: Optional[Sequence[Sequence[int]]],

@@ -135,8 +135,9 @@ class TrunkBranchDistiller(BaseDistiller):
 
     def _check_trunk(self) -> int:
         """Checks the student fits the method; returns its FPN channels."""
-        channels, _ = self.check_fpn_pair(same_classes=False, need_head=True)
-        head = self.student.bbox_head
+        head = getattr(self.student, 'bbox_head', None)
+        if head is None:
+            self.pair_detectors()  # names the missing head
         if not supports_assign_once(head):
             raise ValueError(
                 f'TrunkBranchDistiller: the student head {type(head).__name__}'
@@ -152,7 +153,7 @@ class TrunkBranchDistiller(BaseDistiller):
                 'TrunkBranchDistiller: the ensemble class loss compares '
                 'sigmoid scores; the student head must use a sigmoid '
                 'classifier (loss_cls with use_sigmoid=True).')
-        return channels
+        return self.pair_detectors()[0]
 
     def init_weights(self) -> None:
         """Initialises the student (trunk) and the peer branches."""

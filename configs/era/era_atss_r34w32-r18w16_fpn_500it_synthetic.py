@@ -1,0 +1,31 @@
+# ERA on the synthetic set: tiny ATSS R34 x1/2 teacher -> R18 x1/4
+# student (same 64-channel FPN and head).
+# The teacher checkpoint comes from
+#   make teachers DATA=synthetic DETECTORS=atss
+#   (= python tools/train_teachers.py --data synthetic --detectors atss)
+# which trains the tiny teacher and writes exactly the path below,
+# work_dirs/teacher_atss_synthetic/teacher.pth: the teachers of the tiny
+# configs live in work_dirs/teacher_<detector>_<data>/ (RetinaNet's, the
+# first, in work_dirs/teacher_<data>/), see mmera/runs/teachers.py.
+# (tools/benchmark/one_stage.py does the same; override with --cfg-options
+# model.teacher_ckpt=...).
+_base_ = '../tiny/atss_r18w16_fpn_500it_synthetic.py'  # data, schedule, runtime and the student
+teacher = '{{ fileDirname }}/../tiny/atss_r34w32_fpn_500it_synthetic.py'
+model = dict(
+    _delete_=True,
+    type='ERADistiller',
+    student={{_base_.model}},
+    teacher_config=teacher,
+    teacher_ckpt='{{ fileDirname }}/../../work_dirs/teacher_atss_synthetic/teacher.pth',
+    mbrnet=dict(num_branches=4, num_blocks=2, feature_norm='teacher_std'),
+    mimic_weight=5.0,
+    residual_weight=1.0,
+    twi_weight=1.0,
+    twi_mode='all',
+    init_student_head=False,
+    inference_mode='S')
+custom_hooks = [
+    dict(type='DistillLossWarmupHook', warmup_iters=50),
+    dict(type='AlphaSweepHook', alphas=[0.0, 0.3, 0.5, 1.0]),
+    dict(type='ExportStudentHook'),
+]

@@ -1,0 +1,10 @@
+# Tiny student: RTMDet, CSPNeXt at widen 0.25 (stem 16 channels; rtmdet-tiny
+# depth), 64-channel CSPNeXtPAFPN and head, on the synthetic set (the data,
+# schedule and runtime of retinanet_r18w16_fpn_500it_synthetic.py).
+_base_ = [
+    '../_base_/models/rtmdet_tiny.py',
+    '../_base_/datasets/synthetic_coco.py',
+    '../_base_/schedules/adamw_cpu_500it.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(bbox_head=dict(num_classes=5))

@@ -1,0 +1,88 @@
+"""Tiny real mmdet one-stage detectors of every supported head family.
+
+Each is mmdet's own COCO config of the family with the widths shrunk (ResNet-18
+at ``width`` base channels or CSPNeXt at a small widen factor, a ``channels``
+neck, one-conv heads), built offline with random weights.
+"""
+import copy
+
+import torch
+from mmengine.config import ConfigDict
+from mmengine.hub import get_config
+from mmengine.structures import InstanceData
+
+from mmdet.structures import DetDataSample
+
+#: family -> mmdet's config (the student side of the issue's COCO pairs)
+FAMILIES = {
+    'retinanet': 'retinanet/retinanet_r50_fpn_1x_coco.py',
+    'fcos': 'fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py',
+    'atss': 'atss/atss_r50_fpn_1x_coco.py',
+    'gfl': 'gfl/gfl_r50_fpn_1x_coco.py',
+    'rtmdet': 'rtmdet/rtmdet_tiny_8xb32-300e_coco.py',
+}
+NUM_CLASSES = 3
+_CONFIGS = {}
+
+
+def family_config(family: str) -> ConfigDict:
+    """mmdet's full model config of ``family`` (cached, copied)."""
+    if family not in _CONFIGS:
+        _CONFIGS[family] = get_config('mmdet::' + FAMILIES[family]).model
+    return copy.deepcopy(_CONFIGS[family])
+
+
+def tiny_detector(family: str, width: int = 16,
+                  channels: int = 32) -> ConfigDict:
+    """The model dict of a tiny ``family`` detector.
+
+    Args:
+        family: A key of :data:`FAMILIES`.
+        width: ResNet-18 base channels; for RTMDet the P3 width / 8.
+        channels: The neck's (and head's) width.
+    """
+    model = family_config(family)
+    if family == 'rtmdet':
+        widen = width / 128  # CSPNeXt P3..P5 = 256/512/1024 * widen
+        model.backbone.update(deepen_factor=0.167, widen_factor=widen,
+                              init_cfg=None)
+        model.neck.update(in_channels=[int(c * widen)
+                                       for c in (256, 512, 1024)],
+                          out_channels=channels, num_csp_blocks=1)
+        model.bbox_head.update(in_channels=channels, feat_channels=channels,
+                               stacked_convs=1, num_classes=NUM_CLASSES)
+    else:
+        model.backbone.update(depth=18, base_channels=width, init_cfg=None,
+                              frozen_stages=-1, norm_eval=False)
+        model.neck.update(in_channels=[width * k for k in (1, 2, 4, 8)],
+                          out_channels=channels)
+        model.bbox_head.update(in_channels=channels, feat_channels=channels,
+                               stacked_convs=1, num_classes=NUM_CLASSES)
+    # untrained heads score low: keep every detection, few of them
+    model.test_cfg.update(score_thr=0.0, nms_pre=50, max_per_img=10)
+    return model
+
+
+def tiny_head(family: str, channels: int = 32) -> ConfigDict:
+    """``family``'s head config alone, with its train/test settings."""
+    model = tiny_detector(family, channels=channels)
+    head = model.bbox_head
+    head.update(train_cfg=model.get('train_cfg'), test_cfg=model.test_cfg)
+    return head
+
+
+def make_samples(num_images: int = 2, size: int = 128):
+    """Data samples with two ground-truth boxes each (inside ``size``)."""
+    samples = []
+    for i in range(num_images):
+        sample = DetDataSample(metainfo=dict(
+            img_shape=(size, size), ori_shape=(size, size),
+            pad_shape=(size, size), batch_input_shape=(size, size),
+            scale_factor=(1.0, 1.0)))
+        gt = InstanceData()
+        gt.bboxes = torch.tensor([[8.0 + i, 12.0, 60.0, 70.0],
+                                  [40.0, 30.0 + 2 * i, 120.0, 110.0]])
+        gt.labels = torch.tensor([1, 2 - i])
+        sample.gt_instances = gt
+        samples.append(sample)
+    return samples

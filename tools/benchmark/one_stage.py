@@ -1,0 +1,340 @@
+"""ERA on the tiny one-stage families (FCOS, ATSS, GFL, RTMDet), one table.
+
+For each family and seed on the synthetic set this script
+
+1. trains the family's tiny teacher once (seed 0) and publishes it as
+   ``work_dirs/teacher_<family>_synthetic/teacher.pth``, the checkpoint the
+   family's ERA config loads (:func:`mmera.runs.teachers.ensure_teacher`,
+   what ``make teachers DATA=synthetic DETECTORS=<family>`` does);
+2. trains the plain student (the family's ``configs/tiny/`` student) and
+   the ERA student (``configs/era/era_<family>_*_500it_synthetic.py``)
+   through ``tools/train.py``, one run per seed, into
+   ``<work-dir>/<family>/{student,era}_seed<seed>/``;
+3. writes ``<work-dir>/results.json`` (every run's final bbox mAP / mAP50,
+   ERA's best ST-mode alpha, its wall-clock) and ``<work-dir>/results.md``:
+   teacher, baseline and ERA (S-mode) mean +- std over the seeds, the
+   per-seed paired differences ERA - baseline, for mAP and mAP50, and the
+   wall-clock per run.
+
+It is resumable: a run that finished with the same command is reused
+(:func:`mmera.runs.training.train` with ``reuse``), an interrupted one is
+trained again from its start, so the same command picks up where it
+stopped, and adding seeds or methods trains only the new runs. A failed run
+(e.g. a distiller that does not build yet) is reported in the table and the
+other runs go on; the next call retries it. The tables are rewritten after
+every run.
+
+Example::
+
+    python tools/benchmark/one_stage.py                    # everything
+    python tools/benchmark/one_stage.py --families fcos gfl --seeds 0 \\
+        --methods teacher student
+    python tools/benchmark/one_stage.py --report-only      # tables only
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import statistics
+import sys
+import time
+from typing import Dict, List, Optional, Sequence
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from _bootstrap import ensure_mmera_importable  # noqa: E402
+
+ensure_mmera_importable()
+
+from mmera.runs.paths import WORK_DIRS, repo_path  # noqa: E402
+from mmera.runs.teachers import (ensure_teacher, require_data,  # noqa: E402
+                                 teacher_ckpt, teacher_work_dir)
+from mmera.runs.training import (DONE_MARKER, STDOUT_LOG,  # noqa: E402
+                                 best_alpha, final_metrics, run_seconds,
+                                 train)
+
+DATA = 'synthetic'
+#: family -> its student config and its ERA config (the teacher config is
+#: :data:`mmera.runs.teachers.DETECTOR_TEACHERS`' entry)
+FAMILIES: Dict[str, Dict[str, str]] = {
+    'fcos': dict(
+        student='configs/tiny/fcos_r18w16_fpn_500it_synthetic.py',
+        era='configs/era/era_fcos_r34w32-r18w16_fpn_500it_synthetic.py'),
+    'atss': dict(
+        student='configs/tiny/atss_r18w16_fpn_500it_synthetic.py',
+        era='configs/era/era_atss_r34w32-r18w16_fpn_500it_synthetic.py'),
+    'gfl': dict(
+        student='configs/tiny/gfl_r18w16_fpn_500it_synthetic.py',
+        era='configs/era/era_gfl_r34w32-r18w16_fpn_500it_synthetic.py'),
+    'rtmdet': dict(
+        student='configs/tiny/'
+        'rtmdet_cspnextw16_cspnextpafpn_500it_synthetic.py',
+        era='configs/era/era_rtmdet_cspnextw24-cspnextw16_cspnextpafpn_'
+        '500it_synthetic.py'),
+}
+METHODS = ('teacher', 'student', 'era')
+#: the seed of the (single) teacher run, as mmera.runs.teachers trains it
+TEACHER_SEED = 0
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--families', nargs='+', choices=list(FAMILIES),
+                        default=list(FAMILIES))
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--methods', nargs='+', choices=METHODS,
+                        default=list(METHODS),
+                        help='teacher: the family teacher (ERA trains it '
+                        'too when it is missing); student: the baseline; '
+                        'era: the ERA student')
+    parser.add_argument('--work-dir', default=osp.join(WORK_DIRS,
+                                                       'one_stage'),
+                        help='the runs, results.json and results.md '
+                        '(default: work_dirs/one_stage)')
+    parser.add_argument('--fresh', action='store_true',
+                        help='retrain student and ERA runs that already '
+                        'finished (the teachers stay)')
+    parser.add_argument('--report-only', action='store_true',
+                        help='train nothing: tables of the finished runs')
+    return parser.parse_args(argv)
+
+
+# -- aggregation (pure: tested with fake metrics) ----------------------------
+
+def mean_std(values: Sequence[float]) -> Optional[Dict[str, float]]:
+    """``mean``, ``std`` (sample, 0 for one value) and ``n``; None if
+    empty."""
+    values = list(values)
+    if not values:
+        return None
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return dict(mean=statistics.mean(values), std=std, n=len(values))
+
+
+def paired_diffs(base: Dict[int, dict], era: Dict[int, dict],
+                 key: str) -> Dict[int, float]:
+    """ERA - baseline of ``key`` for every seed where both runs have it."""
+    return {
+        seed: era[seed][key] - base[seed][key]
+        for seed in sorted(set(base) & set(era))
+        if key in base[seed] and key in era[seed]
+    }
+
+
+def _ok(runs: Dict[int, dict]) -> Dict[int, dict]:
+    """The finished runs (with metrics) of one method, by seed."""
+    return {s: r for s, r in runs.items() if 'mAP' in r}
+
+
+def summarize(results: Dict[str, Dict[str, Dict[int, dict]]]) -> Dict:
+    """Per family: the teacher's metrics and, for mAP and mAP50, the
+    baseline's and ERA's mean +- std and the paired differences; the
+    mean wall-clock per run of each method; the failed runs.
+
+    Args:
+        results: ``family -> method -> seed -> run``, a run being
+            ``{'mAP', 'mAP50', 'train_s'}`` (finished) or ``{'error'}``.
+
+    Returns:
+        dict: ``family -> summary`` (see :func:`markdown`).
+    """
+    out = {}
+    for family, methods in results.items():
+        base = _ok(methods.get('student', {}))
+        era = _ok(methods.get('era', {}))
+        teacher = _ok(methods.get('teacher', {}))
+        summary = dict(teacher=next(iter(teacher.values()), None))
+        for key in ('mAP', 'mAP50'):
+            diffs = paired_diffs(base, era, key)
+            summary[key] = dict(
+                baseline=mean_std([r[key] for r in base.values()]),
+                era=mean_std([r[key] for r in era.values()]),
+                diffs=diffs,
+                diff=mean_std(list(diffs.values())))
+        summary['train_s'] = {
+            method: mean_std([r['train_s'] for r in _ok(runs).values()
+                              if 'train_s' in r])
+            for method, runs in methods.items()
+        }
+        summary['failed'] = {
+            method: sorted(s for s, r in runs.items() if 'error' in r)
+            for method, runs in methods.items()
+            if any('error' in r for r in runs.values())
+        }
+        out[family] = summary
+    return out
+
+
+def fmt_ms(stat: Optional[Dict[str, float]], signed: bool = False) -> str:
+    """``0.123 +- 0.004 (n=3)``, ``0.123`` for one value, ``-`` for none."""
+    if stat is None:
+        return '-'
+    sign = '+' if signed else ''
+    if stat['n'] == 1:
+        return f'{stat["mean"]:{sign}.3f}'
+    return f'{stat["mean"]:{sign}.3f} +- {stat["std"]:.3f} (n={stat["n"]})'
+
+
+def fmt_diffs(diffs: Dict[int, float]) -> str:
+    """``s0 +0.012, s1 -0.003``; ``-`` when no seed has both runs."""
+    if not diffs:
+        return '-'
+    return ', '.join(f's{seed} {d:+.3f}' for seed, d in diffs.items())
+
+
+def fmt_seconds(stat: Optional[Dict[str, float]]) -> str:
+    if stat is None:
+        return '-'
+    return f'{stat["mean"] / 60:.1f} min'
+
+
+def markdown(summary: Dict) -> str:
+    """The tables: one per metric (mAP, mAP50), then the wall-clock."""
+    lines = []
+    for key, title in (('mAP', 'bbox mAP'), ('mAP50', 'bbox mAP50')):
+        lines += [
+            f'### {title}', '',
+            f'| family | teacher | baseline | ERA (S-mode) | ERA - baseline '
+            f'(mean) | ERA - baseline (per seed) |',
+            '| --- | --- | --- | --- | --- | --- |',
+        ]
+        for family, s in summary.items():
+            m = s[key]
+            teacher = s['teacher']
+            lines.append(
+                f'| {family} | '
+                f'{"-" if teacher is None else f"{teacher[key]:.3f}"} | '
+                f'{fmt_ms(m["baseline"])} | {fmt_ms(m["era"])} | '
+                f'{fmt_ms(m["diff"], signed=True)} | '
+                f'{fmt_diffs(m["diffs"])} |')
+        lines.append('')
+    lines += ['### Wall-clock per run', '',
+              '| family | teacher | baseline | ERA | failed runs |',
+              '| --- | --- | --- | --- | --- |']
+    for family, s in summary.items():
+        t = s['train_s']
+        failed = '; '.join(f'{m} seeds {seeds}'
+                           for m, seeds in s['failed'].items()) or '-'
+        lines.append(f'| {family} | {fmt_seconds(t.get("teacher"))} | '
+                     f'{fmt_seconds(t.get("student"))} | '
+                     f'{fmt_seconds(t.get("era"))} | {failed} |')
+    return '\n'.join(lines) + '\n'
+
+
+# -- the runs ----------------------------------------------------------------
+
+def run_dir(work_dir: str, family: str, method: str, seed: int) -> str:
+    """Where a student or ERA run trains: ``<work_dir>/<family>/
+    <method>_seed<seed>``; the teacher's is its published work dir."""
+    if method == 'teacher':
+        return teacher_work_dir(DATA, detector=family)
+    return osp.join(work_dir, family, f'{method}_seed{seed}')
+
+
+def read_run(path: str, method: str) -> Optional[dict]:
+    """The metrics of a finished run in ``path`` (None if unfinished)."""
+    if not osp.isfile(osp.join(path, DONE_MARKER)):
+        return None
+    try:
+        run = dict(final_metrics(path), train_s=run_seconds(path))
+    except (OSError, IndexError, KeyError, ValueError) as e:
+        return dict(error=f'unreadable run: {e}')
+    if method == 'era':
+        try:
+            run['st'] = best_alpha(path)
+        except (OSError, IndexError, KeyError, ValueError):
+            pass
+    return run
+
+
+def train_one(work_dir: str, family: str, method: str, seed: int,
+              fresh: bool) -> dict:
+    """Trains (or reuses) one run; its metrics, or ``{'error'}``."""
+    label = f'{family} {method} s{seed}'
+    path = run_dir(work_dir, family, method, seed)
+    try:
+        if method == 'teacher':
+            ensure_teacher(DATA, detector=family)
+        else:
+            options = [f'randomness.seed={seed}']
+            if method == 'era':
+                options.append('model.teacher_ckpt=' +
+                               ensure_teacher(DATA, detector=family))
+            train(repo_path(FAMILIES[family][method]), path, options, label,
+                  reuse=not fresh)
+    except SystemExit as e:  # train() names the failed run's log
+        print(f'[one_stage] {label} FAILED: {e}', flush=True)
+        return dict(error=str(e), log=osp.join(path, STDOUT_LOG))
+    return read_run(path, method) or dict(error='no finished run')
+
+
+def collect(work_dir: str, families: Sequence[str], seeds: Sequence[int],
+            methods: Sequence[str]) -> Dict:
+    """The finished runs on disk (nothing trained), as :func:`summarize`
+    takes them; unfinished runs are left out."""
+    results = {}
+    for family in families:
+        results[family] = {}
+        for method in methods:
+            runs = {}
+            for seed in ([TEACHER_SEED] if method == 'teacher' else seeds):
+                run = read_run(run_dir(work_dir, family, method, seed),
+                               method)
+                if run is not None:
+                    runs[seed] = run
+            results[family][method] = runs
+    return results
+
+
+def write_report(work_dir: str, results: Dict, meta: Dict) -> str:
+    """Writes ``results.json`` and ``results.md``; returns the markdown."""
+    summary = summarize(results)
+    text = (f'# ERA on the tiny one-stage families ({DATA}, 500 it)\n\n'
+            f'Teacher: seed {TEACHER_SEED}; baseline and ERA: seeds '
+            f'{meta["seeds"]}, final validation (ERA in S-mode). '
+            f'Updated {meta["updated"]}.\n\n' + markdown(summary))
+    os.makedirs(work_dir, exist_ok=True)
+    with open(osp.join(work_dir, 'results.json'), 'w') as f:
+        json.dump(dict(meta=meta, results=results, summary=summary), f,
+                  indent=1, default=str)
+    with open(osp.join(work_dir, 'results.md'), 'w') as f:
+        f.write(text)
+    return text
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(argv)
+    try:
+        require_data(DATA)
+    except FileNotFoundError as e:
+        raise SystemExit(str(e))
+    work_dir = osp.abspath(args.work_dir)
+    report_methods = [m for m in METHODS if m in args.methods] if (
+        args.report_only) else list(METHODS)
+    results = collect(work_dir, args.families, args.seeds, report_methods)
+
+    def report() -> str:
+        meta = dict(seeds=list(args.seeds), families=list(args.families),
+                    updated=time.strftime('%Y-%m-%d %H:%M'),
+                    teacher_ckpts={f: teacher_ckpt(DATA, detector=f)
+                                   for f in args.families})
+        return write_report(work_dir, results, meta)
+
+    if not args.report_only:
+        start = time.time()
+        for family in args.families:
+            for method in METHODS:
+                if method not in args.methods:
+                    continue
+                seeds = [TEACHER_SEED] if method == 'teacher' else args.seeds
+                for seed in seeds:
+                    print(f'[one_stage {time.time() - start:6.0f}s] '
+                          f'{family} {method} seed {seed}', flush=True)
+                    results[family].setdefault(method, {})[seed] = train_one(
+                        work_dir, family, method, seed, args.fresh)
+                    report()
+    print(report())
+    print(f'written: {osp.join(work_dir, "results.md")} and results.json')
+
+
+if __name__ == '__main__':
+    main()
