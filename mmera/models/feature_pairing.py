@@ -50,6 +50,13 @@ def dry_run_shapes(module: nn.Module,
         with torch.no_grad():
             outs = (forward or module)(
                 torch.zeros(1, 3, size, size, device=device))
+    except Exception as err:
+        raise ValueError(
+            f'could not run {type(module).__name__} on a blank {size}x{size} '
+            'image to read the strides and widths of its feature maps '
+            f'({type(err).__name__}: {err}). mmera pairs features by stride '
+            'and supports detectors that run at that size (RetinaNet, FCOS, '
+            'ATSS, GFL, RTMDet, ...).') from err
     finally:
         module.train(was_training)
     if isinstance(outs, Tensor):
@@ -92,7 +99,8 @@ class FeaturePairing:
     """The student and teacher maps paired by stride.
 
     Attributes:
-        strides: The paired strides, finest first.
+        strides: The paired strides, finest first (or in the order the
+            teacher's head reads them, for methods that run it).
         student_index: For each paired stride, the index of the student's
             map in its ``extract_feat`` output.
         teacher_index: The same for the teacher.
@@ -112,14 +120,6 @@ class FeaturePairing:
     def select_teacher(self, feats: Sequence[Tensor]) -> List[Tensor]:
         """The teacher's maps at the paired strides."""
         return [feats[i] for i in self.teacher_index]
-
-    @property
-    def is_identity(self) -> bool:
-        """Whether both detectors return exactly the paired maps, in order."""
-        n = len(self.strides)
-        return (self.student_index == tuple(range(n)) == self.teacher_index
-                and len(self.student.strides) == len(self.teacher.strides)
-                == n)
 
     def channels(self, method: str) -> Tuple[int, int]:
         """The one channel count of the student's and of the teacher's
@@ -161,7 +161,8 @@ def pair_by_stride(student: NeckLayout, teacher: NeckLayout, method: str,
             methods that combine every level of both).
 
     Returns:
-        FeaturePairing: The common strides, finest first.
+        FeaturePairing: The common strides, finest first; with
+        ``need_strides``, those strides in the order given.
 
     Raises:
         ValueError: No common stride, a needed stride missing, or (with
@@ -202,7 +203,8 @@ def pair_by_stride(student: NeckLayout, teacher: NeckLayout, method: str,
                 f'{sorted(need_strides)}, but {describe()}; the student '
                 f'lacks {missing}. Give the student\'s neck these levels, '
                 'or use a feature-only method (FitNet, PKD).')
-        common = sorted(set(need_strides))
+        # in the order the head reads them (YOLOv3's head reads 32 -> 8)
+        common = list(dict.fromkeys(int(x) for x in need_strides))
     return FeaturePairing(
         tuple(common), tuple(student.strides.index(s) for s in common),
         tuple(teacher.strides.index(s) for s in common), student, teacher)

@@ -23,7 +23,7 @@ exact mmdet loss code a head runs, never by ``isinstance``:
     copy, assigning N times. Always correct; it costs N assignments.
 """
 from contextlib import contextmanager
-from typing import Iterator, List, Optional, Sequence, Tuple, Type
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 from mmdet.models.dense_heads import ATSSHead, FCOSHead, GFLHead
 from .anchor_loss import supports_assign_once
@@ -47,8 +47,6 @@ def reused_targets_family(head) -> Optional[type]:
     """The family of :data:`REUSED_TARGET_FAMILIES` whose loss code ``head``
     (an instance or a class) runs unchanged, or None."""
     cls = head if isinstance(head, type) else type(head)
-    if issubclass(cls, ReusedTargets):
-        cls = cls.__mro__[2]  # the head class the reuse subclass wraps
     for base, methods in REUSED_TARGET_FAMILIES:
         if issubclass(cls, base) and all(
                 getattr(cls, m) is getattr(base, m) for m in methods):
@@ -73,63 +71,40 @@ def loss_path_heads(path: str) -> List[str]:
                   and loss_path(cls) == path)
 
 
-class ReusedTargets:
-    """Mixin: inside :meth:`reuse_targets`, ``get_targets`` runs once and
-    its result serves every later call.
+@contextmanager
+def reused_targets(head) -> Iterator[None]:
+    """Inside the block, ``head.get_targets`` runs once and its result
+    serves every later call.
 
-    Used only on a head of :data:`REUSED_TARGET_FAMILIES`, whose
-    ``get_targets`` takes priors and ground truth only: the K+1 copies of a
-    batch then get the very targets one call would give each of them.
+    Only for our own frozen copy of a head of :data:`REUSED_TARGET_FAMILIES`
+    (whose ``get_targets`` takes priors and ground truth only), so the K+1
+    copies of one batch get the very targets one call would give each. The
+    memo is an attribute of that instance for the block only: the head's
+    class, the teacher's head and every other instance are untouched.
+
+    Raises:
+        ValueError: For a head outside the families.
     """
+    if reused_targets_family(head) is None:
+        raise ValueError(f'{type(head).__name__} computes targets from its '
+                         'predictions or runs its own loss code: its targets '
+                         'cannot be reused across approximations.')
+    compute = head.get_targets
+    cache: list = []
 
-    _cached_targets: Optional[list] = None
-
-    def get_targets(self, *args, **kwargs):
-        cache = self._cached_targets
-        if cache is None:
-            return super().get_targets(*args, **kwargs)
+    def get_targets(*args, **kwargs):
         if not cache:
-            cache.append(super().get_targets(*args, **kwargs))
+            cache.append(compute(*args, **kwargs))
         return cache[0]
 
-    @contextmanager
-    def reuse_targets(self) -> Iterator[None]:
-        """Computes the targets at the first ``get_targets`` call only."""
-        self._cached_targets = []
-        try:
-            yield
-        finally:
-            self._cached_targets = None
-
-
-_REUSE_CLASSES = {}
-
-
-def with_reused_targets(head) -> None:
-    """Makes ``head`` (our own frozen copy) a :class:`ReusedTargets`
-    subclass of its class, in place.
-
-    A subclass made for the copy, not a patch of mmdet: the teacher's head
-    and every other instance of the class are untouched.
-    """
-    cls = type(head)
-    if issubclass(cls, ReusedTargets):
-        return
-    if cls not in _REUSE_CLASSES:
-        _REUSE_CLASSES[cls] = type(f'{cls.__name__}WithReusedTargets',
-                                   (ReusedTargets, cls), {})
-    head.__class__ = _REUSE_CLASSES[cls]
+    head.get_targets = get_targets
+    try:
+        yield
+    finally:
+        del head.get_targets
 
 
 def chunk_outputs(outs: Sequence[Sequence], k: int,
                   n: int) -> Tuple[list, ...]:
     """Copy ``k`` of ``n`` of each per-level output list (copy-major)."""
     return tuple([x.chunk(n, dim=0)[k] for x in out] for out in outs)
-
-
-def head_class_name(head) -> str:
-    """The head's mmdet class name (without our reuse subclass)."""
-    cls: Type = type(head)
-    if issubclass(cls, ReusedTargets):
-        cls = cls.__mro__[2]
-    return cls.__name__

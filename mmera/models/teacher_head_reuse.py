@@ -11,8 +11,7 @@ from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
 from mmdet.models.utils import unpack_gt_instances
 from mmdet.structures import SampleList
 from .anchor_loss import assign_targets, stacked_anchor_loss
-from .head_loss_paths import (chunk_outputs, head_class_name, loss_path,
-                              with_reused_targets)
+from .head_loss_paths import chunk_outputs, loss_path, reused_targets
 from .utils import freeze
 
 Levels = List[Tensor]
@@ -55,8 +54,6 @@ class TeacherHeadReuse(nn.Module):
                 'feature method (FitNet, PKD) for this teacher.')
         self.head = freeze(copy.deepcopy(head))
         self.loss_path = loss_path(self.head)
-        if self.loss_path == 'reused_targets':
-            with_reused_targets(self.head)
 
     def train(self, mode: bool = True) -> 'TeacherHeadReuse':
         # Training-mode forward, frozen (eval) normalisation statistics.
@@ -73,7 +70,7 @@ class TeacherHeadReuse(nn.Module):
     @property
     def head_name(self) -> str:
         """The teacher head's mmdet class name."""
-        return head_class_name(self.head)
+        return type(self.head).__name__
 
     def forward(self, approximations: Sequence[Levels]) -> Tuple[Levels, ...]:
         """Runs all approximations through the head as one batch.
@@ -116,7 +113,7 @@ class TeacherHeadReuse(nn.Module):
             return sum(c + b for c, b in zip(losses_cls, losses_bbox))
         gts, ignores, metas = unpack_gt_instances(batch_data_samples)
         # 'reused_targets': the first loss call assigns, the others reuse it.
-        shared = (self.head.reuse_targets() if self.loss_path
+        shared = (reused_targets(self.head) if self.loss_path
                   == 'reused_targets' else contextlib.nullcontext())
         total, n = 0., len(weights)
         with shared:

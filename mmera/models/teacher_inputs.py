@@ -9,6 +9,8 @@ teacher the student's tensor gives it inputs it was never trained on.
 from typing import Optional
 
 import torch
+import torch.nn.functional as F
+from mmengine.model import ImgDataPreprocessor
 from torch import Tensor, nn
 
 from mmdet.structures import OptSampleList
@@ -19,6 +21,12 @@ def _settings(preprocessor: Optional[nn.Module]):
     # identity for a detector without one.
     if preprocessor is None:
         return None, None, False, 0.0
+    if not isinstance(preprocessor, ImgDataPreprocessor):
+        raise ValueError(
+            f'the teacher\'s input cannot be derived from the student\'s '
+            f'through a {type(preprocessor).__name__}: mmera converts '
+            'between image data preprocessors (mmdet\'s DetDataPreprocessor '
+            'and other ImgDataPreprocessor subclasses).')
     normalise = getattr(preprocessor, '_enable_normalize', False)
     mean = preprocessor.mean.flatten() if normalise else None
     std = preprocessor.std.flatten() if normalise else None
@@ -32,7 +40,9 @@ class TeacherInputs(nn.Module):
     ``raw = x * std_s + mean_s`` (in the student's channel order), the
     channels are reversed when exactly one preprocessor swaps BGR/RGB, then
     ``(raw - mean_t) / std_t``; the padding is set to the teacher's pad
-    value. With equal settings it returns the batch unchanged (no copy).
+    value, and the batch is padded further to the teacher's
+    ``pad_size_divisor`` where it is not a multiple of it. With equal
+    settings it returns the batch unchanged (no copy).
 
     Args:
         student_preprocessor: The student's (the distiller's) preprocessor.
@@ -44,6 +54,8 @@ class TeacherInputs(nn.Module):
         super().__init__()
         s_mean, s_std, s_swap, s_pad = _settings(student_preprocessor)
         t_mean, t_std, t_swap, t_pad = _settings(teacher_preprocessor)
+        _check_compatible(student_preprocessor, teacher_preprocessor,
+                          s_mean, t_mean)
         self.swap = s_swap != t_swap
         self.same = (not self.swap and _equal(s_mean, t_mean)
                      and _equal(s_std, t_std) and s_pad == t_pad)
@@ -58,6 +70,10 @@ class TeacherInputs(nn.Module):
             self.register_buffer(name, value.view(1, -1, 1, 1),
                                  persistent=False)
         self.t_pad = t_pad
+        # the teacher's own padding multiple (e.g. 32 for ResNets, 1 for
+        # RTMDet's preprocessor, whose pipeline pads to a fixed size)
+        self.t_divisor = int(getattr(teacher_preprocessor,
+                                     'pad_size_divisor', 1) or 1)
 
     def forward(self, batch_inputs: Tensor,
                 batch_data_samples: OptSampleList = None) -> Tensor:
@@ -72,20 +88,38 @@ class TeacherInputs(nn.Module):
         Returns:
             Tensor: The teacher's input.
         """
-        if self.same:
+        height, width = batch_inputs.shape[-2:]
+        pad_h = -height % self.t_divisor
+        pad_w = -width % self.t_divisor
+        if self.same and not (pad_h or pad_w):
             return batch_inputs
         raw = batch_inputs * self.s_std + self.s_mean
         if self.swap:
             # The student's channel order is the reverse of the teacher's.
             raw = raw.flip(1)
         out = (raw - self.t_mean) / self.t_std
+        if pad_h or pad_w:  # as the teacher's preprocessor pads its batch
+            out = F.pad(out, (0, pad_w, 0, pad_h), value=self.t_pad)
         if batch_data_samples is not None:
             for i, sample in enumerate(batch_data_samples):
-                height, width = sample.metainfo.get(
-                    'img_shape', out.shape[-2:])[:2]
-                out[i, :, int(height):, :] = self.t_pad
-                out[i, :, :, int(width):] = self.t_pad
+                img_h, img_w = sample.metainfo.get('img_shape',
+                                                   (height, width))[:2]
+                out[i, :, int(img_h):, :] = self.t_pad
+                out[i, :, :, int(img_w):] = self.t_pad
         return out
+
+
+def _check_compatible(student: Optional[nn.Module],
+                      teacher: Optional[nn.Module], s_mean: Optional[Tensor],
+                      t_mean: Optional[Tensor]) -> None:
+    """Refuses what a per-pixel conversion cannot give the teacher: images
+    of other channel counts."""
+    if s_mean is not None and t_mean is not None and \
+            s_mean.numel() != t_mean.numel():
+        raise ValueError(
+            f'the student\'s data preprocessor normalises '
+            f'{s_mean.numel()} channels, the teacher\'s {t_mean.numel()}: '
+            'student and teacher must read images with the same channels.')
 
 
 def _equal(a: Optional[Tensor], b: Optional[Tensor]) -> bool:

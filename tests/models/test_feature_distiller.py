@@ -304,8 +304,9 @@ def test_adapter_errors_name_the_config_key(student_cfg, teacher_cfg):
 @pytest.mark.parametrize('levels', [(5, ), (), (0, 0), (-1, ), (1.0, )])
 def test_bad_levels_are_rejected(levels, student_cfg, teacher_cfg):
     with pytest.raises(ValueError,
-                       match=r'`levels` must be distinct FPN level indices '
-                       r'in 0\.\.4 \(the FPNs have 5 levels\)'):
+                       match=r'`levels` must be distinct level indices '
+                       r'in 0\.\.4 \(student and teacher have 5 strides in '
+                       r'common: \[8, 16, 32, 64, 128\]\)'):
         _build('PKDDistiller', student_cfg, teacher_cfg, init=False,
                levels=levels)
 

@@ -55,9 +55,20 @@ def test_common_strides_are_paired_in_order():
     feats = list(range(5))
     assert pairing.select_student(feats) == [1, 2, 3, 4]
     assert pairing.select_teacher(feats) == [0, 1, 2, 3]
-    assert not pairing.is_identity
     same = pair_by_stride(teacher, teacher, 'M')
-    assert same.is_identity
+    assert same.student_index == same.teacher_index == (0, 1, 2, 3, 4)
+
+
+def test_needed_strides_keep_the_heads_order():
+    """YOLOv3's neck and head go from stride 32 to 8: TWI must give the
+    teacher's head its levels in that order."""
+    coarse_first = _layout([32, 16, 8])
+    student = _layout([8, 16, 32, 64])
+    pairing = pair_by_stride(student, coarse_first, 'M',
+                             need_strides=[32, 16, 8])
+    assert pairing.strides == (32, 16, 8)
+    assert pairing.student_index == (2, 1, 0)
+    assert pairing.teacher_index == (0, 1, 2)
 
 
 def test_needed_strides_must_all_be_in_the_student():
@@ -70,6 +81,15 @@ def test_needed_strides_must_all_be_in_the_student():
                        need_strides=[8, 16, 32, 64, 128])
     ok = pair_by_stride(teacher, student, 'M', need_strides=[8, 16, 32])
     assert ok.strides == (8, 16, 32)
+
+
+def test_a_detector_that_cannot_dry_run_is_named():
+    cfg = tiny_detector('retinanet')
+    cfg.neck.in_channels = [8, 16, 32, 64]  # not the backbone's widths
+    det = MODELS.build(cfg)
+    with pytest.raises(ValueError, match=r'could not run RetinaNet on a blank '
+                       r'256x256 image .*RuntimeError'):
+        neck_layout(det)
 
 
 def test_refusals_name_both_necks():

@@ -145,11 +145,29 @@ def test_fpn_methods_train_on_fcos(method):
                if '.loss' in k and torch.is_tensor(v))
 
 
-def test_reskd_predicts_with_heads_of_three_outputs():
+def test_reskd_adaptive_updates_every_head_output():
+    """FCOS has three outputs (centerness too): when every image goes to
+    full depth, adaptive inference must equal 'all' exactly, and differ
+    from the student alone (the res-students are moved off zero)."""
     model = _build('ResKDDistiller', *_pair('fcos'),
-                   inference_mode='adaptive').eval()
+                   skip_rule=dict(type='max_score', thr=1.0)).eval()
+    torch.manual_seed(2)
+    for p in model.res_students.parameters():
+        p.data.normal_(0, 0.05)
+    inputs, samples = _batch()
+    results = {}
     with torch.no_grad():
-        _valid(model.predict(*_batch()))
+        for mode in ('adaptive', 'all', 'none'):
+            model.set_inference_mode(mode)
+            results[mode] = model.predict(inputs, copy.deepcopy(samples))
+            if mode == 'adaptive':
+                assert model.last_depths == [model.num_res_students] * 2
+    _valid(results['adaptive'])
+    for a, b, c in zip(results['adaptive'], results['all'], results['none']):
+        for key in ('bboxes', 'scores', 'labels'):
+            assert torch.equal(a.pred_instances[key], b.pred_instances[key])
+        assert not torch.equal(a.pred_instances.scores,
+                               c.pred_instances.scores)
 
 
 @pytest.mark.parametrize('family', ['fcos', 'rtmdet'])

@@ -7,6 +7,7 @@ approximation), the TWI loss of K+1 approximations and its gradients equal
 head, and the reuse path assigns once where the reference assigns K+1 times.
 """
 import copy
+import io
 from unittest import mock
 
 import pytest
@@ -17,7 +18,7 @@ from mmdet.models.dense_heads import (AnchorHead, ATSSHead, FCOSHead, GFLHead,
                                       RTMDetHead)
 from mmdet.models.utils import unpack_gt_instances
 from mmdet.registry import MODELS
-from mmera.models.head_loss_paths import loss_path
+from mmera.models.head_loss_paths import reused_targets
 from mmera.models.teacher_head_reuse import TeacherHeadReuse, sum_losses
 from one_stage import make_samples, tiny_head
 
@@ -118,13 +119,20 @@ def test_bn_statistics_stay_frozen_in_training():
     assert all(torch.equal(before[k], after[k]) for k in before)
 
 
-def test_the_teacher_head_class_is_untouched():
+def test_reused_targets_leave_the_head_as_it_was():
     head = MODELS.build(tiny_head('gfl'))
-    twi = TeacherHeadReuse(head)
-    assert type(head) is GFLHead
-    assert type(twi.head) is not GFLHead and isinstance(twi.head, GFLHead)
-    assert twi.head_name == 'GFLHead'
-    assert loss_path(twi.head) == 'reused_targets'
+    twi = TeacherHeadReuse(head).train()
+    assert type(twi.head) is GFLHead and twi.head_name == 'GFLHead'
+    keys = set(twi.state_dict())
+    twi.loss(_features(head), WEIGHTS, make_samples())
+    # the memo lived for the loss call only; the copy pickles (torch.save)
+    assert 'get_targets' not in vars(twi.head)
+    assert set(twi.state_dict()) == keys
+    buffer = io.BytesIO()
+    torch.save(twi, buffer)
+    with pytest.raises(ValueError, match='cannot be reused'):
+        with reused_targets(MODELS.build(tiny_head('rtmdet'))):
+            pass
 
 
 def test_non_dense_head_is_refused_with_a_message():

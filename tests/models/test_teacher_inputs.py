@@ -1,6 +1,7 @@
 """The teacher sees each image as its own data preprocessor would."""
 import copy
 
+import pytest
 import torch
 
 from mmdet.registry import MODELS
@@ -64,3 +65,29 @@ def test_distiller_feeds_the_teacher_its_own_normalisation():
     want = model.teacher.extract_feat(teacher_batch['inputs'])
     for g, w in zip(got, want):
         torch.testing.assert_close(g, w, atol=1e-3, rtol=1e-3)
+
+
+def test_what_a_per_pixel_conversion_cannot_fix_is_refused():
+    student = MODELS.build(copy.deepcopy(PYTORCH))
+    gray = copy.deepcopy(CAFFE)
+    gray.update(mean=[128.0], std=[64.0])
+    with pytest.raises(ValueError, match='normalises 3 channels, the '
+                       "teacher's 1"):
+        TeacherInputs(student, MODELS.build(gray))
+    with pytest.raises(ValueError, match='through a Linear'):
+        TeacherInputs(student, torch.nn.Linear(1, 1))
+
+
+def test_the_teachers_padding_multiple_is_applied():
+    """An RTMDet-style student (no padding multiple) of a ResNet teacher
+    (multiples of 32): the teacher gets its batch padded as its own
+    preprocessor pads it."""
+    data = _raw_batch()
+    unpadded = copy.deepcopy(PYTORCH)
+    unpadded.pad_size_divisor = 1
+    s_pre, s_inputs, samples = _preprocess(unpadded, data)
+    t_pre, t_inputs, _ = _preprocess(CAFFE, data)
+    assert s_inputs.shape[-2:] == (128, 120)
+    out = TeacherInputs(s_pre, t_pre)(s_inputs, samples)
+    assert out.shape == t_inputs.shape == (2, 3, 128, 128)
+    torch.testing.assert_close(out, t_inputs, atol=2e-3, rtol=0)

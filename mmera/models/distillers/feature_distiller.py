@@ -11,13 +11,15 @@ from .base_distiller import BaseDistiller, ConfigLike
 
 @MODELS.register_module()
 class FeatureDistiller(BaseDistiller):
-    """Trains a single-stage FPN student to imitate a teacher's FPN features.
+    """Trains a single-stage student to imitate a teacher's neck features.
 
     Training step, top to bottom (:meth:`loss`):
 
-    1. student FPN features ``S`` and the student's own detection losses
+    1. student neck features ``S`` and the student's own detection losses
        (its ``bbox_head.loss``, unchanged);
-    2. frozen teacher FPN features ``T`` (no grad);
+    2. frozen teacher neck features ``T`` (no grad, the teacher's own input
+       normalisation), at the strides both have (paired by stride,
+       :mod:`mmera.models.feature_pairing`);
     3. for each distilled level ``l``: ``distill_loss(adapter_l(S_l), T_l)``;
        the levels' losses are summed into ``<prefix>.loss_feat``.
 
@@ -29,13 +31,13 @@ class FeatureDistiller(BaseDistiller):
     whatever its resolution, and the total grows with ``len(levels)``.
 
     Only the teacher's backbone and neck run; its head is never used, so the
-    teacher may be any detector with an FPN of the same strides and number of
-    levels (another head or class set included). The adapter (student ->
+    teacher may be any detector with a stride in common (another head, neck
+    or class set included). The adapter (student ->
     teacher channels) is used only in training: :meth:`predict` is the
     student alone, and the exported student is a stock mmdet detector.
 
     Args:
-        student: The student: a single-stage detector with an FPN neck.
+        student: The student: a single-stage detector (any neck).
         teacher_config: The teacher's config (path, ``mmdet::`` path or dict).
         teacher_ckpt: The teacher's weights (local path or URL).
         distill_loss: A registered loss applied per level as
@@ -48,8 +50,8 @@ class FeatureDistiller(BaseDistiller):
             differ), ``'conv'`` (always) or ``'none'`` (channels must match);
             see :class:`FeatureAdapter`. ``None`` gives the class's
             ``default_adapter``.
-        levels: Indices of the FPN levels to distil (0 = finest); ``None``
-            distils all.
+        levels: Indices into the paired strides to distil (0 = finest);
+            ``None`` distils all.
         data_preprocessor: Defaults to the student's.
         init_cfg: Passed to :class:`BaseDistiller`.
     """
@@ -95,9 +97,10 @@ class FeatureDistiller(BaseDistiller):
             and 0 <= lvl < num_levels for lvl in levels)
         if not levels or not valid or len(set(levels)) != len(levels):
             raise ValueError(
-                f'{type(self).__name__}: `levels` must be distinct FPN level '
-                f'indices in 0..{num_levels - 1} (the FPNs have {num_levels} '
-                f'levels), got {levels}; use None for all levels.')
+                f'{type(self).__name__}: `levels` must be distinct level '
+                f'indices in 0..{num_levels - 1} (student and teacher have '
+                f'{num_levels} strides in common: {list(self.pairing.strides)}'
+                f'), got {levels}; use None for all levels.')
         return levels
 
     def _loss_cfg(self, distill_loss: Optional[dict]) -> dict:

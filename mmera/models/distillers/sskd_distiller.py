@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmdet.registry import MODELS
-from mmdet.structures import SampleList
+from mmdet.structures import OptSampleList, SampleList
 from ..feature_adapter import FeatureAdapter
 from ..feature_pairing import dry_run_shapes
 from .base_distiller import BaseDistiller, ConfigLike
@@ -174,11 +174,15 @@ class SSKDDistiller(BaseDistiller):
 
     # -- training -------------------------------------------------------------
     @torch.no_grad()
-    def teacher_backbone_features(self, batch_inputs: Tensor) -> List[Tensor]:
-        """The frozen teacher's backbone outputs (no neck, no head)."""
+    def teacher_backbone_features(self, batch_inputs: Tensor,
+                                  batch_data_samples: OptSampleList = None
+                                  ) -> List[Tensor]:
+        """The frozen teacher's backbone outputs (no neck, no head), its
+        input normalised as its own data preprocessor would."""
         if not self.teacher_loaded:
             self.load_teacher()
-        return list(self.teacher.backbone(batch_inputs))
+        return list(self.teacher.backbone(
+            self.teacher_inputs(batch_inputs, batch_data_samples)))
 
     def loss(self, batch_inputs: Tensor,
              batch_data_samples: SampleList) -> Dict[str, Tensor]:
@@ -198,7 +202,8 @@ class SSKDDistiller(BaseDistiller):
         s, t = self.stage_pairs[self.phase]
         # Later student stages run too but are frozen and out of the loss.
         student_feat = self.student.backbone(batch_inputs)[s]
-        teacher_feat = self.teacher_backbone_features(batch_inputs)[t]
+        teacher_feat = self.teacher_backbone_features(
+            batch_inputs, batch_data_samples)[t]
         self.check_feature_shapes([student_feat], [teacher_feat],
                                   what=f'stage pair {self.phase}')
         adapted = self.adapters[self.phase]([student_feat])[0]
