@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 from mmdet.models.dense_heads import ATSSHead, FCOSHead, GFLHead
+from mmdet.models.task_modules.samplers import PseudoSampler
 from .anchor_loss import supports_assign_once
 
 LOSS_PATHS = ('stacked', 'reused_targets', 'per_approximation')
@@ -37,15 +38,25 @@ REUSED_TARGET_FAMILIES: Tuple[Tuple[type, Tuple[str, ...]], ...] = (
     (FCOSHead, ('loss_by_feat', 'get_targets', '_get_targets_single',
                 'centerness_target')),
     (ATSSHead, ('loss_by_feat', 'get_targets', '_get_targets_single',
-                'loss_by_feat_single', 'centerness_target', 'get_anchors')),
+                'loss_by_feat_single', 'centerness_target', 'get_anchors',
+                'get_num_level_anchors_inside')),
     (GFLHead, ('loss_by_feat', 'get_targets', '_get_targets_single',
-               'loss_by_feat_single', 'get_anchors')),
+               'loss_by_feat_single', 'get_anchors', 'anchor_center',
+               'get_num_level_anchors_inside')),
 )
 
 
 def reused_targets_family(head) -> Optional[type]:
     """The family of :data:`REUSED_TARGET_FAMILIES` whose loss code ``head``
-    (an instance or a class) runs unchanged, or None."""
+    (an instance or a class) runs unchanged, or None.
+
+    An instance must also sample deterministically (mmdet's PseudoSampler,
+    the default of these heads): a random sampler draws anew at every
+    ``get_targets``, which one reused draw would not.
+    """
+    sampler = getattr(head, 'sampler', None)
+    if sampler is not None and not isinstance(sampler, PseudoSampler):
+        return None
     cls = head if isinstance(head, type) else type(head)
     for base, methods in REUSED_TARGET_FAMILIES:
         if issubclass(cls, base) and all(

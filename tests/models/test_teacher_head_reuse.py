@@ -135,6 +135,16 @@ def test_reused_targets_leave_the_head_as_it_was():
             pass
 
 
+def test_a_random_sampler_takes_the_per_approximation_path():
+    cfg = tiny_head('atss')
+    cfg.train_cfg.sampler = dict(type='RandomSampler', num=64,
+                                 pos_fraction=0.5)
+    assert TeacherHeadReuse(MODELS.build(cfg)).loss_path == \
+        'per_approximation'
+    assert TeacherHeadReuse(MODELS.build(tiny_head('atss'))).loss_path == \
+        'reused_targets'
+
+
 def test_non_dense_head_is_refused_with_a_message():
     with pytest.raises(ValueError, match='not an mmdet dense head.*FitNet'):
         TeacherHeadReuse(torch.nn.Linear(2, 2))
