@@ -13,6 +13,9 @@ from typing import Callable, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
+from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
+from .detector_losses import detector_kind
+
 #: Side of the blank image of the dry run: a multiple of every stride up to
 #: 256 that detectors use, small enough to cost little on any backbone.
 DRY_RUN_SIZE = 256
@@ -212,24 +215,25 @@ def pair_by_stride(student: NeckLayout, teacher: NeckLayout, method: str,
 
 def pair_detectors(student: nn.Module, teacher: Optional[nn.Module],
                    method: str, same_classes: bool = False,
-                   need_head: bool = True, teacher_head_levels: bool = False,
+                   student_dense_head: bool = False,
+                   teacher_head_levels: bool = False,
                    all_levels: bool = False,
                    neck_types: Optional[Sequence[type]] = None
                    ) -> FeaturePairing:
     """Checks that two detectors fit a method and pairs their maps by stride.
 
     Args:
-        student: The student detector.
+        student: The student detector: single-stage or two-stage (its own
+            losses are computed by :func:`~mmera.models.detector_losses`).
         teacher: The teacher detector, or None (teacher-free: the student is
             paired with itself, which checks its own layout).
         method: The method's name, for messages.
-        same_classes: Require equal ``num_classes`` (methods that use the
+        same_classes: Require equal numbers of classes (methods that use the
             teacher's head or logits).
-        need_head: Require a dense ``bbox_head`` (single-stage detectors)
-            in the student, and with ``same_classes`` or
-            ``teacher_head_levels`` in the teacher.
-        teacher_head_levels: Pair exactly the strides the teacher's head
-            reads (methods that run it on student features).
+        student_dense_head: The method's mechanism uses the student's dense
+            ``bbox_head`` (single-stage students only).
+        teacher_head_levels: Pair exactly the strides the teacher's dense
+            head reads (methods that run it on student features).
         all_levels: Both necks must return the same strides.
         neck_types: The neck classes the method's mechanism works on (e.g.
             ``(FPN, )``); None: any neck.
@@ -252,19 +256,30 @@ def pair_detectors(student: nn.Module, teacher: Optional[nn.Module],
                 f'method works on {"/".join(t.__name__ for t in neck_types)} '
                 'necks only (its mechanism splits or rebuilds that neck). '
                 'FitNet, PKD and ERA work with any neck.')
-        uses_head = role == 'student' or same_classes or teacher_head_levels
-        if need_head and uses_head and not hasattr(det, 'bbox_head'):
-            raise ValueError(
-                f'{method}: the {role} ({type(det).__name__}) has no dense '
-                'bbox_head; two-stage detectors are not supported by this '
-                'method yet. Single-stage detectors (RetinaNet, FCOS, ATSS, '
-                'GFL, RTMDet, ...) work.')
+    if detector_kind(student) == 'other':
+        raise ValueError(
+            f'{method}: the student ({type(student).__name__}) is neither a '
+            'single-stage detector (a dense bbox_head) nor a two-stage one '
+            '(RPN + RoI head); those are what mmera\'s distillers train.')
+    if student_dense_head and detector_kind(student) != 'single_stage':
+        raise ValueError(
+            f'{method}: the student ({type(student).__name__}) has no dense '
+            'bbox_head, and this method\'s mechanism runs the student\'s '
+            'dense head; use a single-stage student (RetinaNet, FCOS, ATSS, '
+            'GFL, RTMDet, ...), or FitNet, PKD or ERA, which distil '
+            'two-stage students too.')
+    if teacher_head_levels and not isinstance(
+            getattr(teacher, 'bbox_head', None), BaseDenseHead):
+        raise ValueError(
+            f'{method}: this method runs the teacher\'s dense head on the '
+            f'student\'s features, but the teacher '
+            f'({type(teacher).__name__}) has none (a two-stage or query-'
+            'based detector).')
     layout = neck_layout(student)
     if teacher is None:
         return pair_by_stride(layout, layout, method)
     if same_classes:
-        s_cls = getattr(student.bbox_head, 'num_classes', None)
-        t_cls = getattr(teacher.bbox_head, 'num_classes', None)
+        s_cls, t_cls = num_classes(student), num_classes(teacher)
         if s_cls != t_cls:
             raise ValueError(
                 f'{method}: the student predicts {s_cls} classes, the '
@@ -276,3 +291,15 @@ def pair_detectors(student: nn.Module, teacher: Optional[nn.Module],
         need = head_strides(teacher.bbox_head) or t_layout.strides
     return pair_by_stride(layout, t_layout, method, need_strides=need,
                           all_levels=all_levels)
+
+
+def num_classes(detector: nn.Module) -> Optional[int]:
+    """The classes a detector predicts (its dense head's, or its RoI box
+    head's), or None."""
+    head = getattr(detector, 'bbox_head', None)
+    if head is None:
+        roi_head = getattr(detector, 'roi_head', None)
+        head = getattr(roi_head, 'bbox_head', None)
+        if isinstance(head, (list, nn.ModuleList)):  # Cascade: any stage
+            head = head[0]
+    return getattr(head, 'num_classes', None)

@@ -32,6 +32,9 @@ PAIRS: Dict[str, Tuple[str, str]] = {
                          'rtmdet/rtmdet_tiny_8xb32-300e_coco.py'),
     'RTMDet l -> m': ('rtmdet/rtmdet_l_8xb32-300e_coco.py',
                       'rtmdet/rtmdet_m_8xb32-300e_coco.py'),
+    'Faster R-CNN R101 -> R50': (
+        'faster_rcnn/faster-rcnn_r101_fpn_1x_coco.py',
+        'faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'),
 }
 #: column -> distiller type (Trunk-to-Branch is teacher-free)
 METHODS: Dict[str, str] = {

@@ -5,7 +5,7 @@ import torch
 from mmdet.registry import MODELS
 from mmera.models.feature_pairing import (NeckLayout, head_strides,
                                           neck_layout, pair_by_stride)
-from one_stage import tiny_detector
+from tiny_detectors import tiny_detector
 
 
 @pytest.mark.parametrize('family,strides', [

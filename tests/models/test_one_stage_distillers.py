@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mmdet.registry import MODELS
-from one_stage import NUM_CLASSES, make_samples, tiny_detector
+from tiny_detectors import NUM_CLASSES, make_samples, tiny_detector
 
 FAMILIES = ['retinanet', 'fcos', 'atss', 'gfl', 'rtmdet']
 

@@ -20,7 +20,7 @@ from mmdet.models.utils import unpack_gt_instances
 from mmdet.registry import MODELS
 from mmera.models.head_loss_paths import reused_targets
 from mmera.models.teacher_head_reuse import TeacherHeadReuse, sum_losses
-from one_stage import make_samples, tiny_head
+from tiny_detectors import make_samples, tiny_head
 
 WEIGHTS = [1.0, 0.5, 0.25]
 #: family -> (the path TWI must take, the class whose get_targets assigns)

@@ -6,7 +6,7 @@ import torch
 
 from mmdet.registry import MODELS
 from mmera.models.teacher_inputs import TeacherInputs
-from one_stage import family_config, make_samples, tiny_detector
+from tiny_detectors import family_config, make_samples, tiny_detector
 
 # caffe-style (BGR, std 1) and pytorch-style (RGB, mean/std) ResNets
 CAFFE = family_config('fcos').data_preprocessor

@@ -4,8 +4,10 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
+from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
+from ..detector_losses import detector_losses
 from ..mbrnet import MBRNet
 from ..teacher_head_reuse import TeacherHeadReuse
 from ..utils import check_weight
@@ -17,7 +19,12 @@ TWI_MODES = ('all', 'last', 'sampled', 'none')
 
 @MODELS.register_module()
 class ERADistiller(BaseDistiller):
-    """Distils a single-stage detector with ERA (MBRNet + TWI).
+    """Distils a detector with ERA (MBRNet + TWI).
+
+    The student may be single- or two-stage (its own losses come from
+    :func:`~mmera.models.detector_losses.detector_losses`); TWI and the T/ST
+    modes need a teacher with a dense head (single-stage). A two-stage
+    teacher distils through MBRNet and the mimic loss (``twi_mode='none'``).
 
     Training step, top to bottom (:meth:`loss`):
 
@@ -89,7 +96,7 @@ class ERADistiller(BaseDistiller):
                                                          residual_weight),
                         ('twi_weight', twi_weight)):
             check_weight(name, w, 'ERADistiller')
-        s_channels, t_channels = self._check_pair()
+        s_channels, t_channels = self._check_pair(twi_mode)
         mbrnet_cfg = dict(type='MBRNet', **(mbrnet or {}))
         mbrnet_cfg.update(
             student_channels=s_channels, teacher_channels=t_channels)
@@ -105,7 +112,9 @@ class ERADistiller(BaseDistiller):
                 f'non-negative weights (M_0..M_K), got {list(twi_weights)}.')
         check_weight('twi_weights', twi_weights, 'ERADistiller')
         self.twi_weights = [float(w) for w in twi_weights]
-        self.twi = TeacherHeadReuse(self.teacher.bbox_head)
+        # TWI (and the T/ST modes) need the teacher's dense head
+        self.twi = TeacherHeadReuse(self.teacher.bbox_head) \
+            if self._teacher_dense else None
         self.mimic_weight = mimic_weight
         self.residual_weight = residual_weight
         self.twi_weight = twi_weight
@@ -113,21 +122,33 @@ class ERADistiller(BaseDistiller):
         self.init_student_head = init_student_head
         self.set_inference_mode(inference_mode, alpha)
 
-    def _check_pair(self) -> Tuple[int, int]:
+    def _check_pair(self, twi_mode: str) -> Tuple[int, int]:
         """Checks that student and teacher fit ERA; returns the channels of
         the paired maps."""
+        self._teacher_dense = isinstance(
+            getattr(self.teacher, 'bbox_head', None), BaseDenseHead)
+        if not self._teacher_dense and twi_mode != 'none':
+            raise ValueError(
+                'ERADistiller: TWI runs the teacher\'s dense head on ERA\'s '
+                f'approximations, but the teacher ({type(self.teacher).__name__}'
+                ') has no dense head (a two-stage or query-based detector); '
+                'TWI on two-stage teachers is not supported yet. Set '
+                'twi_mode="none" to distil with MBRNet and the mimic loss.')
         try:
-            channels = self.pair_detectors(same_classes=True,
-                                           teacher_head_levels=True)
+            channels = self.pair_detectors(
+                same_classes=self._teacher_dense,
+                teacher_head_levels=self._teacher_dense)
         except ValueError as err:
             if 'classes' in str(err):
                 raise ValueError(
                     f'{err} (TWI scores the student\'s features with the '
                     'teacher\'s head.)') from err
             raise
-        # ST blends the two heads' raw outputs, level by level.
-        self._heads_match = _same_decoding(self.student.bbox_head,
-                                           self.teacher.bbox_head)
+        # ST blends the two dense heads' raw outputs, level by level.
+        s_head = getattr(self.student, 'bbox_head', None)
+        self._heads_match = (self._teacher_dense and isinstance(
+            s_head, BaseDenseHead) and _same_decoding(
+                s_head, self.teacher.bbox_head))
         return channels
 
     def set_inference_mode(self, mode: str, alpha: Optional[float] = None
@@ -140,10 +161,15 @@ class ERADistiller(BaseDistiller):
         if mode not in INFERENCE_MODES:
             raise ValueError(f'ERADistiller: unknown inference mode {mode!r}; '
                              f'choose one of {INFERENCE_MODES}.')
+        if mode != 'S' and self.twi is None:
+            raise ValueError(
+                f'ERADistiller: inference mode {mode!r} runs the teacher\'s '
+                'dense head (TWI), and this teacher has none; use mode "S".')
         if mode == 'ST' and not self._heads_match:
             raise ValueError(
                 'ERADistiller: inference mode "ST" blends the raw outputs of '
-                f'the student head ({type(self.student.bbox_head).__name__}) '
+                'the student head '
+                f'({type(getattr(self.student, "bbox_head", None)).__name__}) '
                 f'and the TWI head ({self.twi.head_name}) and decodes them '
                 'with the student head, but the two heads decode differently '
                 '(class, priors, strides, box coder or outputs differ); use '
@@ -159,7 +185,7 @@ class ERADistiller(BaseDistiller):
         the teacher is loaded lazily (``loss`` before ``init_weights``)."""
         was_loaded = self.teacher_loaded
         super().load_teacher()
-        if not was_loaded:
+        if not was_loaded and self.twi is not None:
             self.twi.load_from(self.teacher.bbox_head)
 
     def init_weights(self) -> None:
@@ -168,6 +194,12 @@ class ERADistiller(BaseDistiller):
         self.mbrnet.init_weights()
         super().init_weights()
         if self.init_student_head:
+            if not (self._teacher_dense
+                    and hasattr(self.student, 'bbox_head')):
+                raise ValueError(
+                    'ERADistiller: init_student_head=True copies the '
+                    'teacher\'s dense head into the student\'s; both must '
+                    'have one. Set it to False.')
             try:
                 self.student.bbox_head.load_state_dict(
                     self.teacher.bbox_head.state_dict())
@@ -181,7 +213,8 @@ class ERADistiller(BaseDistiller):
              batch_data_samples: SampleList) -> dict:
         """The student's detection losses plus ``era.*`` losses."""
         student_feats = list(self.student.extract_feat(batch_inputs))
-        losses = self.student.bbox_head.loss(student_feats, batch_data_samples)
+        losses = detector_losses(self.student, student_feats,
+                                 batch_data_samples)
 
         teacher_feats = self.teacher_features(batch_inputs, batch_data_samples)
         paired = self.pairing.select_student(student_feats)
@@ -220,9 +253,11 @@ class ERADistiller(BaseDistiller):
         m_last = MBRNet.approximations(base, preds)[-1]
         metas = [s.metainfo for s in batch_data_samples]
         if self.inference_mode == 'T':
-            # the teacher head's decoding, the run's post-processing
+            # the teacher head's decoding, the run's post-processing (the
+            # student head's test_cfg; the teacher's for a two-stage student)
+            s_head = getattr(self.student, 'bbox_head', None)
             results = self.twi.predict(m_last, metas, rescale,
-                                       cfg=self.student.bbox_head.test_cfg)
+                                       cfg=getattr(s_head, 'test_cfg', None))
         else:
             a = self.alpha
             outs_s = self.student.bbox_head(student_feats)

@@ -6,6 +6,7 @@ from torch import Tensor
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from ..feature_adapter import FeatureAdapter
+from ..detector_losses import detector_losses
 from .base_distiller import BaseDistiller, ConfigLike
 
 
@@ -118,7 +119,8 @@ class FeatureDistiller(BaseDistiller):
              batch_data_samples: SampleList) -> Dict[str, Tensor]:
         """The student's detection losses plus ``<prefix>.loss_feat``."""
         student_feats = list(self.student.extract_feat(batch_inputs))
-        losses = self.student.bbox_head.loss(student_feats, batch_data_samples)
+        losses = detector_losses(self.student, student_feats,
+                                 batch_data_samples)
 
         teacher_feats = self.teacher_features(batch_inputs, batch_data_samples)
         paired = self.pairing.select_student(student_feats)

@@ -112,8 +112,8 @@ class ResKDDistiller(BaseDistiller):
                 f'ResKDDistiller: det_weights needs n+1 = {n + 1} weights '
                 f'(F_0..F_{n}), non-negative, the first > 0; got '
                 f'{det_weights}.')
-        s_channels, t_channels = self.pair_detectors(all_levels=True,
-                                                     neck_types=(FPN, ))
+        s_channels, t_channels = self.pair_detectors(
+            all_levels=True, neck_types=(FPN, ), student_dense_head=True)
         self.res_students = nn.ModuleList(
             MODELS.build(cfg) for cfg in res_student_configs(
                 res_student, n, load_model_config(student).get('neck', {}),

@@ -11,6 +11,7 @@ from ..losses import (DEFAULT_FEATURE_NORM, check_feature_norm, feature_mse,
                       teacher_level_norms)
 from ..residual_split_fpn import ResidualSplitFPN
 from ..utils import check_weight
+from ..detector_losses import detector_losses
 from .base_distiller import BaseDistiller, ConfigLike
 
 
@@ -117,7 +118,7 @@ class RKDDistiller(BaseDistiller):
         """The student's detection losses (on ``S + A``) plus ``rkd.*``."""
         s_feats, a_feats = self.split_features(batch_inputs)
         head_feats = [s + a for s, a in zip(s_feats, a_feats)]
-        losses = self.student.bbox_head.loss(head_feats, batch_data_samples)
+        losses = detector_losses(self.student, head_feats, batch_data_samples)
 
         teacher_feats = self.teacher_features(batch_inputs, batch_data_samples)
         self.check_feature_shapes(s_feats, teacher_feats)

@@ -135,9 +135,9 @@ class TrunkBranchDistiller(BaseDistiller):
 
     def _check_trunk(self) -> int:
         """Checks the student fits the method; returns its FPN channels."""
-        head = getattr(self.student, 'bbox_head', None)
-        if head is None:
-            self.pair_detectors()  # names the missing head
+        if not hasattr(self.student, 'bbox_head'):
+            self.pair_detectors(student_dense_head=True)  # names what lacks
+        head = self.student.bbox_head
         if not supports_assign_once(head):
             raise ValueError(
                 f'TrunkBranchDistiller: the student head {type(head).__name__}'

@@ -1,8 +1,9 @@
-"""Tiny real mmdet one-stage detectors of every supported head family.
+"""Tiny real mmdet detectors of every supported family.
 
 Each is mmdet's own COCO config of the family with the widths shrunk (ResNet-18
 at ``width`` base channels or CSPNeXt at a small widen factor, a ``channels``
-neck, one-conv heads), built offline with random weights.
+neck, one-conv heads; for Faster R-CNN a ``channels``-wide RPN and a small
+RoI box head), built offline with random weights.
 """
 import copy
 
@@ -20,6 +21,7 @@ FAMILIES = {
     'atss': 'atss/atss_r50_fpn_1x_coco.py',
     'gfl': 'gfl/gfl_r50_fpn_1x_coco.py',
     'rtmdet': 'rtmdet/rtmdet_tiny_8xb32-300e_coco.py',
+    'faster_rcnn': 'faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
 }
 NUM_CLASSES = 3
 _CONFIGS = {}
@@ -56,6 +58,18 @@ def tiny_detector(family: str, width: int = 16,
                               frozen_stages=-1, norm_eval=False)
         model.neck.update(in_channels=[width * k for k in (1, 2, 4, 8)],
                           out_channels=channels)
+    if family == 'faster_rcnn':
+        model.rpn_head.update(in_channels=channels, feat_channels=channels)
+        model.roi_head.bbox_roi_extractor.out_channels = channels
+        model.roi_head.bbox_head.update(in_channels=channels,
+                                        fc_out_channels=64,
+                                        num_classes=NUM_CLASSES)
+        model.train_cfg.rpn_proposal.update(nms_pre=200, max_per_img=100)
+        model.train_cfg.rcnn.sampler.num = 64
+        model.test_cfg.rpn.update(nms_pre=200, max_per_img=50)
+        model.test_cfg.rcnn.update(score_thr=0.0, max_per_img=10)
+        return model
+    if family != 'rtmdet':
         model.bbox_head.update(in_channels=channels, feat_channels=channels,
                                stacked_convs=1, num_classes=NUM_CLASSES)
     # untrained heads score low: keep every detection, few of them

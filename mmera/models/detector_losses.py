@@ -1,0 +1,85 @@
+"""A detector's own training losses from features already extracted.
+
+A distiller runs the student's backbone and neck once and needs both the
+features (for its distillation losses) and the student's own detection
+losses on them. mmdet's ``loss(batch_inputs, ...)`` extracts the features
+itself, so calling it would run the backbone twice. :func:`detector_losses`
+is the rest of mmdet's ``loss`` after ``extract_feat``:
+
+* single-stage detectors (RetinaNet, FCOS, ATSS, GFL, RTMDet, ...):
+  ``bbox_head.loss(feats, samples)``, as ``SingleStageDetector.loss``;
+* two-stage detectors (Faster / Mask / Cascade R-CNN, ...): the RPN's loss
+  and proposals on ground truth of one class, then the RoI head's loss, as
+  ``TwoStageDetector.loss`` (mmdet 3.0-3.3, guarded).
+"""
+import copy
+from typing import Dict, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from mmdet.models.detectors import SingleStageDetector, TwoStageDetector
+from mmdet.structures import SampleList
+from mmera.utils.upstream import check_tested_version
+
+
+def detector_kind(detector: nn.Module) -> str:
+    """``'single_stage'``, ``'two_stage'`` or ``'other'``."""
+    if isinstance(detector, TwoStageDetector):
+        return 'two_stage'
+    if isinstance(detector, SingleStageDetector) or hasattr(
+            detector, 'bbox_head'):
+        return 'single_stage'
+    return 'other'
+
+
+def detector_losses(detector: nn.Module, feats: Sequence[Tensor],
+                    batch_data_samples: SampleList) -> Dict[str, Tensor]:
+    """``detector.loss`` on features its ``extract_feat`` already gave.
+
+    Args:
+        detector: A single- or two-stage mmdet detector.
+        feats: Its ``extract_feat`` output for the batch.
+        batch_data_samples: The batch's data samples.
+
+    Returns:
+        dict: The same losses as ``detector.loss(batch_inputs, samples)``.
+
+    Raises:
+        ValueError: For another kind of detector (DETR-like query heads).
+    """
+    kind = detector_kind(detector)
+    if kind == 'single_stage':
+        return detector.bbox_head.loss(feats, batch_data_samples)
+    if kind == 'two_stage':
+        return _two_stage_losses(detector, tuple(feats), batch_data_samples)
+    raise ValueError(
+        f'{type(detector).__name__} is neither a single-stage detector '
+        '(a dense bbox_head) nor a two-stage one (RPN + RoI head); mmera\'s '
+        'distillers train those two kinds.')
+
+
+def _two_stage_losses(detector: TwoStageDetector, x: tuple,
+                      batch_data_samples: SampleList) -> Dict[str, Tensor]:
+    # TwoStageDetector.loss (mmdet 3.3) after its extract_feat.
+    check_tested_version('mmdet', 'detector_losses (TwoStageDetector.loss)')
+    losses = dict()
+    if detector.with_rpn:
+        proposal_cfg = detector.train_cfg.get('rpn_proposal',
+                                              detector.test_cfg.rpn)
+        rpn_data_samples = copy.deepcopy(batch_data_samples)
+        # the RPN is class-agnostic: every ground truth is class 0
+        for data_sample in rpn_data_samples:
+            data_sample.gt_instances.labels = torch.zeros_like(
+                data_sample.gt_instances.labels)
+        rpn_losses, rpn_results_list = detector.rpn_head.loss_and_predict(
+            x, rpn_data_samples, proposal_cfg=proposal_cfg)
+        for key in list(rpn_losses):
+            if 'loss' in key and 'rpn' not in key:
+                rpn_losses[f'rpn_{key}'] = rpn_losses.pop(key)
+        losses.update(rpn_losses)
+    else:
+        rpn_results_list = [s.proposals for s in batch_data_samples]
+    losses.update(detector.roi_head.loss(x, rpn_results_list,
+                                         batch_data_samples))
+    return losses
