@@ -15,7 +15,7 @@ from typing import List, NamedTuple, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-from mmdet.models.dense_heads import AnchorHead
+from mmdet.models.dense_heads import AnchorHead, RPNHead
 from mmdet.models.utils import images_to_levels, unpack_gt_instances
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
@@ -49,15 +49,23 @@ def supports_assign_once(head) -> bool:
     """Whether ``head`` (an instance or a class) computes its loss exactly as
     ``AnchorHead`` does, so that assign-once equals its own loss.
 
+    RPNHead qualifies too: its ``loss_by_feat`` only renames the keys.
     An allow-list, not ``isinstance``: heads such as FreeAnchor, PISA, DDOD,
     FSAF, YOLOF, GuidedAnchor and YOLACT subclass ``AnchorHead`` but replace
     the assignment or the loss; treating them as AnchorHead would silently
     train them with a plain RetinaNet loss.
     """
     cls = head if isinstance(head, type) else type(head)
-    return issubclass(cls, AnchorHead) and all(
-        getattr(cls, name) is getattr(AnchorHead, name)
-        for name in ASSIGN_ONCE_METHODS)
+    if not issubclass(cls, AnchorHead):
+        return False
+    # RPNHead's loss_by_feat is AnchorHead's with its keys renamed
+    # (loss_rpn_cls, loss_rpn_bbox): the same loss
+    loss_by_feat = getattr(cls, 'loss_by_feat')
+    if loss_by_feat is not AnchorHead.loss_by_feat and \
+            loss_by_feat is not RPNHead.loss_by_feat:
+        return False
+    return all(getattr(cls, name) is getattr(AnchorHead, name)
+               for name in ASSIGN_ONCE_METHODS if name != 'loss_by_feat')
 
 
 def assign_once_head_names() -> List[str]:

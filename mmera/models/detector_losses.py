@@ -13,13 +13,14 @@ is the rest of mmdet's ``loss`` after ``extract_feat``:
   ``TwoStageDetector.loss`` (mmdet 3.0-3.3, guarded).
 """
 import copy
-from typing import Dict, Sequence
+from typing import Dict, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
 
 from mmdet.models.detectors import SingleStageDetector, TwoStageDetector
 from mmdet.structures import SampleList
+from mmdet.utils import InstanceList
 from mmera.utils.upstream import check_tested_version
 
 
@@ -34,25 +35,35 @@ def detector_kind(detector: nn.Module) -> str:
 
 
 def detector_losses(detector: nn.Module, feats: Sequence[Tensor],
-                    batch_data_samples: SampleList) -> Dict[str, Tensor]:
+                    batch_data_samples: SampleList,
+                    with_proposals: bool = False):
     """``detector.loss`` on features its ``extract_feat`` already gave.
 
     Args:
         detector: A single- or two-stage mmdet detector.
         feats: Its ``extract_feat`` output for the batch.
         batch_data_samples: The batch's data samples.
+        with_proposals: Also return a two-stage detector's RPN proposals
+            (its own copies: the RoI head renames the fields of the ones it
+            samples from).
 
     Returns:
-        dict: The same losses as ``detector.loss(batch_inputs, samples)``.
+        dict or tuple: The same losses as ``detector.loss(batch_inputs,
+        samples)``; with ``with_proposals`` also the proposals per image.
 
     Raises:
         ValueError: For another kind of detector (DETR-like query heads).
     """
     kind = detector_kind(detector)
-    if kind == 'single_stage':
+    if kind == 'single_stage' and not with_proposals:
         return detector.bbox_head.loss(feats, batch_data_samples)
     if kind == 'two_stage':
-        return _two_stage_losses(detector, tuple(feats), batch_data_samples)
+        losses, proposals = _two_stage_losses(detector, tuple(feats),
+                                              batch_data_samples)
+        return (losses, proposals) if with_proposals else losses
+    if kind == 'single_stage':
+        raise ValueError(f'{type(detector).__name__} is a single-stage '
+                         'detector: it makes no proposals.')
     raise ValueError(
         f'{type(detector).__name__} is neither a single-stage detector '
         '(a dense bbox_head) nor a two-stage one (RPN + RoI head); mmera\'s '
@@ -60,7 +71,8 @@ def detector_losses(detector: nn.Module, feats: Sequence[Tensor],
 
 
 def _two_stage_losses(detector: TwoStageDetector, x: tuple,
-                      batch_data_samples: SampleList) -> Dict[str, Tensor]:
+                      batch_data_samples: SampleList
+                      ) -> Tuple[Dict[str, Tensor], InstanceList]:
     # TwoStageDetector.loss (mmdet 3.3) after its extract_feat.
     check_tested_version('mmdet', 'detector_losses (TwoStageDetector.loss)')
     losses = dict()
@@ -80,6 +92,7 @@ def _two_stage_losses(detector: TwoStageDetector, x: tuple,
         losses.update(rpn_losses)
     else:
         rpn_results_list = [s.proposals for s in batch_data_samples]
+    proposals = [r.clone() for r in rpn_results_list]
     losses.update(detector.roi_head.loss(x, rpn_results_list,
                                          batch_data_samples))
-    return losses
+    return losses, proposals

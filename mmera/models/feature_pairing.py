@@ -13,7 +13,6 @@ from typing import Callable, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
 from .detector_losses import detector_kind
 
 #: Side of the blank image of the dry run: a multiple of every stride up to
@@ -216,7 +215,7 @@ def pair_by_stride(student: NeckLayout, teacher: NeckLayout, method: str,
 def pair_detectors(student: nn.Module, teacher: Optional[nn.Module],
                    method: str, same_classes: bool = False,
                    student_dense_head: bool = False,
-                   teacher_head_levels: bool = False,
+                   teacher_head: Optional[nn.Module] = None,
                    all_levels: bool = False,
                    neck_types: Optional[Sequence[type]] = None
                    ) -> FeaturePairing:
@@ -232,8 +231,10 @@ def pair_detectors(student: nn.Module, teacher: Optional[nn.Module],
             teacher's head or logits).
         student_dense_head: The method's mechanism uses the student's dense
             ``bbox_head`` (single-stage students only).
-        teacher_head_levels: Pair exactly the strides the teacher's dense
-            head reads (methods that run it on student features).
+        teacher_head: A dense head of the teacher (its ``bbox_head``, or a
+            two-stage teacher's RPN head) that the method runs on the
+            student's features: pair exactly the strides it reads, in its
+            order.
         all_levels: Both necks must return the same strides.
         neck_types: The neck classes the method's mechanism works on (e.g.
             ``(FPN, )``); None: any neck.
@@ -268,13 +269,6 @@ def pair_detectors(student: nn.Module, teacher: Optional[nn.Module],
             'dense head; use a single-stage student (RetinaNet, FCOS, ATSS, '
             'GFL, RTMDet, ...), or FitNet, PKD or ERA, which distil '
             'two-stage students too.')
-    if teacher_head_levels and not isinstance(
-            getattr(teacher, 'bbox_head', None), BaseDenseHead):
-        raise ValueError(
-            f'{method}: this method runs the teacher\'s dense head on the '
-            f'student\'s features, but the teacher '
-            f'({type(teacher).__name__}) has none (a two-stage or query-'
-            'based detector).')
     layout = neck_layout(student)
     if teacher is None:
         return pair_by_stride(layout, layout, method)
@@ -287,8 +281,8 @@ def pair_detectors(student: nn.Module, teacher: Optional[nn.Module],
                 'fix num_classes in one of the configs.')
     t_layout = neck_layout(teacher)
     need = None
-    if teacher_head_levels:
-        need = head_strides(teacher.bbox_head) or t_layout.strides
+    if teacher_head is not None:
+        need = head_strides(teacher_head) or t_layout.strides
     return pair_by_stride(layout, t_layout, method, need_strides=need,
                           all_levels=all_levels)
 

@@ -91,13 +91,16 @@ class TeacherHeadReuse(nn.Module):
         return tuple(self.head(batched))
 
     def loss(self, approximations: Sequence[Levels], weights: Sequence[float],
-             batch_data_samples: SampleList) -> Tensor:
+             batch_data_samples: SampleList,
+             proposals: Optional[list] = None) -> Tensor:
         """``sum_k weights[k] * head_loss(approximations[k])``.
 
         Args:
             approximations: The K'+1 mimic features to score (k-major).
             weights: One weight per approximation.
             batch_data_samples: The batch's data samples (ground truth).
+            proposals: Unused (a dense head needs no proposals; the
+                argument keeps the interface of :class:`TwoStageHeadReuse`).
 
         Returns:
             Tensor: The weighted detection loss (all the head's terms).
@@ -123,20 +126,79 @@ class TeacherHeadReuse(nn.Module):
                 total = total + weight * sum_losses(losses)
         return total
 
-    def predict(self, features: Levels, batch_img_metas: List[dict],
+    def predict(self, features: Levels, batch_data_samples: SampleList,
                 rescale: bool = True, cfg: Optional[dict] = None) -> list:
-        """The teacher head's own detections on one feature set.
+        """The teacher head's own detections on one feature set (T-mode).
 
         Args:
             features: One feature map per level the head reads.
-            batch_img_metas: The images' meta information.
+            batch_data_samples: The images' data samples (meta information).
             rescale: Boxes in the original image's scale.
             cfg: Post-processing settings (score threshold, NMS, ...);
                 None: the teacher head's ``test_cfg``.
         """
-        outs = self([features])
+        metas = [s.metainfo for s in batch_data_samples]
         return self.head.predict_by_feat(
-            *outs, batch_img_metas=batch_img_metas, cfg=cfg, rescale=rescale)
+            *self([features]), batch_img_metas=metas, cfg=cfg,
+            rescale=rescale)
+
+    def decodes_like(self, student: nn.Module) -> bool:
+        """Whether ``student``'s dense head decodes this head's raw outputs
+        as this head would: the same decoding code, strides, priors (anchor
+        sizes, ratios), box coder (e.g. target stds) and output layout."""
+        s_head, t_head = getattr(student, 'bbox_head', None), self.head
+        if not isinstance(s_head, BaseDenseHead):
+            return False
+        s_cls, t_cls = type(s_head), type(t_head)
+        for method in ('predict_by_feat', '_predict_by_feat_single'):
+            if getattr(s_cls, method, None) is not getattr(t_cls, method,
+                                                           None):
+                return False
+        for attr in ('num_base_priors', 'cls_out_channels',
+                     'reg_decoded_bbox', 'use_sigmoid_cls', 'reg_max',
+                     'num_classes'):
+            if getattr(s_head, attr, None) != getattr(t_head, attr, None):
+                return False
+        return same_settings(s_head, t_head,
+                             ('prior_generator', 'bbox_coder'))
+
+    def blend_predict(self, student: nn.Module, student_feats: Levels,
+                      features: Levels, alpha: float,
+                      batch_data_samples: SampleList,
+                      rescale: bool = True) -> list:
+        """ST-mode: ``(1 - alpha) * student head + alpha * this head`` on
+        every raw output, decoded by the student head (see
+        :meth:`decodes_like`)."""
+        outs_s = student.bbox_head(student_feats)
+        outs_t = self([features])
+        blended = tuple([(1 - alpha) * s + alpha * t for s, t in zip(o_s, o_t)]
+                        for o_s, o_t in zip(outs_s, outs_t))
+        metas = [s.metainfo for s in batch_data_samples]
+        return student.bbox_head.predict_by_feat(
+            *blended, batch_img_metas=metas, rescale=rescale)
+
+
+def same_settings(a: object, b: object, attrs: Sequence[str]) -> bool:
+    """Whether ``a.<attr>`` and ``b.<attr>`` are of one class with equal
+    settings (their ``vars``, tensors compared by value) for every attr."""
+    for attr in attrs:
+        a_obj, b_obj = getattr(a, attr, None), getattr(b, attr, None)
+        if type(a_obj) is not type(b_obj):
+            return False
+        if a_obj is not None and _plain(vars(a_obj)) != _plain(vars(b_obj)):
+            return False
+    return True
+
+
+def _plain(value):
+    # Tensors and tuples to lists, so settings compare with ``==``.
+    if isinstance(value, Tensor):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
 
 
 def sum_losses(losses: dict) -> Tensor:

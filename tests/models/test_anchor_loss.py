@@ -5,7 +5,7 @@ import copy
 import pytest
 import torch
 
-from mmdet.models.dense_heads import AnchorHead
+from mmdet.models.dense_heads import AnchorHead, RPNHead
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 from mmera.models.anchor_loss import (assign_once_head_names, assign_targets,
@@ -20,7 +20,7 @@ LOSS_PATH = ('loss_by_feat', 'get_targets', '_get_targets_single',
 # the assignment or the loss: the old rule wrongly gave them RetinaNet's.
 REPLACE_THE_LOSS = ('FreeAnchorRetinaHead', 'PISARetinaHead', 'FSAFHead',
                     'YOLOFHead', 'GARetinaHead', 'GuidedAnchorHead',
-                    'DDODHead', 'YOLACTHead', 'RPNHead')
+                    'DDODHead', 'YOLACTHead')
 # The tiny RetinaNet's FPN on 128 px inputs: strides 8..128.
 LEVEL_SIZES = (16, 8, 4, 2, 1)
 
@@ -64,12 +64,16 @@ def test_rule_admits_exactly_the_heads_with_anchor_heads_whole_loss():
     heads = _anchor_heads()
     assert len(heads) > 10
     for name, cls in heads.items():
+        # RPNHead's loss_by_feat is AnchorHead's with renamed keys
+        own = [getattr(AnchorHead, m) for m in LOSS_PATH]
+        own[0] = (AnchorHead.loss_by_feat, RPNHead.loss_by_feat)
         expected = all(
-            getattr(cls, m) is getattr(AnchorHead, m) for m in LOSS_PATH)
+            getattr(cls, m) in (o if isinstance(o, tuple) else (o, ))
+            for m, o in zip(LOSS_PATH, own))
         assert supports_assign_once(cls) is expected, name
     admitted = sorted(n for n, c in heads.items() if supports_assign_once(c))
     assert assign_once_head_names() == admitted
-    for name in ('AnchorHead', 'RetinaHead', 'RetinaSepBNHead'):
+    for name in ('AnchorHead', 'RetinaHead', 'RetinaSepBNHead', 'RPNHead'):
         assert name in admitted, name
     # the heads the old rule let through, and a few that never passed
     for name in REPLACE_THE_LOSS + ('SSDHead', 'ATSSHead', 'GFLHead'):
@@ -121,6 +125,42 @@ def test_stacked_loss_is_the_weighted_sum_of_mmdet_losses_per_copy(
                               [s.metainfo for s in samples])
     for got, want in zip(one_cls + one_box,
                          stock['loss_cls'] + stock['loss_bbox']):
+        assert torch.equal(got, want)
+
+
+def test_rpn_head_stacked_loss_is_its_own_renamed_loss(student_cfg,
+                                                      batch):
+    """RPNHead: the same loss as AnchorHead's, under its own key names;
+    one copy through the stacked loss equals its loss_by_feat (the same
+    RandomSampler draw)."""
+    cfg = dict(type='RPNHead', in_channels=64, feat_channels=64,
+               anchor_generator=dict(type='AnchorGenerator', scales=[8],
+                                     ratios=[0.5, 1.0, 2.0],
+                                     strides=[8, 16, 32, 64, 128]),
+               bbox_coder=dict(type='DeltaXYWHBBoxCoder',
+                               target_means=[0.0] * 4,
+                               target_stds=[1.0] * 4),
+               train_cfg=dict(
+                   assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.7,
+                                 neg_iou_thr=0.3, min_pos_iou=0.3),
+                   sampler=dict(type='RandomSampler', num=64,
+                                pos_fraction=0.5),
+                   allowed_border=-1, pos_weight=-1, debug=False))
+    torch.manual_seed(0)
+    head = MODELS.build(cfg)
+    _, samples = batch
+    for s in samples:
+        s.gt_instances.labels = torch.zeros_like(s.gt_instances.labels)
+    cls, box = head(_feats(1))
+    torch.manual_seed(5)
+    stock = head.loss_by_feat(cls, box, [s.gt_instances for s in samples],
+                              [s.metainfo for s in samples])
+    torch.manual_seed(5)
+    targets = assign_targets(head, [c.shape[-2:] for c in cls], samples,
+                             cls[0].device)
+    got_cls, got_box = stacked_anchor_loss(head, cls, box, targets)
+    for got, want in zip(got_cls + got_box,
+                         stock['loss_rpn_cls'] + stock['loss_rpn_bbox']):
         assert torch.equal(got, want)
 
 

@@ -77,15 +77,17 @@ def test_two_stage_teacher_for_a_one_stage_student():
     fitnet = _build('FitNetDistiller', student, teacher)
     assert fitnet.pairing.strides == (8, 16, 32, 64)
     assert torch.isfinite(fitnet.loss(*_batch())['fitnet.loss_feat'])
-    with pytest.raises(ValueError, match=r'TWI runs the teacher.s dense head'
-                       r'.*\(FasterRCNN\) has no dense head.*twi_mode="none"'):
+    with pytest.raises(ValueError, match=r'TWI cannot run here: a two-stage '
+                       r"teacher's RoI head scores RoIs sampled from the "
+                       r"student's proposals, and the student \(RetinaNet\) "
+                       r'has no RPN. Set twi_mode="none"'):
         _build('ERADistiller', student, teacher)
     era = _build('ERADistiller', student, teacher, twi_mode='none')
     assert era.twi is None
     losses = era.loss(*_batch())
     assert 'era.loss_mimic' in losses and 'era.loss_twi' not in losses
     with pytest.raises(ValueError, match='inference mode .T. runs the '
-                       "teacher's dense head"):
+                       "teacher's"):
         era.set_inference_mode('T')
 
 
@@ -118,3 +120,99 @@ def test_dense_head_methods_refuse_a_two_stage_student(method):
     with pytest.raises(ValueError, match=r'student \(FasterRCNN\) has no '
                        'dense bbox_head.*FitNet, PKD or ERA'):
         MODELS.build(cfg)
+
+
+def _two_stage_era(**kwargs):
+    student = tiny_detector('faster_rcnn')
+    teacher = tiny_detector('faster_rcnn', width=32, channels=64)
+    model = _build('ERADistiller', student, teacher, **kwargs)
+    model.mbrnet.init_weights()
+    model.twi.load_from(model.teacher)
+    torch.manual_seed(1)
+    for p in model.mbrnet.branches.parameters():  # off zero: M_k differ
+        p.data.normal_(0, 0.02)
+    return model
+
+
+def test_two_stage_twi_equals_the_teacher_heads_own_losses():
+    """RPN: its own loss per approximation; RoI: ONE set of sampled RoIs
+    shared by every approximation, each scored by the box head's own loss
+    (the same SamplingResults reused, not re-drawn)."""
+    from mmdet.structures.bbox import bbox2roi
+    from mmera.models.anchor_loss import assign_targets, stacked_anchor_loss
+    from mmera.models.mbrnet import MBRNet
+    from mmera.models.teacher_head_reuse import sum_losses
+    model = _two_stage_era()
+    twi = model.twi
+    assert twi.head_name == 'RPNHead + Shared2FCBBoxHead'
+    inputs, samples = _batch()
+    feats = list(model.student.extract_feat(inputs))
+    _, proposals = detector_losses(model.student, feats,
+                                   copy.deepcopy(samples),
+                                   with_proposals=True)
+    base, preds = model.mbrnet(model.pairing.select_student(feats))
+    approx = MBRNet.approximations(base, preds)
+    weights = [1.0, 0.5, 0.25, 0.125, 0.0625]
+    assert twi.rpn.loss_path == 'stacked'  # one RPN assignment + sampling
+    sampling = twi.sample(proposals, samples)
+    box = twi.box_loss(approx, weights, sampling)
+    torch.manual_seed(3)
+    rpn = twi.rpn_loss(approx, weights, samples)
+    # the reference: each approximation alone through the same frozen heads,
+    # the RoI head on the same SamplingResults, the RPN on the same targets
+    rpn_samples = copy.deepcopy(samples)
+    for s in rpn_samples:
+        s.gt_instances.labels = torch.zeros_like(s.gt_instances.labels)
+    rois = bbox2roi([r.priors for r in sampling])
+    targets = twi.bbox_head.get_targets(sampling, twi.rcnn_train_cfg)
+    torch.manual_seed(3)  # the RPN's RandomSampler: the same single draw
+    rpn_targets = assign_targets(twi.rpn.head, [x.shape[-2:] for x in
+                                                approx[0]], rpn_samples,
+                                 inputs.device)
+    ref_box, ref_rpn = 0., 0.
+    for w, a in zip(weights, approx):
+        feats_k = twi.roi_extractor(a[:twi.roi_extractor.num_inputs], rois)
+        ref_box = ref_box + w * sum_losses(
+            twi.bbox_head.loss(*twi.bbox_head(feats_k), rois, *targets))
+        cls, reg = stacked_anchor_loss(twi.rpn.head, *twi.rpn.head(a),
+                                       rpn_targets)
+        ref_rpn = ref_rpn + w * (sum(cls) + sum(reg))
+    torch.testing.assert_close(box, ref_box, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(rpn, ref_rpn, rtol=1e-5, atol=1e-6)
+    for got, ref in ((box, ref_box), (rpn, ref_rpn)):
+        # (the RoI head reads strides 4-32 only: no gradient at 64)
+        grads = torch.autograd.grad(got, base, retain_graph=True,
+                                    allow_unused=True)
+        ref_grads = torch.autograd.grad(ref, base, retain_graph=True,
+                                        allow_unused=True)
+        for g, r in zip(grads, ref_grads):
+            assert (g is None) == (r is None)
+            if g is not None:
+                torch.testing.assert_close(g, r, rtol=1e-4, atol=1e-7)
+    # the student's proposals were not renamed by the sampling
+    assert all('bboxes' in p and 'priors' not in p for p in proposals)
+
+
+def test_two_stage_era_trains_and_predicts_in_every_mode():
+    model = _two_stage_era()
+    losses = model.loss(*_batch())
+    assert torch.isfinite(losses['era.loss_twi'])
+    assert {'loss_rpn_cls', 'loss_cls', 'era.loss_mimic'} <= set(losses)
+    loss, _ = model.parse_losses(losses)
+    loss.backward()
+    assert all(p.grad is None for p in model.twi.parameters())
+    assert model.mbrnet.branches[-1][0].conv.weight.grad.abs().sum() > 0
+    model.eval()
+    inputs, samples = _batch()
+    with torch.no_grad():
+        s_mode = model.predict(inputs, copy.deepcopy(samples))
+        for mode in ('T', 'ST'):
+            model.set_inference_mode(mode, 0.5)
+            out = model.predict(inputs, copy.deepcopy(samples))
+            assert len(out[0].pred_instances) > 0
+            assert torch.isfinite(out[0].pred_instances.bboxes).all()
+        model.set_inference_mode('ST', 0.0)
+        blend_0 = model.predict(inputs, copy.deepcopy(samples))
+    for s, b in zip(s_mode, blend_0):
+        for key in ('bboxes', 'scores', 'labels'):
+            assert torch.equal(s.pred_instances[key], b.pred_instances[key])

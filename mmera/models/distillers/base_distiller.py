@@ -228,8 +228,8 @@ class BaseDistiller(BaseDetector):
 
         Args:
             **options: Of :func:`~mmera.models.feature_pairing.pair_detectors`
-                (``same_classes``, ``student_dense_head``,
-                ``teacher_head_levels``, ``all_levels``, ``neck_types``).
+                (``same_classes``, ``student_dense_head``, ``teacher_head``,
+                ``all_levels``, ``neck_types``).
 
         Returns:
             tuple: The one channel count of the student's and of the

@@ -4,12 +4,12 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
-from ..detector_losses import detector_losses
+from ..detector_losses import detector_kind, detector_losses
 from ..mbrnet import MBRNet
 from ..teacher_head_reuse import TeacherHeadReuse
+from ..two_stage_head_reuse import TwoStageHeadReuse, build_twi
 from ..utils import check_weight
 from .base_distiller import BaseDistiller, ConfigLike
 
@@ -96,7 +96,7 @@ class ERADistiller(BaseDistiller):
                                                          residual_weight),
                         ('twi_weight', twi_weight)):
             check_weight(name, w, 'ERADistiller')
-        s_channels, t_channels = self._check_pair(twi_mode)
+        (s_channels, t_channels), twi = self._check_pair(twi_mode)
         mbrnet_cfg = dict(type='MBRNet', **(mbrnet or {}))
         mbrnet_cfg.update(
             student_channels=s_channels, teacher_channels=t_channels)
@@ -112,9 +112,9 @@ class ERADistiller(BaseDistiller):
                 f'non-negative weights (M_0..M_K), got {list(twi_weights)}.')
         check_weight('twi_weights', twi_weights, 'ERADistiller')
         self.twi_weights = [float(w) for w in twi_weights]
-        # TWI (and the T/ST modes) need the teacher's dense head
-        self.twi = TeacherHeadReuse(self.teacher.bbox_head) \
-            if self._teacher_dense else None
+        # TWI and the T/ST modes: the teacher's dense head, or its RPN and
+        # RoI box head (two-stage teacher and student); None: MBRNet only
+        self.twi = twi
         self.mimic_weight = mimic_weight
         self.residual_weight = residual_weight
         self.twi_weight = twi_weight
@@ -122,34 +122,62 @@ class ERADistiller(BaseDistiller):
         self.init_student_head = init_student_head
         self.set_inference_mode(inference_mode, alpha)
 
-    def _check_pair(self, twi_mode: str) -> Tuple[int, int]:
-        """Checks that student and teacher fit ERA; returns the channels of
-        the paired maps."""
-        self._teacher_dense = isinstance(
-            getattr(self.teacher, 'bbox_head', None), BaseDenseHead)
-        if not self._teacher_dense and twi_mode != 'none':
+    def _check_pair(self, twi_mode: str):
+        """Checks that student and teacher fit ERA.
+
+        Returns:
+            tuple: The channels of the paired maps, and the TWI module (or
+            None where the teacher's heads cannot score the student's
+            features and ``twi_mode`` is ``'none'``).
+        """
+        twi = build_twi(self.teacher)
+        why = None
+        if twi is None:
+            why = (f'the teacher ({type(self.teacher).__name__}) has neither '
+                   'a dense head nor an RPN + RoI head')
+        elif isinstance(twi, TwoStageHeadReuse) and \
+                detector_kind(self.student) != 'two_stage':
+            why = ('a two-stage teacher\'s RoI head scores RoIs sampled from '
+                   'the student\'s proposals, and the student '
+                   f'({type(self.student).__name__}) has no RPN')
+            twi = None
+        if why and twi_mode != 'none':
             raise ValueError(
-                'ERADistiller: TWI runs the teacher\'s dense head on ERA\'s '
-                f'approximations, but the teacher ({type(self.teacher).__name__}'
-                ') has no dense head (a two-stage or query-based detector); '
-                'TWI on two-stage teachers is not supported yet. Set '
+                f'ERADistiller: TWI cannot run here: {why}. Set '
                 'twi_mode="none" to distil with MBRNet and the mimic loss.')
+        head = None
+        if isinstance(twi, TeacherHeadReuse):
+            head = self.teacher.bbox_head
+        elif twi is not None:
+            head = self.teacher.rpn_head
         try:
-            channels = self.pair_detectors(
-                same_classes=self._teacher_dense,
-                teacher_head_levels=self._teacher_dense)
+            channels = self.pair_detectors(same_classes=twi is not None,
+                                           teacher_head=head)
         except ValueError as err:
             if 'classes' in str(err):
                 raise ValueError(
                     f'{err} (TWI scores the student\'s features with the '
                     'teacher\'s head.)') from err
             raise
-        # ST blends the two dense heads' raw outputs, level by level.
-        s_head = getattr(self.student, 'bbox_head', None)
-        self._heads_match = (self._teacher_dense and isinstance(
-            s_head, BaseDenseHead) and _same_decoding(
-                s_head, self.teacher.bbox_head))
-        return channels
+        # ST blends the two heads' raw outputs, decoded by the student's
+        self._heads_match = twi is not None and twi.decodes_like(self.student)
+        return channels, twi
+
+    def _test_cfg(self):
+        # the student's post-processing settings for T-mode, where they are
+        # of the teacher's kind (dense head: its test_cfg; two-stage: rcnn)
+        if isinstance(self.twi, TeacherHeadReuse):
+            return getattr(getattr(self.student, 'bbox_head', None),
+                           'test_cfg', None)
+        roi = getattr(self.student, 'roi_head', None)
+        return getattr(roi, 'test_cfg', None)
+
+    def _load_twi(self) -> None:
+        # the frozen copies take the (now loaded) teacher's head weights
+        if isinstance(self.twi, TeacherHeadReuse):
+            self.twi.load_from(self.teacher.bbox_head)
+        elif self.twi is not None:
+            self.twi.load_from(self.teacher)
 
     def set_inference_mode(self, mode: str, alpha: Optional[float] = None
                            ) -> None:
@@ -164,16 +192,17 @@ class ERADistiller(BaseDistiller):
         if mode != 'S' and self.twi is None:
             raise ValueError(
                 f'ERADistiller: inference mode {mode!r} runs the teacher\'s '
-                'dense head (TWI), and this teacher has none; use mode "S".')
+                'heads on the student\'s features (TWI), which this pair '
+                'has not (twi_mode="none" without a usable teacher head); '
+                'use mode "S".')
         if mode == 'ST' and not self._heads_match:
             raise ValueError(
                 'ERADistiller: inference mode "ST" blends the raw outputs of '
-                'the student head '
-                f'({type(getattr(self.student, "bbox_head", None)).__name__}) '
-                f'and the TWI head ({self.twi.head_name}) and decodes them '
-                'with the student head, but the two heads decode differently '
-                '(class, priors, strides, box coder or outputs differ); use '
-                'mode "S" or "T".')
+                f'the student\'s head ({_head_name(self.student)}) and the '
+                f'TWI head ({self.twi.head_name}) and decodes them with the '
+                'student\'s, but the two decode differently (class, priors, '
+                'strides, box coder or outputs differ; or the student has a '
+                'mask head); use mode "S" or "T".')
         alpha = self.alpha if alpha is None else float(alpha)
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f'ERADistiller: alpha must be in [0, 1], got '
@@ -185,8 +214,8 @@ class ERADistiller(BaseDistiller):
         the teacher is loaded lazily (``loss`` before ``init_weights``)."""
         was_loaded = self.teacher_loaded
         super().load_teacher()
-        if not was_loaded and self.twi is not None:
-            self.twi.load_from(self.teacher.bbox_head)
+        if not was_loaded:
+            self._load_twi()
 
     def init_weights(self) -> None:
         """Initialises student and MBRNet, loads the teacher (and with it the
@@ -194,7 +223,7 @@ class ERADistiller(BaseDistiller):
         self.mbrnet.init_weights()
         super().init_weights()
         if self.init_student_head:
-            if not (self._teacher_dense
+            if not (isinstance(self.twi, TeacherHeadReuse)
                     and hasattr(self.student, 'bbox_head')):
                 raise ValueError(
                     'ERADistiller: init_student_head=True copies the '
@@ -213,8 +242,14 @@ class ERADistiller(BaseDistiller):
              batch_data_samples: SampleList) -> dict:
         """The student's detection losses plus ``era.*`` losses."""
         student_feats = list(self.student.extract_feat(batch_inputs))
+        # two-stage TWI samples its RoIs from the student's proposals
+        needs_proposals = isinstance(self.twi, TwoStageHeadReuse)
         losses = detector_losses(self.student, student_feats,
-                                 batch_data_samples)
+                                 batch_data_samples,
+                                 with_proposals=needs_proposals)
+        proposals = None
+        if needs_proposals:
+            losses, proposals = losses
 
         teacher_feats = self.teacher_features(batch_inputs, batch_data_samples)
         paired = self.pairing.select_student(student_feats)
@@ -228,7 +263,7 @@ class ERADistiller(BaseDistiller):
             approx, weights = self._twi_selection(
                 MBRNet.approximations(base, preds))
             era['loss_twi'] = self.twi_weight * self.twi.loss(
-                approx, weights, batch_data_samples)
+                approx, weights, batch_data_samples, proposals)
         return self.merge_losses(losses, era, prefix='era')
 
     def _twi_selection(self, approx: List[List[Tensor]]
@@ -251,52 +286,21 @@ class ERADistiller(BaseDistiller):
         student_feats = list(self.student.extract_feat(batch_inputs))
         base, preds = self.mbrnet(self.pairing.select_student(student_feats))
         m_last = MBRNet.approximations(base, preds)[-1]
-        metas = [s.metainfo for s in batch_data_samples]
         if self.inference_mode == 'T':
-            # the teacher head's decoding, the run's post-processing (the
-            # student head's test_cfg; the teacher's for a two-stage student)
-            s_head = getattr(self.student, 'bbox_head', None)
-            results = self.twi.predict(m_last, metas, rescale,
-                                       cfg=getattr(s_head, 'test_cfg', None))
+            # the teacher heads' decoding, the run's post-processing (the
+            # student's test settings where its head is alike)
+            results = self.twi.predict(m_last, batch_data_samples, rescale,
+                                       cfg=self._test_cfg())
         else:
-            a = self.alpha
-            outs_s = self.student.bbox_head(student_feats)
-            outs_t = self.twi([m_last])
-            blended = tuple([(1 - a) * s + a * t for s, t in zip(o_s, o_t)]
-                            for o_s, o_t in zip(outs_s, outs_t))
-            results = self.student.bbox_head.predict_by_feat(
-                *blended, batch_img_metas=metas, rescale=rescale)
+            results = self.twi.blend_predict(self.student, student_feats,
+                                             m_last, self.alpha,
+                                             batch_data_samples, rescale)
         return self.student.add_pred_to_datasample(batch_data_samples,
                                                    results)
 
 
-def _same_decoding(s_head, t_head) -> bool:
-    """Whether the student head decodes the teacher head's raw outputs as the
-    teacher head would: the same decoding code, strides, priors (anchor
-    sizes, ratios), box coder (e.g. target stds) and output layout."""
-    s_cls, t_cls = type(s_head), type(t_head)
-    for method in ('predict_by_feat', '_predict_by_feat_single'):
-        if getattr(s_cls, method, None) is not getattr(t_cls, method, None):
-            return False
-    for attr in ('num_base_priors', 'cls_out_channels', 'reg_decoded_bbox',
-                 'use_sigmoid_cls', 'reg_max', 'num_classes'):
-        if getattr(s_head, attr, None) != getattr(t_head, attr, None):
-            return False
-    for attr in ('prior_generator', 'bbox_coder'):
-        s_obj, t_obj = getattr(s_head, attr, None), getattr(t_head, attr, None)
-        if type(s_obj) is not type(t_obj):
-            return False
-        if s_obj is not None and _plain(vars(s_obj)) != _plain(vars(t_obj)):
-            return False
-    return True
-
-
-def _plain(value):
-    # Tensors and tuples to lists, so settings compare with ``==``.
-    if isinstance(value, Tensor):
-        return value.tolist()
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
+def _head_name(detector) -> str:
+    head = getattr(detector, 'bbox_head', None)
+    if head is None:
+        head = getattr(getattr(detector, 'roi_head', None), 'bbox_head', None)
+    return type(head).__name__
