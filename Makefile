@@ -4,7 +4,7 @@
 #   make demo    setup + data + teacher, baseline and ERA students + one table (DATA=synthetic|deepforest, SEEDS="0 1 2")
 #   make teachers  setup + data + the tiny teachers the distillation configs load, work_dirs/teacher_<data>/teacher.pth
 #                (DATA="synthetic deepforest"; an existing teacher is kept unless RETRAIN=1;
-#                DETECTORS="fcos atss gfl rtmdet" or all: the other tiny detector families'
+#                DETECTORS="fcos atss gfl rtmdet fasterrcnn" or all: the other tiny detector families'
 #                teachers, work_dirs/teacher_<detector>_<data>/teacher.pth, synthetic only)
 #   make bench-one-stage  ERA vs the baseline on the tiny FCOS/ATSS/GFL/RTMDet pairs (ONE_STAGE_SEEDS="0 1 2"), resumable
 #   make bench-methods  every distillation method on the real mini set: mAP, train-step ratio, deployed cost (BENCH_DATA=deepforest|synthetic)

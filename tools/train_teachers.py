@@ -1,7 +1,7 @@
 """Trains the teachers of the tiny distillation configs (``make teachers``).
 
     python tools/train_teachers.py [--data synthetic deepforest]
-        [--detectors retinanet fcos atss gfl rtmdet | all] [--retrain]
+        [--detectors retinanet fcos atss gfl rtmdet fasterrcnn | all] [--retrain]
 
 For every set, trains its teacher config
 

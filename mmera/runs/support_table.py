@@ -80,8 +80,8 @@ def try_method(method: str, teacher: str, student: str) -> str:
     except Exception as err:  # noqa: BLE001 (reported as a bug)
         return f'FAILS: {type(err).__name__}: {err}'
     model.teacher_loaded = True  # random weights: only the mechanics count
-    if hasattr(model, 'twi'):
-        model.twi.load_from(model.teacher.bbox_head)
+    if hasattr(model, 'sync_twi'):
+        model.sync_twi()
     try:
         phases = [0, model.num_pairs] if hasattr(model, 'set_phase') else [0]
         for phase in phases:

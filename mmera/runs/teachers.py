@@ -77,6 +77,9 @@ DETECTOR_TEACHERS: Dict[str, Dict[str, str]] = {
         'synthetic':
         'configs/tiny/rtmdet_cspnextw24_cspnextpafpn_500it_synthetic.py'
     },
+    'fasterrcnn': {
+        'synthetic': 'configs/tiny/fasterrcnn_r34w32_fpn_500it_synthetic.py'
+    },
 }
 
 

@@ -238,8 +238,13 @@ def run_single(mode: str, config: str, img_size: int, batch: int,
 
 
 def write_teacher_ckpt(config: str, path: str) -> None:
-    """Saves a randomly initialised teacher for ERADistiller's teacher_ckpt."""
+    """Saves a randomly initialised teacher for ERADistiller's teacher_ckpt
+    (mmdet's initialisation, no pretrained weights)."""
     init_default_scope('mmdet')
     torch.manual_seed(0)
     teacher = MODELS.build(pair_configs(config)[2])
+    # mmdet's own init (offline: no pretrained backbone), as a trained
+    # teacher's activations are tame; PyTorch's default init of a deep
+    # CSPNeXt blows them up and the distillation losses with them
+    teacher.init_weights()
     torch.save({'state_dict': teacher.state_dict()}, path)

@@ -150,13 +150,19 @@ def test_name_regex_examples():
 # mmdet's RTMDet sizes: CSPNeXt-P5 (deepen_factor, widen_factor) -> name
 CSPNEXT_SIZES = {(0.167, 0.375): 'tiny', (0.33, 0.5): 's', (0.67, 0.75): 'm',
                  (1.0, 1.0): 'l', (1.33, 1.25): 'x'}
+# Swin (embed_dims, depths) -> size; mmpretrain's ConvNeXt arch -> size
+SWIN_SIZES = {(96, (2, 2, 6, 2)): 't', (96, (2, 2, 18, 2)): 's',
+              (128, (2, 2, 18, 2)): 'b', (192, (2, 2, 18, 2)): 'l'}
+CONVNEXT_ARCHS = {'tiny': 't', 'small': 's', 'base': 'b', 'large': 'l',
+                  'xlarge': 'xl'}
 
 
 def _backbone_tokens(backbone: dict) -> tuple:
     """The name tokens of a backbone: ``r18w16`` (ResNet-18, base width
-    16), ``r50``, ``mnv2``; CSPNeXt: ``cspnextw16`` (stem width 16, i.e.
-    widen 0.25) and, at the factors of one of mmdet's RTMDet sizes, that
-    size's name (``tiny``, ``s``, ``m``, ``l``, ``x``) too."""
+    16), ``r50``, ``mnv2``, ``swint`` (Swin-T), ``convnextb`` (mmpretrain's
+    ConvNeXt-B); CSPNeXt: ``cspnextw16`` (stem width 16, i.e. widen 0.25)
+    and, at the factors of one of mmdet's RTMDet sizes, that size's name
+    (``tiny``, ``s``, ``m``, ``l``, ``x``) too."""
     kind = backbone['type'].split('.')[-1]
     if kind == 'ResNet':
         width = backbone.get('base_channels', 64)
@@ -164,6 +170,14 @@ def _backbone_tokens(backbone: dict) -> tuple:
                 ('' if width == 64 else f'w{width}'), )
     if kind == 'MobileNetV2':
         return ('mnv2', )
+    if kind == 'SwinTransformer':  # mmdet's; its defaults are Swin-T's
+        size = SWIN_SIZES.get((backbone.get('embed_dims', 96),
+                               tuple(backbone.get('depths', (2, 2, 6, 2)))))
+        if size is not None:
+            return (f'swin{size}', )
+    if kind == 'ConvNeXt' and isinstance(backbone.get('arch', 'tiny'), str):
+        arch = backbone.get('arch', 'tiny')  # mmpretrain's: 'base' or 'b'
+        return (f'convnext{CONVNEXT_ARCHS.get(arch, arch)}', )
     if kind == 'CSPNeXt' and backbone.get('arch', 'P5') == 'P5':
         deepen = float(backbone.get('deepen_factor', 1.0))
         widen = float(backbone.get('widen_factor', 1.0))

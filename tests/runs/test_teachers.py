@@ -60,7 +60,7 @@ def test_detector_family_configs_load_the_mapped_teacher(detector):
 
 def test_detectors_and_the_default(tmp_path):
     assert detectors('synthetic') == [DEFAULT_DETECTOR, 'fcos', 'atss',
-                                      'gfl', 'rtmdet']
+                                      'gfl', 'rtmdet', 'fasterrcnn']
     assert detectors('deepforest') == [DEFAULT_DETECTOR]
     # RetinaNet keeps the paths that predate the other families
     for data in SETS:

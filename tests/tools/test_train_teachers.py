@@ -135,7 +135,8 @@ def test_detectors_all_and_unknown_pairs(fake_teachers):
     assert [(d, det) for d, det, _, _ in calls] == [
         ('synthetic', 'retinanet'), ('synthetic', 'fcos'),
         ('synthetic', 'atss'), ('synthetic', 'gfl'),
-        ('synthetic', 'rtmdet'), ('deepforest', 'retinanet')]
+        ('synthetic', 'rtmdet'), ('synthetic', 'fasterrcnn'),
+        ('deepforest', 'retinanet')]
     calls.clear()
     with pytest.raises(SystemExit, match=r"no tiny teacher for \['fcos'\] "
                        'on deepforest'):

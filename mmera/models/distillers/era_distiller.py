@@ -172,8 +172,9 @@ class ERADistiller(BaseDistiller):
         roi = getattr(self.student, 'roi_head', None)
         return getattr(roi, 'test_cfg', None)
 
-    def _load_twi(self) -> None:
-        # the frozen copies take the (now loaded) teacher's head weights
+    def sync_twi(self) -> None:
+        """Copies the teacher's current head weights into TWI's frozen
+        copies (done when the teacher is loaded)."""
         if isinstance(self.twi, TeacherHeadReuse):
             self.twi.load_from(self.teacher.bbox_head)
         elif self.twi is not None:
@@ -215,7 +216,7 @@ class ERADistiller(BaseDistiller):
         was_loaded = self.teacher_loaded
         super().load_teacher()
         if not was_loaded:
-            self._load_twi()
+            self.sync_twi()
 
     def init_weights(self) -> None:
         """Initialises student and MBRNet, loads the teacher (and with it the

@@ -1,0 +1,46 @@
+# ERA on COCO, two-stage: Faster R-CNN R101 (teacher, 39.4 box AP) -> Faster
+# R-CNN R50 (student, 37.4 box AP stock), 1x schedule. MBRNet approximates the teacher's
+# FPN (P2-P6); TWI scores the K+1 approximations with frozen copies of the
+# teacher's RPN head (anchors assigned once) and RoI box head (ONE set of RoIs
+# sampled from the student's proposals per step, shared by every
+# approximation, one box-head pass). The student is mmdet's config unchanged:
+# its own RPN and RoI losses come from the features the distiller extracts
+# once.
+#   python tools/train.py configs/era/era_fasterrcnn_r101-r50_fpn_1x_coco.py
+#   bash tools/dist_train.sh configs/era/era_fasterrcnn_r101-r50_fpn_1x_coco.py 8
+_base_ = [
+    'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
+    '../_base_/mmera_runtime.py',
+]
+
+teacher_ckpt = 'https://download.openmmlab.com/mmdetection/v2.0/faster_rcnn/faster_rcnn_r101_fpn_1x_coco/faster_rcnn_r101_fpn_1x_coco_20200130-f513f705.pth'  # noqa: E501
+model = dict(
+    _delete_=True,
+    type='ERADistiller',
+    student={{_base_.model}},
+    teacher_config='mmdet::faster_rcnn/faster-rcnn_r101_fpn_1x_coco.py',
+    teacher_ckpt=teacher_ckpt,
+    # K=4 branches of 2 conv blocks, GN (detection batch sizes are small)
+    mbrnet=dict(
+        num_branches=4,
+        num_blocks=2,
+        norm_cfg=dict(type='GN', num_groups=32, requires_grad=True),
+        feature_norm='teacher_std'),
+    mimic_weight=5.0,
+    residual_weight=1.0,
+    twi_weight=1.0,
+    twi_mode='all',  # 'sampled' costs one RPN + box-head pass instead of K+1
+    # (init_student_head copies a dense head; two-stage heads start as mmdet's)
+    init_student_head=False,
+    inference_mode='S')
+
+custom_hooks = [
+    dict(type='DistillLossWarmupHook', warmup_iters=1000),
+    dict(type='ExportStudentHook', filename='student_final.pth'),
+]
+
+# mmera's checked dataset: the samples of mmdet's CocoDataset, with errors
+# that name a missing, empty or corrupt file and the key to fix.
+train_dataloader = dict(dataset=dict(type='CheckedCocoDataset'))
+val_dataloader = dict(dataset=dict(type='CheckedCocoDataset'))
+test_dataloader = dict(dataset=dict(type='CheckedCocoDataset'))
