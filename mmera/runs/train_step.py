@@ -210,7 +210,10 @@ def run_single(mode: str, config: str, img_size: int, batch: int,
     model = build_model(mode, config, teacher_ckpt)
     model.to(device).train()
     params = [p for p in model.parameters() if p.requires_grad]
-    optim = torch.optim.SGD(params, lr=1e-4, momentum=0.9, weight_decay=1e-4)
+    # lr 0: the step's full cost (momentum, weight decay, update) without
+    # moving the weights, so a random teacher's features cannot make the
+    # fixed batch's losses diverge over the timed steps
+    optim = torch.optim.SGD(params, lr=0.0, momentum=0.9, weight_decay=1e-4)
     sync = torch.cuda.synchronize if device.type == 'cuda' else (lambda: None)
     if device.type == 'cuda':
         torch.cuda.reset_peak_memory_stats(device)
