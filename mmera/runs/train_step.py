@@ -46,6 +46,10 @@ ERA_CONFIGS = {
         'configs/era/era_gfl_r34w32-r18w16_fpn_500it_synthetic.py'),
     'tiny-rtmdet': repo_path('configs/era/era_rtmdet_cspnextw24-cspnextw16_'
                              'cspnextpafpn_500it_synthetic.py'),
+    'tiny-fasterrcnn': repo_path(
+        'configs/era/era_fasterrcnn_r34w32-r18w16_fpn_500it_synthetic.py'),
+    'coco-fasterrcnn': repo_path(
+        'configs/era/era_fasterrcnn_r101-r50_fpn_1x_coco.py'),
 }
 #: ``--config`` prefix -> (img size, batch)
 DEFAULTS = {'tiny': (320, 4), 'coco': (512, 2)}
@@ -164,7 +168,8 @@ def fixed_batch(config: str, img: int, batch: int,
     """One random batch (a few random gt boxes per image), preprocessed once
     by the student's data preprocessor; every mode trains on it."""
     _, student_cfg, _ = pair_configs(config)
-    num_classes = student_cfg.bbox_head.num_classes
+    head = student_cfg.get('bbox_head') or student_cfg.roi_head.bbox_head
+    num_classes = head.num_classes  # a dense head's, or the RoI box head's
     gen = torch.Generator().manual_seed(0)
     images, samples = [], []
     for _ in range(batch):

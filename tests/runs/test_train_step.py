@@ -32,6 +32,7 @@ def test_run_single_modes(tmp_path):
     ('tiny-fcos', {'loss_centerness', 'era.loss_twi'}),
     ('tiny-gfl', {'loss_dfl', 'era.loss_twi'}),
     ('tiny-rtmdet', {'loss_cls', 'era.loss_twi'}),
+    ('tiny-fasterrcnn', {'loss_rpn_cls', 'loss_cls', 'era.loss_twi'}),
 ])
 def test_one_stage_families_time_era(config, keys, tmp_path):
     ckpt = str(tmp_path / 'teacher.pth')
