@@ -10,7 +10,9 @@ is the rest of mmdet's ``loss`` after ``extract_feat``:
   ``bbox_head.loss(feats, samples)``, as ``SingleStageDetector.loss``;
 * two-stage detectors (Faster / Mask / Cascade R-CNN, ...): the RPN's loss
   and proposals on ground truth of one class, then the RoI head's loss, as
-  ``TwoStageDetector.loss`` (mmdet 3.0-3.3, guarded).
+  ``TwoStageDetector.loss`` (mmdet 3.0-3.3, guarded);
+* query-based detectors (DETR family): the transformer, then the head's
+  loss, as ``DetectionTransformer.loss`` (guarded likewise).
 """
 import copy
 from typing import Dict, Sequence, Tuple
@@ -18,16 +20,20 @@ from typing import Dict, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from mmdet.models.detectors import SingleStageDetector, TwoStageDetector
+from mmdet.models.detectors import (DetectionTransformer, SingleStageDetector,
+                                    TwoStageDetector)
 from mmdet.structures import SampleList
 from mmdet.utils import InstanceList
 from mmera.utils.upstream import check_tested_version
 
 
 def detector_kind(detector: nn.Module) -> str:
-    """``'single_stage'``, ``'two_stage'`` or ``'other'``."""
+    """``'single_stage'``, ``'two_stage'``, ``'query'`` (DETR family) or
+    ``'other'``."""
     if isinstance(detector, TwoStageDetector):
         return 'two_stage'
+    if isinstance(detector, DetectionTransformer):
+        return 'query'
     if isinstance(detector, SingleStageDetector) or hasattr(
             detector, 'bbox_head'):
         return 'single_stage'
@@ -61,13 +67,21 @@ def detector_losses(detector: nn.Module, feats: Sequence[Tensor],
         losses, proposals = _two_stage_losses(detector, tuple(feats),
                                               batch_data_samples)
         return (losses, proposals) if with_proposals else losses
-    if kind == 'single_stage':
-        raise ValueError(f'{type(detector).__name__} is a single-stage '
-                         'detector: it makes no proposals.')
+    if kind == 'query' and not with_proposals:
+        # DetectionTransformer.loss (mmdet 3.3) after its extract_feat
+        check_tested_version('mmdet',
+                             'detector_losses (DetectionTransformer.loss)')
+        head_inputs = detector.forward_transformer(tuple(feats),
+                                                   batch_data_samples)
+        return detector.bbox_head.loss(
+            **head_inputs, batch_data_samples=batch_data_samples)
+    if kind in ('single_stage', 'query'):
+        raise ValueError(f'{type(detector).__name__} has no RPN: it makes '
+                         'no proposals.')
     raise ValueError(
         f'{type(detector).__name__} is neither a single-stage detector '
-        '(a dense bbox_head) nor a two-stage one (RPN + RoI head); mmera\'s '
-        'distillers train those two kinds.')
+        '(a dense bbox_head), a two-stage one (RPN + RoI head) nor a '
+        'DETR-family one; mmera\'s distillers train those kinds.')
 
 
 def _two_stage_losses(detector: TwoStageDetector, x: tuple,

@@ -260,15 +260,16 @@ def pair_detectors(student: nn.Module, teacher: Optional[nn.Module],
     if detector_kind(student) == 'other':
         raise ValueError(
             f'{method}: the student ({type(student).__name__}) is neither a '
-            'single-stage detector (a dense bbox_head) nor a two-stage one '
-            '(RPN + RoI head); those are what mmera\'s distillers train.')
+            'single-stage detector (a dense bbox_head), a two-stage one '
+            '(RPN + RoI head) nor a DETR-family one; those are what mmera\'s '
+            'distillers train.')
     if student_dense_head and detector_kind(student) != 'single_stage':
         raise ValueError(
             f'{method}: the student ({type(student).__name__}) has no dense '
             'bbox_head, and this method\'s mechanism runs the student\'s '
             'dense head; use a single-stage student (RetinaNet, FCOS, ATSS, '
             'GFL, RTMDet, ...), or FitNet, PKD or ERA, which distil '
-            'two-stage students too.')
+            'two-stage and DETR-family students too.')
     layout = neck_layout(student)
     if teacher is None:
         return pair_by_stride(layout, layout, method)

@@ -21,7 +21,7 @@ def _same(a, b):
     return torch.equal(a, b)
 
 
-@pytest.mark.parametrize('family', ['faster_rcnn', 'gfl'])
+@pytest.mark.parametrize('family', ['faster_rcnn', 'gfl', 'detr'])
 def test_losses_from_features_equal_the_detectors_own(family):
     det = MODELS.build(tiny_detector(family))
     det.init_weights()
@@ -34,12 +34,14 @@ def test_losses_from_features_equal_the_detectors_own(family):
                            copy.deepcopy(samples))
     assert own.keys() == ours.keys()
     assert all(_same(own[k], ours[k]) for k in own)
-    assert detector_kind(det) == ('two_stage' if family == 'faster_rcnn'
-                                  else 'single_stage')
+    assert detector_kind(det) == dict(faster_rcnn='two_stage',
+                                      detr='query').get(family,
+                                                        'single_stage')
 
 
 def test_other_detectors_are_named():
-    with pytest.raises(ValueError, match='Linear is neither a single-stage'):
+    with pytest.raises(ValueError, match='Linear is neither a single-stage '
+                       r'.*DETR-family'):
         detector_losses(torch.nn.Linear(1, 1), [], [])
 
 
@@ -216,3 +218,21 @@ def test_two_stage_era_trains_and_predicts_in_every_mode():
     for s, b in zip(s_mode, blend_0):
         for key in ('bboxes', 'scores', 'labels'):
             assert torch.equal(s.pred_instances[key], b.pred_instances[key])
+
+
+def test_feature_methods_train_a_detr_student_and_era_names_what_lacks():
+    """A DETR student (one C5 map, stride 32) of a RetinaNet teacher: PKD
+    pairs stride 32 and the student keeps its own set-prediction loss;
+    ERA's TWI needs the teacher head's five strides and says so."""
+    student = tiny_detector('detr')
+    teacher = tiny_detector('retinanet', width=32, channels=64)
+    model = _build('PKDDistiller', student, teacher)
+    assert model.pairing.strides == (32, )
+    losses = model.loss(*_batch())
+    assert {'loss_cls', 'loss_bbox', 'loss_iou', 'pkd.loss_feat'} <= set(
+        losses)
+    loss, _ = model.parse_losses(losses)
+    assert torch.isfinite(loss)
+    with pytest.raises(ValueError, match=r"the student's neck \(ChannelMapper"
+                       r'\) returns strides \[32\].*lacks \[8, 16, 64, 128\]'):
+        _build('ERADistiller', student, teacher)

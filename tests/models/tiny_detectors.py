@@ -22,6 +22,7 @@ FAMILIES = {
     'gfl': 'gfl/gfl_r50_fpn_1x_coco.py',
     'rtmdet': 'rtmdet/rtmdet_tiny_8xb32-300e_coco.py',
     'faster_rcnn': 'faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
+    'detr': 'detr/detr_r50_8xb2-150e_coco.py',
 }
 NUM_CLASSES = 3
 _CONFIGS = {}
@@ -58,6 +59,8 @@ def tiny_detector(family: str, width: int = 16,
                               frozen_stages=-1, norm_eval=False)
         model.neck.update(in_channels=[width * k for k in (1, 2, 4, 8)],
                           out_channels=channels)
+    if family == 'detr':
+        return _tiny_detr(model, width, channels)
     if family == 'faster_rcnn':
         model.rpn_head.update(in_channels=channels, feat_channels=channels)
         model.roi_head.bbox_roi_extractor.out_channels = channels
@@ -100,3 +103,23 @@ def make_samples(num_images: int = 2, size: int = 128):
         sample.gt_instances = gt
         samples.append(sample)
     return samples
+
+
+def _tiny_detr(model: ConfigDict, width: int, channels: int) -> ConfigDict:
+    """DETR with a ResNet-18 C5, one encoder and one decoder layer."""
+    model.backbone.update(depth=18, base_channels=width, init_cfg=None,
+                          frozen_stages=-1, norm_eval=False,
+                          norm_cfg=dict(type='BN', requires_grad=True))
+    model.neck.update(in_channels=[width * 8], out_channels=channels)
+    for part in (model.encoder, model.decoder):
+        part.num_layers = 1
+        for key in ('self_attn_cfg', 'cross_attn_cfg'):
+            if key in part.layer_cfg:
+                part.layer_cfg[key].update(embed_dims=channels, num_heads=2)
+        part.layer_cfg.ffn_cfg.update(embed_dims=channels,
+                                      feedforward_channels=2 * channels)
+    model.positional_encoding.num_feats = channels // 2
+    model.bbox_head.update(embed_dims=channels, num_classes=NUM_CLASSES)
+    model.num_queries = 10
+    model.test_cfg = dict(max_per_img=10)
+    return model
