@@ -5,14 +5,13 @@ from typing import List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
 from mmdet.models.utils import unpack_gt_instances
 from mmdet.structures import SampleList
 from .anchor_loss import assign_targets, stacked_anchor_loss
 from .head_loss_paths import chunk_outputs, loss_path, reused_targets
-from .utils import freeze
+from .utils import freeze, freeze_norm_stats
 
 Levels = List[Tensor]
 
@@ -58,9 +57,7 @@ class TeacherHeadReuse(nn.Module):
     def train(self, mode: bool = True) -> 'TeacherHeadReuse':
         # Training-mode forward, frozen (eval) normalisation statistics.
         super().train(mode)
-        for module in self.head.modules():
-            if isinstance(module, _BatchNorm):
-                module.eval()
+        freeze_norm_stats(self.head)
         return self
 
     def load_from(self, head: nn.Module) -> None:

@@ -16,7 +16,6 @@ from typing import List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
 from mmdet.models.detectors import TwoStageDetector
@@ -26,7 +25,7 @@ from mmdet.structures import SampleList
 from mmdet.structures.bbox import bbox2roi
 from mmdet.utils import InstanceList
 from .teacher_head_reuse import TeacherHeadReuse, same_settings, sum_losses
-from .utils import freeze
+from .utils import freeze, freeze_norm_stats
 
 Levels = List[Tensor]
 
@@ -73,9 +72,7 @@ class TwoStageHeadReuse(nn.Module):
     def train(self, mode: bool = True) -> 'TwoStageHeadReuse':
         # Training-mode forward, frozen (eval) normalisation statistics.
         super().train(mode)
-        for module in self.modules():
-            if isinstance(module, _BatchNorm):
-                module.eval()
+        freeze_norm_stats(self)
         return self
 
     def load_from(self, teacher: nn.Module) -> None:

@@ -2,6 +2,7 @@
 from typing import Sequence, Union
 
 from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 
 def freeze(module: nn.Module) -> nn.Module:
@@ -9,6 +10,19 @@ def freeze(module: nn.Module) -> nn.Module:
     for param in module.parameters():
         param.requires_grad_(False)
     return module.eval()
+
+
+def freeze_norm_stats(module: nn.Module) -> nn.Module:
+    """Puts every BatchNorm in ``module`` in eval mode, the rest as it is.
+
+    For frozen heads that must run their training-mode forward (e.g. FCOS
+    scales its boxes by the stride only in eval) without updating the
+    teacher's BN statistics.
+    """
+    for child in module.modules():
+        if isinstance(child, _BatchNorm):
+            child.eval()
+    return module
 
 
 def check_weight(name: str, value: Union[float, Sequence[float]],
