@@ -16,16 +16,14 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.hub import get_config
 from mmengine.optim import OptimWrapper
 from mmengine.runner import load_checkpoint
-from mmengine.structures import InstanceData
 
 import mmera  # noqa: F401
 from mmdet.registry import MODELS
-from mmdet.structures import DetDataSample
 from mmdet.utils import register_all_modules
 from mmera.converters import export_student_checkpoint
+from coco_offline import coco_batch, offline, teacher_ckpt_writer
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 FAMILIES = ('gfl', 'atss', 'fcos', 'rtmdet')
@@ -37,7 +35,6 @@ CONFIGS = sorted(
 #: the method whose exported student is checked against stock mmdet, per pair
 EXPORT_METHOD = {'gfl': 'era', 'atss': 'pkd', 'fcos': 'era',
                  'rtmdet_s-tiny': 'fitnet', 'rtmdet_l-m': 'era'}
-SIZE = 160
 
 
 def test_the_matrix_is_complete():
@@ -45,50 +42,11 @@ def test_the_matrix_is_complete():
     assert len(CONFIGS) == 15, CONFIGS
 
 
-def _offline(model_cfg):
-    # random weights: no ImageNet download for the backbone; random heads
-    # score low, so keep every detection for the comparison
-    model_cfg = copy.deepcopy(model_cfg)
-    model_cfg.backbone.init_cfg = None
-    model_cfg.test_cfg.update(score_thr=0.0, max_per_img=50)
-    return model_cfg
-
-
 @pytest.fixture(scope='module')
 def teacher_ckpts(tmp_path_factory):
     """A random-weight checkpoint per teacher config, written once."""
     register_all_modules()
-    made = {}
-
-    def get(teacher_config):
-        if teacher_config not in made:
-            torch.manual_seed(0)
-            teacher = MODELS.build(_offline(get_config(teacher_config).model))
-            teacher.init_weights()  # as trained weights: mmdet's init
-            path = tmp_path_factory.mktemp('teacher') / 'teacher.pth'
-            torch.save(dict(state_dict=teacher.state_dict()), str(path))
-            made[teacher_config] = str(path)
-        return made[teacher_config]
-
-    return get
-
-
-def _data(seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    inputs, samples = [], []
-    for i in range(2):
-        inputs.append(torch.randint(0, 256, (3, SIZE, SIZE), generator=gen,
-                                    dtype=torch.uint8))
-        sample = DetDataSample(metainfo=dict(
-            img_shape=(SIZE, SIZE), ori_shape=(SIZE, SIZE),
-            scale_factor=(1.0, 1.0), img_id=i))
-        gt = InstanceData()
-        gt.bboxes = torch.tensor([[10.0, 20.0, 90.0, 110.0],
-                                  [60.0 + i, 40.0, 150.0, 140.0]])
-        gt.labels = torch.tensor([0, 7 + i])
-        sample.gt_instances = gt
-        samples.append(sample)
-    return dict(inputs=inputs, data_samples=samples)
+    return teacher_ckpt_writer(tmp_path_factory)
 
 
 def _calibrate_bn(detector, batch):
@@ -118,10 +76,10 @@ def _pair_of(config):
 
 
 @pytest.mark.parametrize('config', CONFIGS)
-def test_config_trains_a_step_offline(config, teacher_ckpts, tmp_path):
+def test_config_trains_a_stepoffline(config, teacher_ckpts, tmp_path):
     cfg = Config.fromfile(osp.join(REPO, config))
     model_cfg = copy.deepcopy(cfg.model)
-    model_cfg.student = _offline(model_cfg.student)
+    model_cfg.student = offline(model_cfg.student)
     model_cfg.teacher_ckpt = teacher_ckpts(model_cfg.teacher_config)
     torch.manual_seed(0)
     model = MODELS.build(model_cfg)
@@ -133,7 +91,7 @@ def test_config_trains_a_step_offline(config, teacher_ckpts, tmp_path):
     params = [p for p in model.parameters() if p.requires_grad]
     optim = OptimWrapper(torch.optim.SGD(params, lr=1e-3))
     model.train()
-    log_vars = model.train_step(_data(), optim)
+    log_vars = model.train_step(coco_batch(), optim)
     assert torch.isfinite(log_vars['loss'])
     method = osp.basename(config).split('_')[0].split('-')[0]
     assert any(k.startswith(f'{method}.loss') for k in log_vars), log_vars
@@ -151,14 +109,14 @@ def test_config_trains_a_step_offline(config, teacher_ckpts, tmp_path):
     # the exported student is a stock mmdet detector predicting the same;
     # first BN statistics of real activations (random weights through
     # default statistics overflow deep CSPNeXt nets in eval mode)
-    _calibrate_bn(model.student, model.data_preprocessor(_data(), True))
+    _calibrate_bn(model.student, model.data_preprocessor(coco_batch(), True))
     out = str(tmp_path / 'student.pth')
     export_student_checkpoint(dict(state_dict=model.state_dict()), out)
-    stock = MODELS.build(_offline(cfg.model.student))
+    stock = MODELS.build(offline(cfg.model.student))
     load_checkpoint(stock, out, map_location='cpu', strict=True)
     stock.eval()
     model.eval()
-    data = _data(seed=1)
+    data = coco_batch(seed=1)
     with torch.no_grad():
         got = model.test_step(copy.deepcopy(data))
         want = stock.test_step(copy.deepcopy(data))

@@ -14,27 +14,23 @@ exactly what the distiller predicts.
 import copy
 import os.path as osp
 
-import numpy as np
 import pytest
 import torch
 import yaml
 from mmengine.config import Config
 from mmengine.optim import OptimWrapper
 from mmengine.runner import load_checkpoint
-from mmengine.structures import InstanceData
 
 import mmdet
 import mmera  # noqa: F401
 from mmdet.registry import MODELS
-from mmdet.structures import DetDataSample
-from mmdet.structures.mask import BitmapMasks
 from mmdet.utils import register_all_modules
 from mmera.converters import export_student_checkpoint
 from mmera.models.distillers import load_model_config
+from coco_offline import coco_batch, offline, teacher_ckpt_writer
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 MMDET_CONFIGS = osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs')
-SIZE = 160
 
 # config -> (teacher config, student config) of mmdet
 CONFIGS = {
@@ -65,61 +61,11 @@ CONFIGS = {
 }
 
 
-def _offline(model_cfg):
-    """Random weights (no ImageNet download); every detection kept."""
-    model_cfg = copy.deepcopy(model_cfg)
-    model_cfg.backbone.init_cfg = None
-    test_cfg = model_cfg.test_cfg
-    if 'rcnn' in test_cfg:  # two-stage: the RoI head's post-processing
-        test_cfg.rcnn.score_thr = 0.0
-    else:
-        test_cfg.score_thr = 0.0
-    return model_cfg
-
-
 @pytest.fixture(scope='module')
 def teacher_ckpts(tmp_path_factory):
     """A random-weight checkpoint per teacher config, written once."""
     register_all_modules()
-    made = {}
-
-    def get(teacher_cfg):
-        key = repr(teacher_cfg.to_dict())
-        if key not in made:
-            torch.manual_seed(0)
-            teacher = MODELS.build(teacher_cfg)
-            teacher.init_weights()  # as trained weights: mmdet's init
-            path = tmp_path_factory.mktemp('teacher') / 'teacher.pth'
-            torch.save(dict(state_dict=teacher.state_dict()), str(path))
-            made[key] = str(path)
-        return made[key]
-
-    return get
-
-
-def _data(with_masks=False, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    inputs, samples = [], []
-    for i in range(2):
-        inputs.append(torch.randint(0, 256, (3, SIZE, SIZE), generator=gen,
-                                    dtype=torch.uint8))
-        sample = DetDataSample(metainfo=dict(
-            img_shape=(SIZE, SIZE), ori_shape=(SIZE, SIZE),
-            scale_factor=(1.0, 1.0), img_id=i))
-        gt = InstanceData()
-        boxes = [[10.0, 20.0, 90.0, 110.0], [60.0 + i, 40.0, 150.0, 140.0]]
-        gt.bboxes = torch.tensor(boxes)
-        gt.labels = torch.tensor([0, 7 + i])
-        if with_masks:
-            # mmdet's mask head crops and resizes each RoI's mask
-            # (BitmapMasks.crop_and_resize): the box-filled masks
-            masks = np.zeros((len(boxes), SIZE, SIZE), dtype=np.uint8)
-            for k, (x1, y1, x2, y2) in enumerate(boxes):
-                masks[k, int(y1):int(y2), int(x1):int(x2)] = 1
-            gt.masks = BitmapMasks(masks, SIZE, SIZE)
-        sample.gt_instances = gt
-        samples.append(sample)
-    return dict(inputs=inputs, data_samples=samples)
+    return teacher_ckpt_writer(tmp_path_factory)
 
 
 @pytest.fixture(scope='module')
@@ -181,13 +127,13 @@ def _zoo_weights(config):
 
 
 @pytest.mark.parametrize('config', sorted(CONFIGS))
-def test_config_trains_a_step_offline(config, registry, teacher_ckpts,
+def test_config_trains_a_stepoffline(config, registry, teacher_ckpts,
                                       tmp_path):
     cfg = Config.fromfile(osp.join(REPO, 'configs', config))
     model_cfg = copy.deepcopy(cfg.model)
-    teacher_cfg = _offline(load_model_config(model_cfg.teacher_config))
+    teacher_cfg = offline(load_model_config(model_cfg.teacher_config))
     model_cfg.teacher_config = teacher_cfg
-    model_cfg.student = _offline(model_cfg.student)
+    model_cfg.student = offline(model_cfg.student)
     model_cfg.teacher_ckpt = teacher_ckpts(teacher_cfg)
     torch.manual_seed(0)
     model = registry.build(model_cfg)
@@ -203,7 +149,7 @@ def test_config_trains_a_step_offline(config, registry, teacher_ckpts,
     optim = OptimWrapper(torch.optim.SGD(params, lr=1e-3))
     model.train()
     masks = 'maskrcnn' in config
-    log_vars = model.train_step(_data(with_masks=masks), optim)
+    log_vars = model.train_step(coco_batch(with_masks=masks), optim)
 
     assert torch.isfinite(log_vars['loss'])
     assert all(torch.isfinite(torch.as_tensor(v)).all()
@@ -233,13 +179,13 @@ def test_config_trains_a_step_offline(config, registry, teacher_ckpts,
     # the exported student is a stock mmdet Faster R-CNN predicting the same
     out = str(tmp_path / 'student.pth')
     export_student_checkpoint(dict(state_dict=model.state_dict()), out)
-    stock = registry.build(_offline(cfg.model.student))
+    stock = registry.build(offline(cfg.model.student))
     load_checkpoint(stock, out, map_location='cpu', strict=True)
     assert stock.roi_head.test_cfg.score_thr == 0.0
     assert model.student.roi_head.test_cfg.score_thr == 0.0
     stock.eval()
     model.eval()
-    data = _data(seed=1)
+    data = coco_batch(seed=1)
     with torch.no_grad():
         got = model.test_step(copy.deepcopy(data))
         want = stock.test_step(copy.deepcopy(data))
