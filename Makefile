@@ -6,7 +6,7 @@
 #                (DATA="synthetic deepforest"; an existing teacher is kept unless RETRAIN=1;
 #                DETECTORS="fcos atss gfl rtmdet fasterrcnn" or all: the other tiny detector families'
 #                teachers, work_dirs/teacher_<detector>_<data>/teacher.pth, synthetic only)
-#   make bench-one-stage  ERA vs the baseline on the tiny FCOS/ATSS/GFL/RTMDet pairs (ONE_STAGE_SEEDS="0 1 2"), resumable
+#   make bench-families  ERA (and PKD on Faster R-CNN) vs the baseline on the tiny FCOS/ATSS/GFL/RTMDet/Faster R-CNN pairs (FAMILY_SEEDS="0 1 2"), resumable
 #   make bench-methods  every distillation method on the real mini set: mAP, train-step ratio, deployed cost (BENCH_DATA=deepforest|synthetic)
 SHELL := /bin/bash
 PYTHON_SYS ?= python3
@@ -27,7 +27,7 @@ STAMP := $(VENV)/.mmera-setup-done
 DATA ?= synthetic
 SEEDS ?= 0
 
-.PHONY: setup test demo teachers bench-methods bench-one-stage data-synthetic data-deepforest pretrained clean-venv
+.PHONY: setup test demo teachers bench-methods bench-families data-synthetic data-deepforest pretrained clean-venv
 
 setup: $(STAMP)
 
@@ -91,11 +91,12 @@ bench-methods: setup $(DEMO_DEPS_$(BENCH_DATA))
 	@[ -n "$(DEMO_DEPS_$(BENCH_DATA))" ] || { echo "unknown BENCH_DATA=$(BENCH_DATA): use deepforest or synthetic"; exit 2; }
 	$(PY) tools/benchmark/methods.py --data $(BENCH_DATA) --json work_dirs/bench_methods_$(BENCH_DATA).json
 
-# ERA against the baseline on the tiny FCOS, ATSS, GFL and RTMDet pairs (synthetic), SEEDS seeds each;
-# finished runs are reused, so it continues where it stopped
-ONE_STAGE_SEEDS ?= 0 1 2
-bench-one-stage: setup data-synthetic
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) tools/benchmark/one_stage.py --seeds $(ONE_STAGE_SEEDS)
+# ERA (and PKD on Faster R-CNN) against the baseline on the tiny FCOS, ATSS, GFL, RTMDet and
+# Faster R-CNN pairs (synthetic), FAMILY_SEEDS seeds each; finished runs are reused, so it
+# continues where it stopped
+FAMILY_SEEDS ?= 0 1 2
+bench-families: setup data-synthetic
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) tools/benchmark/detector_families.py --seeds $(FAMILY_SEEDS)
 
 clean-venv:
 	rm -rf $(VENV)

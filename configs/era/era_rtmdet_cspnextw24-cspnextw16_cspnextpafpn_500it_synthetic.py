@@ -8,7 +8,7 @@
 # work_dirs/teacher_rtmdet_synthetic/teacher.pth: the teachers of the tiny
 # configs live in work_dirs/teacher_<detector>_<data>/ (RetinaNet's, the
 # first, in work_dirs/teacher_<data>/), see mmera/runs/teachers.py.
-# (tools/benchmark/one_stage.py does the same; override with --cfg-options
+# (tools/benchmark/detector_families.py does the same; override with --cfg-options
 # model.teacher_ckpt=...).
 _base_ = '../tiny/rtmdet_cspnextw16_cspnextpafpn_500it_synthetic.py'  # data, schedule, runtime and the student
 teacher = '{{ fileDirname }}/../tiny/rtmdet_cspnextw24_cspnextpafpn_500it_synthetic.py'

@@ -18,7 +18,7 @@ trains the teacher config through ``tools/train.py`` into that work dir and
 publishes its last checkpoint there as ``teacher.pth``, atomically (a reader
 never sees a half-written file). ``tools/train_teachers.py`` (``make
 teachers``), ``tools/era_demo.py``, ``tools/benchmark/methods.py`` and
-``tools/benchmark/one_stage.py`` all go through it.
+``tools/benchmark/detector_families.py`` all go through it.
 """
 import os.path as osp
 import shutil

@@ -1,5 +1,5 @@
-"""``tools/benchmark/one_stage.py``: its aggregation and tables, on fake
-metrics and fake finished runs (no training)."""
+"""``tools/benchmark/detector_families.py``: its aggregation and tables, on
+fake metrics and fake finished runs (no training)."""
 import importlib.util
 import json
 import os
@@ -11,12 +11,12 @@ from mmengine.config import Config
 from cli_helpers import REPO_ROOT, TOOLS
 from mmera.runs.teachers import teacher_ckpt, teacher_config
 
-SCRIPT = osp.join(TOOLS, 'benchmark', 'one_stage.py')
+SCRIPT = osp.join(TOOLS, 'benchmark', 'detector_families.py')
 
 
 @pytest.fixture(scope='module')
 def bench():
-    spec = importlib.util.spec_from_file_location('one_stage_bench', SCRIPT)
+    spec = importlib.util.spec_from_file_location('families_bench', SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -38,6 +38,12 @@ FAKE = {
         'teacher': {},
         'student': {0: _run(0.05, 0.10)},
         'era': {},
+    },
+    'fasterrcnn': {
+        'teacher': {0: _run(0.30, 0.50, 900.0)},
+        'student': {0: _run(0.20, 0.40), 1: _run(0.22, 0.42)},
+        'era': {0: _run(0.25, 0.45, 240.0), 1: _run(0.26, 0.46, 240.0)},
+        'pkd': {0: _run(0.21, 0.41, 120.0), 1: _run(0.20, 0.44, 120.0)},
     },
 }
 
@@ -63,18 +69,26 @@ def test_summarize_pairs_the_finished_seeds(bench):
     assert fcos['teacher']['mAP'] == 0.20
     assert fcos['mAP']['baseline']['n'] == 3
     assert fcos['mAP']['baseline']['mean'] == pytest.approx(0.11)
-    assert fcos['mAP']['era']['n'] == 2  # the failed seed is left out
-    assert fcos['mAP']['diffs'] == pytest.approx({0: 0.03, 1: 0.0})
-    assert fcos['mAP']['diff']['mean'] == pytest.approx(0.015)
-    assert fcos['mAP50']['diffs'] == pytest.approx({0: 0.04, 1: 0.03})
+    era = fcos['mAP']['methods']['era']
+    assert list(fcos['mAP']['methods']) == ['era']  # fcos has no PKD runs
+    assert era['stat']['n'] == 2  # the failed seed is left out
+    assert era['diffs'] == pytest.approx({0: 0.03, 1: 0.0})
+    assert era['diff']['mean'] == pytest.approx(0.015)
+    assert fcos['mAP50']['methods']['era']['diffs'] == pytest.approx(
+        {0: 0.04, 1: 0.03})
     assert fcos['train_s']['teacher']['mean'] == 600.0
     assert fcos['train_s']['era']['mean'] == 180.0
     assert fcos['failed'] == {'era': [2]}
     rtm = s['rtmdet']
     assert rtm['teacher'] is None
-    assert rtm['mAP']['era'] is None and rtm['mAP']['diff'] is None
-    assert rtm['mAP']['diffs'] == {}
+    rtm_era = rtm['mAP']['methods']['era']
+    assert rtm_era['stat'] is None and rtm_era['diff'] is None
+    assert rtm_era['diffs'] == {}
     assert rtm['failed'] == {}
+    frcnn = s['fasterrcnn']['mAP']['methods']
+    assert list(frcnn) == ['era', 'pkd']
+    assert frcnn['pkd']['diffs'] == pytest.approx({0: 0.01, 1: -0.02})
+    assert frcnn['era']['diff']['mean'] == pytest.approx(0.045)
 
 
 def test_markdown_tables(bench):
@@ -90,9 +104,19 @@ def test_markdown_tables(bench):
     row50 = next(line for line in lines if line.startswith('| fcos | 0.350'))
     assert 's0 +0.040, s1 +0.030' in row50
     rtm = next(line for line in lines if line.startswith('| rtmdet | -'))
-    assert rtm == '| rtmdet | - | 0.050 | - | - | - |'
+    assert rtm == '| rtmdet | - | 0.050 | ERA | - | - | - |'
+    pkd = [line for line in lines if line.startswith('| fasterrcnn | 0.300')
+           and '| PKD |' in line]
+    assert pkd == ['| fasterrcnn | 0.300 | 0.210 +- 0.014 (n=2) | PKD | '
+                   '0.205 +- 0.007 (n=2) | -0.005 +- 0.021 (n=2) | '
+                   's0 +0.010, s1 -0.020 |']
     clock = next(line for line in lines if line.startswith('| fcos | 10.0'))
-    assert clock == '| fcos | 10.0 min | 1.0 min | 3.0 min | era seeds [2] |'
+    assert clock == ('| fcos | 10.0 min | 1.0 min | 3.0 min | - | '
+                     'era seeds [2] |')
+    clock = next(line for line in lines
+                 if line.startswith('| fasterrcnn | 15.0'))
+    assert clock == ('| fasterrcnn | 15.0 min | 1.0 min | 4.0 min | '
+                     '2.0 min | - |')
     # every table row has the header's number of cells
     for line in lines:
         if line.startswith('| family'):
@@ -121,7 +145,7 @@ def _fake_run(path, m, m50, seconds, alpha_sweep=False):
 
 def test_collect_and_report_read_finished_runs(bench, tmp_path,
                                                monkeypatch):
-    work = str(tmp_path / 'one_stage')
+    work = str(tmp_path / 'families')
     monkeypatch.setattr(bench, 'teacher_work_dir',
                         lambda data, detector: str(tmp_path / detector))
     _fake_run(str(tmp_path / 'gfl'), 0.3, 0.5, 900.0)
@@ -138,36 +162,44 @@ def test_collect_and_report_read_finished_runs(bench, tmp_path,
     assert 1 not in results['gfl']['era']
     text = bench.write_report(work, results, dict(seeds=[0, 1],
                                                   updated='now'))
-    assert '| gfl | 0.300 | 0.100 | 0.150 | +0.050 | s0 +0.050 |' in text
+    assert ('| gfl | 0.300 | 0.100 | ERA | 0.150 | +0.050 | s0 +0.050 |'
+            in text)
     with open(osp.join(work, 'results.md')) as f:
         assert f.read() == text
     with open(osp.join(work, 'results.json')) as f:
         saved = json.load(f)
-    assert saved['summary']['gfl']['mAP']['diffs'] == {'0': pytest.approx(
-        0.05)}
+    assert saved['summary']['gfl']['mAP']['methods']['era']['diffs'] == {
+        '0': pytest.approx(0.05)}
 
 
 def test_families_configs_exist_and_pair_with_the_teachers(bench):
-    """Each family's ERA config trains its student config and loads the
-    teacher that mmera.runs.teachers trains and publishes."""
-    assert list(bench.FAMILIES) == ['fcos', 'atss', 'gfl', 'rtmdet']
+    """Each family's distiller configs train its student config and load
+    the teacher that mmera.runs.teachers trains and publishes."""
+    assert list(bench.FAMILIES) == ['fcos', 'atss', 'gfl', 'rtmdet',
+                                    'fasterrcnn']
     for family, configs in bench.FAMILIES.items():
         student = Config.fromfile(osp.join(REPO_ROOT, configs['student']))
-        era = Config.fromfile(osp.join(REPO_ROOT, configs['era']))
-        assert era.model.student == student.model, family
-        assert osp.normpath(era.model.teacher_config) == teacher_config(
-            'synthetic', family)
-        assert osp.normpath(era.model.teacher_ckpt) == teacher_ckpt(
-            'synthetic', detector=family)
-        assert student.train_cfg == era.train_cfg
-        assert student.train_dataloader == era.train_dataloader
+        assert set(configs) - {'student'} <= set(bench.DISTILLERS)
+        for method in set(configs) - {'student'}:
+            cfg = Config.fromfile(osp.join(REPO_ROOT, configs[method]))
+            assert cfg.model.student == student.model, (family, method)
+            assert osp.normpath(cfg.model.teacher_config) == teacher_config(
+                'synthetic', family)
+            assert osp.normpath(cfg.model.teacher_ckpt) == teacher_ckpt(
+                'synthetic', detector=family)
+            assert student.train_cfg == cfg.train_cfg
+            assert student.train_dataloader == cfg.train_dataloader
+    assert bench.family_methods('fcos', bench.METHODS) == [
+        'teacher', 'student', 'era']
+    assert bench.family_methods('fasterrcnn', ['pkd', 'student']) == [
+        'student', 'pkd']
 
 
 def test_parse_args_defaults(bench):
     args = bench.parse_args([])
-    assert args.families == ['fcos', 'atss', 'gfl', 'rtmdet']
+    assert args.families == ['fcos', 'atss', 'gfl', 'rtmdet', 'fasterrcnn']
     assert args.seeds == [0, 1, 2]
-    assert args.methods == ['teacher', 'student', 'era']
+    assert args.methods == ['teacher', 'student', 'era', 'pkd']
     args = bench.parse_args(['--families', 'gfl', '--seeds', '3',
                              '--methods', 'era'])
     assert (args.families, args.seeds, args.methods) == (['gfl'], [3],

@@ -1,20 +1,23 @@
-"""ERA on the tiny one-stage families (FCOS, ATSS, GFL, RTMDet), one table.
+"""ERA (and PKD) against the baseline on the tiny detector families, one table.
 
-For each family and seed on the synthetic set this script
+For each family (FCOS, ATSS, GFL, RTMDet, Faster R-CNN) and seed on the
+synthetic set this script
 
 1. trains the family's tiny teacher once (seed 0) and publishes it as
    ``work_dirs/teacher_<family>_synthetic/teacher.pth``, the checkpoint the
-   family's ERA config loads (:func:`mmera.runs.teachers.ensure_teacher`,
-   what ``make teachers DATA=synthetic DETECTORS=<family>`` does);
+   family's distillation configs load (:func:`mmera.runs.teachers.
+   ensure_teacher`, what ``make teachers DATA=synthetic DETECTORS=<family>``
+   does);
 2. trains the plain student (the family's ``configs/tiny/`` student) and
-   the ERA student (``configs/era/era_<family>_*_500it_synthetic.py``)
-   through ``tools/train.py``, one run per seed, into
-   ``<work-dir>/<family>/{student,era}_seed<seed>/``;
+   each distiller the family has a tiny config for (ERA:
+   ``configs/era/era_<family>_*_500it_synthetic.py``; PKD on the two-stage
+   pair) through ``tools/train.py``, one run per seed, into
+   ``<work-dir>/<family>/<method>_seed<seed>/``;
 3. writes ``<work-dir>/results.json`` (every run's final bbox mAP / mAP50,
    ERA's best ST-mode alpha, its wall-clock) and ``<work-dir>/results.md``:
-   teacher, baseline and ERA (S-mode) mean +- std over the seeds, the
-   per-seed paired differences ERA - baseline, for mAP and mAP50, and the
-   wall-clock per run.
+   teacher, baseline and each distiller (S-mode) mean +- std over the
+   seeds, the per-seed paired differences distiller - baseline, for mAP and
+   mAP50, and the wall-clock per run.
 
 It is resumable: a run that finished with the same command is reused
 (:func:`mmera.runs.training.train` with ``reuse``), an interrupted one is
@@ -22,14 +25,14 @@ trained again from its start, so the same command picks up where it
 stopped, and adding seeds or methods trains only the new runs. A failed run
 (e.g. a distiller that does not build yet) is reported in the table and the
 other runs go on; the next call retries it. The tables are rewritten after
-every run.
+every run, from every finished run of the families asked for.
 
 Example::
 
-    python tools/benchmark/one_stage.py                    # everything
-    python tools/benchmark/one_stage.py --families fcos gfl --seeds 0 \\
-        --methods teacher student
-    python tools/benchmark/one_stage.py --report-only      # tables only
+    python tools/benchmark/detector_families.py              # everything
+    python tools/benchmark/detector_families.py --families fcos gfl \\
+        --seeds 0 --methods teacher student
+    python tools/benchmark/detector_families.py --report-only  # tables only
 """
 import argparse
 import json
@@ -53,8 +56,8 @@ from mmera.runs.training import (DONE_MARKER, STDOUT_LOG,  # noqa: E402
                                  train)
 
 DATA = 'synthetic'
-#: family -> its student config and its ERA config (the teacher config is
-#: :data:`mmera.runs.teachers.DETECTOR_TEACHERS`' entry)
+#: family -> its student config and its distillers' configs (the teacher
+#: config is :data:`mmera.runs.teachers.DETECTOR_TEACHERS`' entry)
 FAMILIES: Dict[str, Dict[str, str]] = {
     'fcos': dict(
         student='configs/tiny/fcos_r18w16_fpn_500it_synthetic.py',
@@ -70,8 +73,14 @@ FAMILIES: Dict[str, Dict[str, str]] = {
         'rtmdet_cspnextw16_cspnextpafpn_500it_synthetic.py',
         era='configs/era/era_rtmdet_cspnextw24-cspnextw16_cspnextpafpn_'
         '500it_synthetic.py'),
+    'fasterrcnn': dict(
+        student='configs/tiny/fasterrcnn_r18w16_fpn_500it_synthetic.py',
+        era='configs/era/era_fasterrcnn_r34w32-r18w16_fpn_500it_synthetic.py',
+        pkd='configs/pkd/pkd_fasterrcnn_r34w32-r18w16_fpn_500it_synthetic.py'),
 }
-METHODS = ('teacher', 'student', 'era')
+METHODS = ('teacher', 'student', 'era', 'pkd')
+#: the methods compared with the baseline, and their names in the tables
+DISTILLERS = {'era': 'ERA', 'pkd': 'PKD'}
 #: the seed of the (single) teacher run, as mmera.runs.teachers trains it
 TEACHER_SEED = 0
 
@@ -83,13 +92,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument('--methods', nargs='+', choices=METHODS,
                         default=list(METHODS),
-                        help='teacher: the family teacher (ERA trains it '
-                        'too when it is missing); student: the baseline; '
-                        'era: the ERA student')
+                        help='teacher: the family teacher (the distillers '
+                        'train it too when it is missing); student: the '
+                        'baseline; era, pkd: the distilled students (a '
+                        'family without a config for one skips it)')
     parser.add_argument('--work-dir', default=osp.join(WORK_DIRS,
-                                                       'one_stage'),
+                                                       'detector_families'),
                         help='the runs, results.json and results.md '
-                        '(default: work_dirs/one_stage)')
+                        '(default: work_dirs/detector_families)')
     parser.add_argument('--fresh', action='store_true',
                         help='retrain student and ERA runs that already '
                         'finished (the teachers stay)')
@@ -110,13 +120,14 @@ def mean_std(values: Sequence[float]) -> Optional[Dict[str, float]]:
     return dict(mean=statistics.mean(values), std=std, n=len(values))
 
 
-def paired_diffs(base: Dict[int, dict], era: Dict[int, dict],
+def paired_diffs(base: Dict[int, dict], other: Dict[int, dict],
                  key: str) -> Dict[int, float]:
-    """ERA - baseline of ``key`` for every seed where both runs have it."""
+    """``other`` - baseline of ``key`` for every seed where both runs have
+    it."""
     return {
-        seed: era[seed][key] - base[seed][key]
-        for seed in sorted(set(base) & set(era))
-        if key in base[seed] and key in era[seed]
+        seed: other[seed][key] - base[seed][key]
+        for seed in sorted(set(base) & set(other))
+        if key in base[seed] and key in other[seed]
     }
 
 
@@ -126,30 +137,38 @@ def _ok(runs: Dict[int, dict]) -> Dict[int, dict]:
 
 
 def summarize(results: Dict[str, Dict[str, Dict[int, dict]]]) -> Dict:
-    """Per family: the teacher's metrics and, for mAP and mAP50, the
-    baseline's and ERA's mean +- std and the paired differences; the
-    mean wall-clock per run of each method; the failed runs.
+    """Per family: the teacher's metrics; for mAP and mAP50 the baseline's
+    mean +- std and, per distiller run for that family, its mean +- std and
+    paired differences to the baseline; the mean wall-clock per run of each
+    method; the failed runs.
 
     Args:
         results: ``family -> method -> seed -> run``, a run being
             ``{'mAP', 'mAP50', 'train_s'}`` (finished) or ``{'error'}``.
 
     Returns:
-        dict: ``family -> summary`` (see :func:`markdown`).
+        dict: ``family -> summary`` (see :func:`markdown`); a summary's
+        ``summary[key]['methods'][method]`` is ``{'stat', 'diffs',
+        'diff'}``.
     """
     out = {}
     for family, methods in results.items():
         base = _ok(methods.get('student', {}))
-        era = _ok(methods.get('era', {}))
         teacher = _ok(methods.get('teacher', {}))
         summary = dict(teacher=next(iter(teacher.values()), None))
         for key in ('mAP', 'mAP50'):
-            diffs = paired_diffs(base, era, key)
+            per_method = {}
+            for method in DISTILLERS:
+                if method not in methods:
+                    continue
+                runs = _ok(methods[method])
+                diffs = paired_diffs(base, runs, key)
+                per_method[method] = dict(
+                    stat=mean_std([r[key] for r in runs.values()]),
+                    diffs=diffs, diff=mean_std(list(diffs.values())))
             summary[key] = dict(
                 baseline=mean_std([r[key] for r in base.values()]),
-                era=mean_std([r[key] for r in era.values()]),
-                diffs=diffs,
-                diff=mean_std(list(diffs.values())))
+                methods=per_method)
         summary['train_s'] = {
             method: mean_std([r['train_s'] for r in _ok(runs).values()
                               if 'train_s' in r])
@@ -188,35 +207,42 @@ def fmt_seconds(stat: Optional[Dict[str, float]]) -> str:
 
 
 def markdown(summary: Dict) -> str:
-    """The tables: one per metric (mAP, mAP50), then the wall-clock."""
+    """The tables: one per metric (mAP, mAP50) with a row per family and
+    distiller, then the wall-clock."""
     lines = []
     for key, title in (('mAP', 'bbox mAP'), ('mAP50', 'bbox mAP50')):
         lines += [
             f'### {title}', '',
-            f'| family | teacher | baseline | ERA (S-mode) | ERA - baseline '
-            f'(mean) | ERA - baseline (per seed) |',
-            '| --- | --- | --- | --- | --- | --- |',
+            '| family | teacher | baseline | method | method mAP | '
+            'method - baseline (mean) | method - baseline (per seed) |',
+            '| --- | --- | --- | --- | --- | --- | --- |',
         ]
         for family, s in summary.items():
             m = s[key]
             teacher = s['teacher']
-            lines.append(
-                f'| {family} | '
-                f'{"-" if teacher is None else f"{teacher[key]:.3f}"} | '
-                f'{fmt_ms(m["baseline"])} | {fmt_ms(m["era"])} | '
-                f'{fmt_ms(m["diff"], signed=True)} | '
-                f'{fmt_diffs(m["diffs"])} |')
+            head = (f'| {family} | '
+                    f'{"-" if teacher is None else f"{teacher[key]:.3f}"} | '
+                    f'{fmt_ms(m["baseline"])} |')
+            rows = m['methods'] or {'era': dict(stat=None, diffs={},
+                                                diff=None)}
+            for method, r in rows.items():
+                lines.append(
+                    f'{head} {DISTILLERS[method]} | {fmt_ms(r["stat"])} | '
+                    f'{fmt_ms(r["diff"], signed=True)} | '
+                    f'{fmt_diffs(r["diffs"])} |')
         lines.append('')
     lines += ['### Wall-clock per run', '',
-              '| family | teacher | baseline | ERA | failed runs |',
-              '| --- | --- | --- | --- | --- |']
+              '| family | teacher | baseline | '
+              + ' | '.join(DISTILLERS.values()) + ' | failed runs |',
+              '| --- | --- | --- | ' + '--- | ' * len(DISTILLERS) + '--- |']
     for family, s in summary.items():
         t = s['train_s']
         failed = '; '.join(f'{m} seeds {seeds}'
                            for m, seeds in s['failed'].items()) or '-'
-        lines.append(f'| {family} | {fmt_seconds(t.get("teacher"))} | '
-                     f'{fmt_seconds(t.get("student"))} | '
-                     f'{fmt_seconds(t.get("era"))} | {failed} |')
+        cells = [fmt_seconds(t.get(m))
+                 for m in ('teacher', 'student', *DISTILLERS)]
+        lines.append(f'| {family} | ' + ' | '.join(cells) +
+                     f' | {failed} |')
     return '\n'.join(lines) + '\n'
 
 
@@ -256,15 +282,22 @@ def train_one(work_dir: str, family: str, method: str, seed: int,
             ensure_teacher(DATA, detector=family)
         else:
             options = [f'randomness.seed={seed}']
-            if method == 'era':
+            if method in DISTILLERS:
                 options.append('model.teacher_ckpt=' +
                                ensure_teacher(DATA, detector=family))
             train(repo_path(FAMILIES[family][method]), path, options, label,
                   reuse=not fresh)
     except SystemExit as e:  # train() names the failed run's log
-        print(f'[one_stage] {label} FAILED: {e}', flush=True)
+        print(f'[detector_families] {label} FAILED: {e}', flush=True)
         return dict(error=str(e), log=osp.join(path, STDOUT_LOG))
     return read_run(path, method) or dict(error='no finished run')
+
+
+def family_methods(family: str, methods: Sequence[str]) -> List[str]:
+    """``methods`` (in :data:`METHODS` order) that ``family`` has: the
+    teacher and the baseline always, a distiller where it has a config."""
+    return [m for m in METHODS if m in methods and (
+        m in ('teacher', 'student') or m in FAMILIES[family])]
 
 
 def collect(work_dir: str, families: Sequence[str], seeds: Sequence[int],
@@ -274,7 +307,7 @@ def collect(work_dir: str, families: Sequence[str], seeds: Sequence[int],
     results = {}
     for family in families:
         results[family] = {}
-        for method in methods:
+        for method in family_methods(family, methods):
             runs = {}
             for seed in ([TEACHER_SEED] if method == 'teacher' else seeds):
                 run = read_run(run_dir(work_dir, family, method, seed),
@@ -288,9 +321,10 @@ def collect(work_dir: str, families: Sequence[str], seeds: Sequence[int],
 def write_report(work_dir: str, results: Dict, meta: Dict) -> str:
     """Writes ``results.json`` and ``results.md``; returns the markdown."""
     summary = summarize(results)
-    text = (f'# ERA on the tiny one-stage families ({DATA}, 500 it)\n\n'
-            f'Teacher: seed {TEACHER_SEED}; baseline and ERA: seeds '
-            f'{meta["seeds"]}, final validation (ERA in S-mode). '
+    text = (f'# Distillation on the tiny detector families ({DATA}, 500 it)'
+            f'\n\nTeacher: seed {TEACHER_SEED}; baseline and distillers: '
+            f'seeds {meta["seeds"]}, final validation (distillers in '
+            f'S-mode). '
             f'Updated {meta["updated"]}.\n\n' + markdown(summary))
     os.makedirs(work_dir, exist_ok=True)
     with open(osp.join(work_dir, 'results.json'), 'w') as f:
@@ -322,12 +356,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     if not args.report_only:
         start = time.time()
         for family in args.families:
-            for method in METHODS:
-                if method not in args.methods:
-                    continue
+            for method in family_methods(family, args.methods):
                 seeds = [TEACHER_SEED] if method == 'teacher' else args.seeds
                 for seed in seeds:
-                    print(f'[one_stage {time.time() - start:6.0f}s] '
+                    print(f'[detector_families {time.time() - start:6.0f}s] '
                           f'{family} {method} seed {seed}', flush=True)
                     results[family].setdefault(method, {})[seed] = train_one(
                         work_dir, family, method, seed, args.fresh)
