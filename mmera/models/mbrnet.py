@@ -45,6 +45,12 @@ class MBRNet(BaseModule):
         separable: Use depthwise-separable 3x3 convs in the branches
             (depthwise 3x3 + pointwise 1x1: about 1/8 of the FLOPs at 256
             channels), ERA's cheap setting for students whose head is small.
+        bottleneck_channels: When set, each branch is a bottleneck: a 1x1
+            conv down to this width, ``num_blocks`` 3x3 convs at it, and a
+            1x1 conv up to the teacher's width (the last one's norm starts
+            at zero). At 256 channels and a width of 64 this is about 1/17
+            of a full-width branch's FLOPs. Not combined with
+            ``separable``.
         feature_norm: ``'teacher_std'`` (default): each level's MSE (mimic
             and residual) divided by the teacher level's variance, which
             makes the losses scale-free across FPN levels; ``'none'``: plain
@@ -66,6 +72,7 @@ class MBRNet(BaseModule):
                      type='GN', num_groups=32, requires_grad=True),
                  act_cfg: Optional[dict] = dict(type='ReLU'),
                  separable: bool = False,
+                 bottleneck_channels: Optional[int] = None,
                  feature_norm: str = DEFAULT_FEATURE_NORM,
                  init_cfg: Optional[dict] = dict(
                      type='Normal', layer='Conv2d', std=0.01),
@@ -86,6 +93,13 @@ class MBRNet(BaseModule):
                 f'MBRNet: student FPN has {student_channels} channels, the '
                 f'teacher FPN {teacher_channels}; with adapter="none" they '
                 'must match. Use adapter="auto" to add a 1x1 conv adapter.')
+        if bottleneck_channels is not None and (
+                separable or bottleneck_channels < 1):
+            raise ValueError(
+                'MBRNet: bottleneck_channels must be a positive width and '
+                'cannot be combined with separable=True (a bottleneck branch '
+                f'is already cheap), got bottleneck_channels='
+                f'{bottleneck_channels}, separable={separable}.')
         check_feature_norm('MBRNet', feature_norm, mimic_norm)
         if branch_scales is None:
             branch_scales = [0.5**k for k in range(num_branches)]
@@ -93,10 +107,6 @@ class MBRNet(BaseModule):
             raise ValueError(f'MBRNet: {len(branch_scales)} branch_scales for '
                              f'{num_branches} branches.')
         check_weight('branch_scales', branch_scales, 'MBRNet')
-        if norm_cfg is not None and norm_cfg.get('type') == 'GN':
-            norm_cfg = dict(norm_cfg)
-            norm_cfg['num_groups'] = _gn_groups(teacher_channels,
-                                                norm_cfg.get('num_groups', 32))
         self.num_branches = num_branches
         self.branch_scales = [float(s) for s in branch_scales]
         self.feature_norm = feature_norm
@@ -104,24 +114,10 @@ class MBRNet(BaseModule):
             adapter == 'auto' and student_channels != teacher_channels)
         self.adapter = (nn.Conv2d(student_channels, teacher_channels, 1)
                         if use_adapter else nn.Identity())
-        self.branches = nn.ModuleList()
-        conv_module = DepthwiseSeparableConvModule if separable else ConvModule
-        # the depthwise half stays linear; norm and act follow the pointwise
-        extra = dict(dw_norm_cfg=None, dw_act_cfg=None) if separable else {}
-        for _ in range(num_branches):
-            blocks = []
-            for b in range(num_blocks):
-                last = b == num_blocks - 1
-                blocks.append(
-                    conv_module(
-                        student_channels if b == 0 else teacher_channels,
-                        teacher_channels,
-                        3,
-                        padding=1,
-                        norm_cfg=norm_cfg,
-                        act_cfg=None if last else act_cfg,
-                        **extra))
-            self.branches.append(nn.Sequential(*blocks))
+        self.branches = nn.ModuleList(
+            _branch(student_channels, teacher_channels, num_blocks, norm_cfg,
+                    act_cfg, separable, bottleneck_channels)
+            for _ in range(num_branches))
 
     def init_weights(self) -> None:
         super().init_weights()
@@ -186,6 +182,52 @@ class MBRNet(BaseModule):
             for scale, pred, target in zip(self.branch_scales, preds,
                                            targets)) / self.num_branches
         return dict(loss_mimic=loss_mimic, loss_residual=loss_residual)
+
+
+def _branch(in_channels: int, out_channels: int, num_blocks: int,
+            norm_cfg: Optional[dict], act_cfg: Optional[dict],
+            separable: bool, bottleneck_channels: Optional[int]
+            ) -> nn.Sequential:
+    """One branch: ``num_blocks`` 3x3 blocks (full-width or separable), or
+    a 1x1 -> ``num_blocks`` x 3x3 -> 1x1 bottleneck; the last block has no
+    activation."""
+    if bottleneck_channels is None:
+        widths = [in_channels] + [out_channels] * num_blocks
+        kernels = [3] * num_blocks
+    else:
+        widths = ([in_channels] + [bottleneck_channels] * (num_blocks + 1) +
+                  [out_channels])
+        kernels = [1] + [3] * num_blocks + [1]
+    conv_module = DepthwiseSeparableConvModule if separable else ConvModule
+    # the depthwise half stays linear; norm and act follow the pointwise
+    extra = dict(dw_norm_cfg=None, dw_act_cfg=None) if separable else {}
+    blocks = []
+    for i, kernel in enumerate(kernels):
+        last = i == len(kernels) - 1
+        blocks.append(
+            conv_module(
+                widths[i],
+                widths[i + 1],
+                kernel,
+                padding=kernel // 2,
+                norm_cfg=_fit_norm(norm_cfg, widths[i + 1], out_channels),
+                act_cfg=None if last else act_cfg,
+                **extra))
+    return nn.Sequential(*blocks)
+
+
+def _fit_norm(norm_cfg: Optional[dict], channels: int,
+              full_channels: int) -> Optional[dict]:
+    # GN's group count must divide the block's width. A narrower bottleneck
+    # block keeps the channels per group of the full width (32 groups of 8
+    # at 256 -> 8 groups at 64), not the group count: 32 groups of 2 or of
+    # 1 channel would normalise single values on the coarsest levels.
+    if norm_cfg is None or norm_cfg.get('type') != 'GN':
+        return norm_cfg
+    wanted = norm_cfg.get('num_groups', 32)
+    if channels < full_channels:
+        wanted = max(1, wanted * channels // full_channels)
+    return dict(norm_cfg, num_groups=_gn_groups(channels, wanted))
 
 
 def _gn_groups(channels: int, wanted: int) -> int:

@@ -73,10 +73,17 @@ def pool(pooled: Dict[str, Dict], name: str, result: Dict,
 
 
 def add_medians(pooled: Dict[str, Dict]) -> Dict[str, Dict]:
-    """Sets ``median_ms`` of every pooled result with step times."""
+    """Sets ``median_ms`` and the spread, ``p25_ms`` and ``p75_ms`` (the
+    interquartile range), of every pooled result with step times."""
     for res in pooled.values():
         if 'times_ms' in res:
-            res['median_ms'] = statistics.median(res['times_ms'])
+            times = res['times_ms']
+            res['median_ms'] = statistics.median(times)
+            if len(times) > 1:
+                res['p25_ms'], _, res['p75_ms'] = statistics.quantiles(
+                    times, n=4, method='inclusive')
+            else:
+                res['p25_ms'] = res['p75_ms'] = times[0]
     return pooled
 
 

@@ -25,7 +25,10 @@ from .paths import repo_path
 
 #: The modes, in the default order.
 MODES = ('student', 'floor', 'era_all', 'era_sampled', 'era_last',
-         'era_notwi', 'era_cheap', 'ld')
+         'era_notwi', 'era_cheap', 'era_bottleneck_notwi',
+         'era_bottleneck_sampled', 'ld')
+#: the bottleneck modes' MBRNet width, as a fraction of the teacher neck's
+BOTTLENECK_FRACTION = 4
 #: ``--config`` -> the ERA config whose student and teacher are timed:
 #: ``tiny``/``coco`` the RetinaNet pairs, ``coco-<family>`` mmdet's own
 #: one-stage COCO pairs of that head family, ``tiny-<family>`` the tiny ones.
@@ -153,6 +156,17 @@ def build_model(mode: str, config: str,
         era.update(student=student_cfg, teacher_config=teacher_cfg,
                    teacher_ckpt=teacher_ckpt, twi_mode='sampled')
         era.mbrnet = dict(era.get('mbrnet', {}), separable=True, num_blocks=1)
+        model = MODELS.build(era)
+    elif mode.startswith('era_bottleneck_'):
+        # bottleneck MBRNet branches (1x1 -> one 3x3 -> 1x1 at a quarter of
+        # the teacher neck's width), without TWI or with one sampled pass
+        era.update(student=student_cfg, teacher_config=teacher_cfg,
+                   teacher_ckpt=teacher_ckpt,
+                   twi_mode={'notwi': 'none'}.get(mode[15:], mode[15:]))
+        era.mbrnet = dict(
+            era.get('mbrnet', {}), num_blocks=1, separable=False,
+            bottleneck_channels=teacher_cfg.neck.out_channels //
+            BOTTLENECK_FRACTION)
         model = MODELS.build(era)
     else:
         era.update(student=student_cfg, teacher_config=teacher_cfg,

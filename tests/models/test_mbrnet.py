@@ -272,6 +272,9 @@ def test_teacher_std_feature_norm_is_scale_invariant():
     (dict(adapter='linear'), 'adapter must be'),
     (dict(feature_norm='l2'), "unknown feature_norm 'l2'"),
     (dict(mimic_norm='teacher_std'), 'mimic_norm was renamed feature_norm'),
+    (dict(bottleneck_channels=0), 'bottleneck_channels must be a positive'),
+    (dict(bottleneck_channels=4, separable=True),
+     'cannot be combined with separable=True'),
 ])
 def test_bad_arguments_are_rejected(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -304,3 +307,41 @@ def test_separable_branches_start_at_zero_and_are_lighter(channels):
     # zero-started, yet every branch learns
     assert all(b[-1].pointwise_conv.norm.weight.grad.abs().sum() > 0
                for b in light.branches)
+
+
+@pytest.mark.parametrize('channels', [(64, 64), (48, 96)])
+def test_bottleneck_branches_start_at_zero_and_are_lighter(channels):
+    s_ch, t_ch = channels
+    dense = MBRNet(s_ch, t_ch)
+    light = MBRNet(s_ch, t_ch, bottleneck_channels=24, num_blocks=1)
+    light.init_weights()
+    # 1x1 down to 24 (GN groups fitted to 24), one 3x3 at 24, 1x1 up
+    branch = light.branches[0]
+    assert [b.conv.kernel_size for b in branch] == [(1, 1), (3, 3), (1, 1)]
+    assert [b.conv.out_channels for b in branch] == [24, 24, t_ch]
+    assert branch[0].conv.in_channels == s_ch
+    # GN keeps the full width's channels per group: 32 groups at t_ch
+    assert branch[0].norm.num_groups == {64: 12, 96: 8}[t_ch]
+    assert branch[-1].norm.num_groups == 32
+    assert [b.with_activation for b in branch] == [True, True, False]
+    n_dense = sum(p.numel() for p in dense.parameters())
+    n_light = sum(p.numel() for p in light.parameters())
+    assert n_light < n_dense / 4
+    feats = [torch.rand(2, s_ch, 16, 16), torch.rand(2, s_ch, 8, 8)]
+    base, preds = light(feats)
+    assert [p.shape[1] for pred in preds for p in pred] == [t_ch] * 8
+    assert all(torch.count_nonzero(p) == 0 for pred in preds for p in pred)
+    teacher = [torch.rand(2, t_ch, 16, 16), torch.rand(2, t_ch, 8, 8)]
+    light.loss(base, preds, teacher)['loss_residual'].backward()
+    # zero-started, yet every branch learns
+    assert all(b[-1].norm.weight.grad.abs().sum() > 0 for b in light.branches)
+
+
+def test_bottleneck_keeps_the_full_width_state_dict_keys_of_its_blocks():
+    """Bottleneck and full-width branches use the same block layout
+    (``branches.<k>.<block>.{conv,norm}``), so checkpoints stay readable by
+    the same code; only the shapes and the block count differ."""
+    dense = MBRNet(8, 8, num_blocks=2)
+    light = MBRNet(8, 8, num_blocks=2, bottleneck_channels=4)
+    assert set(dense.state_dict()) < set(light.state_dict())
+    assert 'branches.0.3.conv.weight' in light.state_dict()

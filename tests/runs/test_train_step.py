@@ -17,7 +17,8 @@ def test_run_single_modes(tmp_path):
     ckpt = str(tmp_path / 'teacher.pth')
     write_teacher_ckpt('tiny', ckpt)
     res = {mode: run_single(mode, 'tiny', 64, 1, 2, 0, 'cpu', ckpt)
-           for mode in ('student', 'floor', 'era_sampled')}
+           for mode in ('student', 'floor', 'era_sampled',
+                        'era_bottleneck_notwi', 'era_bottleneck_sampled')}
     for mode, r in res.items():
         assert r['mode'] == mode and len(r['times_ms']) == 2
         assert r['median_ms'] > 0 and r['peak_mb'] > 0
@@ -26,6 +27,13 @@ def test_run_single_modes(tmp_path):
     assert res['era_sampled']['params_m'] > res['student']['params_m']
     assert {'era.loss_mimic', 'era.loss_twi', 'loss_cls'} <= set(
         res['era_sampled']['loss_keys'])
+    # bottleneck branches: fewer trainable parameters than full-width ones,
+    # and no TWI loss without TWI
+    assert (res['student']['params_m'] <
+            res['era_bottleneck_sampled']['params_m'] <
+            res['era_sampled']['params_m'])
+    assert 'era.loss_twi' in res['era_bottleneck_sampled']['loss_keys']
+    assert 'era.loss_twi' not in res['era_bottleneck_notwi']['loss_keys']
 
 
 @pytest.mark.parametrize('config,keys', [

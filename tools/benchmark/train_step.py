@@ -12,6 +12,9 @@ median step time, the peak memory and its trainable parameters:
   (``era_notwi`` is MBRNet alone, separating MBRNet's cost from TWI's);
 * ``era_cheap``: one separable conv block per MBRNet branch and
   ``twi_mode='sampled'`` (the ``*_fast.py`` configs);
+* ``era_bottleneck_notwi`` / ``era_bottleneck_sampled``: bottleneck MBRNet
+  branches (1x1 -> 3x3 -> 1x1 at a quarter of the teacher neck's width),
+  without TWI / with one sampled TWI pass;
 * ``ld``: mmdet's ``KnowledgeDistillationSingleStageDetector`` (LD, a GFL
   teacher) with the same backbones and necks; a peer with its own
   (GFL-style) head, so its numbers include a different head.
@@ -57,22 +60,35 @@ def fmt(value: Optional[float], spec: str) -> str:
     return 'n/a' if value is None else format(value, spec)
 
 
-def table(results: List[Dict]) -> str:
-    """The markdown table; ratios divide by floor's / student's median."""
+def teacher_share(results: List[Dict]) -> Optional[float]:
+    """The frozen teacher forward's share of the floor's step, ``1 -
+    student / floor`` (None without both modes)."""
     ref = {r['mode']: r.get('median_ms') for r in results}
-    rows = ['| mode | median step (ms) | ratio to floor | ratio to student '
-            '| peak memory (MB) | trainable params (M) |',
-            '|---|---:|---:|---:|---:|---:|']
+    if ref.get('floor') and ref.get('student'):
+        return 1.0 - ref['student'] / ref['floor']
+    return None
+
+
+def table(results: List[Dict]) -> str:
+    """The markdown table; ratios divide by floor's / student's median; the
+    spread is the interquartile range of every round's step times."""
+    ref = {r['mode']: r.get('median_ms') for r in results}
+    rows = ['| mode | median step (ms) | spread p25-p75 (ms) | ratio to '
+            'floor | ratio to student | peak memory (MB) | trainable params '
+            '(M) |',
+            '|---|---:|---:|---:|---:|---:|---:|']
     for r in results:
         if 'error' in r:
-            rows.append(f"| {r['mode']} | failed: {r['error']} | | | | |")
+            rows.append(f"| {r['mode']} | failed: {r['error']} | | | | | |")
             continue  # the error's last line; its stderr went to stderr
         ms = r['median_ms']
         ratios = [ms / ref[k] if ref.get(k) else None
                   for k in ('floor', 'student')]
         name = r['mode'] + (' (own LDHead/GFL head)' if r['mode'] == 'ld'
                             else '')
-        rows.append(f"| {name} | {ms:.1f} | {fmt(ratios[0], '.2f')} | "
+        spread = f"{r['p25_ms']:.0f}-{r['p75_ms']:.0f}"
+        rows.append(f"| {name} | {ms:.1f} | {spread} | "
+                    f"{fmt(ratios[0], '.2f')} | "
                     f"{fmt(ratios[1], '.2f')} | {r['peak_mb']:.0f} | "
                     f"{r['params_m']:.3f} |")
     return '\n'.join(rows)
@@ -85,7 +101,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--img-size', type=int, help='default: tiny* 320, '
                         'coco* 512')
     parser.add_argument('--batch', type=int, help='default: tiny* 4, coco* 2')
-    parser.add_argument('--iters', type=int, default=20, help='timed steps')
+    parser.add_argument('--iters', type=int, default=20,
+                        help='timed steps (>= 10 for a spread worth '
+                        'reading)')
     parser.add_argument('--warmup', type=int, default=3, help='untimed steps')
     parser.add_argument('--device', default='cuda'
                         if torch.cuda.is_available() else 'cpu')
@@ -160,6 +178,10 @@ def main() -> None:
               f'{torch.get_num_threads()}; {args.rounds} rounds x ('
               f'{args.warmup} warm-up + {args.iters} timed steps); '
               f'memory: {mem}')
+    share = teacher_share(results)
+    if share is not None:
+        header += (f'; the teacher forward is {100 * share:.0f}% of the '
+                   'floor step')
     print(header + '\n\n' + table(results))
     if args.json:
         with open(args.json, 'w') as f:
