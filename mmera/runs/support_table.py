@@ -5,7 +5,6 @@ method, the distiller is built with random weights (nothing downloads) and
 trains one step on two random images; the result is ``'trains'`` or the
 refusal message. ``tools/analysis/support_table.py`` prints the table.
 """
-import copy
 import time
 from typing import Dict, List, Tuple
 
@@ -126,7 +125,8 @@ def markdown(rows: List[Dict], methods: List[str]) -> str:
             message = result.split(': ', 1)[1]
             if message not in notes:
                 notes.append(message)
-            cells.append(f'{result.split(":")[0]} [{notes.index(message) + 1}]')
+            label = result.split(':')[0]
+            cells.append(f'{label} [{notes.index(message) + 1}]')
         lines.append(f"| {row['pair']} | " + ' | '.join(cells) + ' |')
     lines.append('')
     lines += [f'[{i + 1}] {note}' for i, note in enumerate(notes)]

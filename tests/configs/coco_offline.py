@@ -1,16 +1,22 @@
 """What the offline COCO-config tests share: random weights instead of
-downloads, a two-image 160 px batch, and teacher checkpoints they write."""
+downloads, a two-image 160 px batch, teacher checkpoints they write, config
+values compared without mmengine's ``_scope_`` keys, and the checkpoint URLs
+mmdet's metafiles give."""
 import copy
+import os.path as osp
 
 import numpy as np
 import torch
+import yaml
 from mmengine.hub import get_config
 from mmengine.structures import InstanceData
 
+import mmdet
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 from mmdet.structures.mask import BitmapMasks
 
+MMDET_CONFIGS = osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs')
 SIZE = 160
 BOXES = ([10.0, 20.0, 90.0, 110.0], [60.0, 40.0, 150.0, 140.0])
 
@@ -74,3 +80,27 @@ def teacher_ckpt_writer(tmp_path_factory):
         return made[key]
 
     return get
+
+
+def without_scope(obj):
+    """A config value without the ``_scope_`` keys mmengine adds to
+    variables read from a scoped (``mmdet::``) base."""
+    if hasattr(obj, 'to_dict'):
+        obj = obj.to_dict()
+    if isinstance(obj, dict):
+        return {k: without_scope(v) for k, v in obj.items()
+                if k != '_scope_'}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(without_scope(v) for v in obj)
+    return obj
+
+
+def zoo_weights(config: str) -> list:
+    """The checkpoint URLs that mmdet's metafile (of the config's own
+    directory) gives for an mmdet config, e.g.
+    ``'gfl/gfl_r50_fpn_1x_coco.py'``; empty when it publishes none."""
+    family = config.split('/')[0]
+    with open(osp.join(MMDET_CONFIGS, family, 'metafile.yml')) as f:
+        models = yaml.safe_load(f)['Models']
+    return [m['Weights'] for m in models
+            if m['Config'] == f'configs/{config}' and 'Weights' in m]

@@ -7,14 +7,12 @@ import functools
 import os.path as osp
 
 import pytest
-import yaml
 from mmengine.config import Config
 
-import mmdet
 from cli_helpers import REPO_ROOT
+from coco_offline import MMDET_CONFIGS, without_scope, zoo_weights
 
 CONFIGS = osp.join(REPO_ROOT, 'configs')
-MMDET_CONFIGS = osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs')
 
 # name (without the method prefix) -> (teacher, student) mmdet configs
 PAIRS = {
@@ -60,30 +58,6 @@ def _retinanet(method: str) -> Config:
     return Config.fromfile(osp.join(CONFIGS, RETINANET.format(method)))
 
 
-def _zoo_weights(teacher: str) -> str:
-    """The checkpoint URL mmdet's metafile gives for a config."""
-    family = teacher.split('/')[0]
-    with open(osp.join(MMDET_CONFIGS, family, 'metafile.yml')) as f:
-        models = yaml.safe_load(f)['Models']
-    urls = [m['Weights'] for m in models
-            if m['Config'] == f'configs/{teacher}']
-    assert len(urls) == 1, (teacher, urls)
-    return urls[0]
-
-
-def _without_scope(obj):
-    """A config value with the ``_scope_`` keys mmengine adds to variables
-    read from a scoped base (``mmdet::``) removed."""
-    if hasattr(obj, 'to_dict'):
-        obj = obj.to_dict()
-    if isinstance(obj, dict):
-        return {k: _without_scope(v) for k, v in obj.items()
-                if k != '_scope_'}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_without_scope(v) for v in obj)
-    return obj
-
-
 @pytest.mark.parametrize('method, name', CASES)
 def test_config_names_its_pair_and_method(method, name):
     cfg = _load(method, name)
@@ -93,22 +67,22 @@ def test_config_names_its_pair_and_method(method, name):
     assert model.teacher_config == f'mmdet::{teacher}'
     # the student: mmdet's model config unchanged
     stock = _mmdet(student)
-    assert _without_scope(model.student) == _without_scope(stock.model)
+    assert without_scope(model.student) == without_scope(stock.model)
     assert model.student.type == stock.model.type
     # the schedule, optimizer and data are the student's (mmdet's)
     for key in ('train_cfg', 'optim_wrapper', 'param_scheduler'):
-        assert _without_scope(cfg[key]) == _without_scope(stock[key]), key
+        assert without_scope(cfg[key]) == without_scope(stock[key]), key
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         dataset = cfg[loader].dataset
         assert dataset.type == 'CheckedCocoDataset', loader
-        assert _without_scope(dataset.pipeline) == _without_scope(
+        assert without_scope(dataset.pipeline) == without_scope(
             stock[loader].dataset.pipeline), loader
         assert dataset.ann_file == stock[loader].dataset.ann_file, loader
     assert cfg.custom_imports.imports == ['mmera']
     assert cfg.runner_type == 'mmdet.MMERARunner'
     # the teacher checkpoint: mmdet's published one for that config
     assert model.teacher_ckpt.startswith('https://')
-    assert model.teacher_ckpt == _zoo_weights(teacher)
+    assert [model.teacher_ckpt] == zoo_weights(teacher)
 
 
 @pytest.mark.parametrize('method, name', CASES)
@@ -144,7 +118,7 @@ def test_mmera_hooks_added_to_mmdets(method, name):
     else:
         assert not stock_hooks
     # mmdet's hooks first, unchanged; then mmera's, as in the RetinaNet config
-    assert _without_scope(hooks[:len(stock_hooks)]) == _without_scope(
+    assert without_scope(hooks[:len(stock_hooks)]) == without_scope(
         stock_hooks)
     assert _hook_types(cfg)[len(stock_hooks):] == MMERA_HOOKS[method]
     ref = _retinanet(method)
@@ -177,7 +151,7 @@ def test_rtmdet_pipeline_switch_still_applies(name):
         switch = next(h for h in cfg.custom_hooks
                       if h['type'] == 'PipelineSwitchHook')
         assert switch.switch_epoch == stage2.switch_epoch == 280
-        assert _without_scope(switch.switch_pipeline) == _without_scope(
+        assert without_scope(switch.switch_pipeline) == without_scope(
             stage2.switch_pipeline)
         dataset = cfg.train_dataloader.dataset
         assert 'dataset' not in dataset  # no wrapper in between

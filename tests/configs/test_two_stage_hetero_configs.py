@@ -1,7 +1,8 @@
 """The two-stage and heterogeneous-teacher COCO configs, offline.
 
 ERA, PKD and FitNet on mmdet's Faster R-CNN and Mask R-CNN (R101 -> R50),
-and ERA and PKD from a Swin-T RetinaNet to a RetinaNet R50. Each config is built as a user would run it, except that the weights are random:
+and ERA and PKD from a Swin-T RetinaNet to a RetinaNet R50. Each config is
+built as a user would run it, except that the weights are random:
 the teacher checkpoint is written by the test (random weights of the
 teacher's config, loaded strictly through ``teacher_ckpt``) and the
 student's ImageNet backbone is not downloaded. One SGD step on two 160 px
@@ -16,21 +17,19 @@ import os.path as osp
 
 import pytest
 import torch
-import yaml
 from mmengine.config import Config
 from mmengine.optim import OptimWrapper
 from mmengine.runner import load_checkpoint
 
-import mmdet
 import mmera  # noqa: F401
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 from mmera.converters import export_student_checkpoint
 from mmera.models.distillers import load_model_config
-from coco_offline import coco_batch, offline, teacher_ckpt_writer
+from coco_offline import (coco_batch, offline, teacher_ckpt_writer,
+                          without_scope, zoo_weights)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-MMDET_CONFIGS = osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs')
 
 # config -> (teacher config, student config) of mmdet
 CONFIGS = {
@@ -79,26 +78,13 @@ def registry():
     torch.set_num_threads(threads)
 
 
-def _without_scope(obj):
-    """A config value without the ``_scope_`` keys mmengine adds to
-    variables read from a scoped (``mmdet::``) base."""
-    if hasattr(obj, 'to_dict'):
-        obj = obj.to_dict()
-    if isinstance(obj, dict):
-        return {k: _without_scope(v) for k, v in obj.items()
-                if k != '_scope_'}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_without_scope(v) for v in obj)
-    return obj
-
-
 @pytest.mark.parametrize('config', sorted(CONFIGS))
 def test_config_names_mmdets_configs(config):
     teacher, student = CONFIGS[config]
     cfg = Config.fromfile(osp.join(REPO, 'configs', config))
     assert cfg.model.teacher_config == f'mmdet::{teacher}'
     # the student is mmdet's config unchanged
-    assert _without_scope(cfg.model.student) == _without_scope(
+    assert without_scope(cfg.model.student) == without_scope(
         load_model_config(f'mmdet::{student}'))
     assert cfg.custom_imports.imports[0] == 'mmera'
     assert cfg.runner_type == 'mmdet.MMERARunner'
@@ -106,7 +92,7 @@ def test_config_names_mmdets_configs(config):
     assert hooks[-1] == 'ExportStudentHook'
     if 'rtmdet' in config:  # mmdet's RTMDet hooks stay, first
         assert hooks[:2] == ['EMAHook', 'PipelineSwitchHook']
-    zoo = _zoo_weights(teacher)
+    zoo = zoo_weights(teacher)
     if 'swint' in config:  # no zoo checkpoint: a documented local path
         assert zoo == []
         assert cfg.model.teacher_ckpt.endswith(
@@ -115,19 +101,8 @@ def test_config_names_mmdets_configs(config):
         assert zoo == [cfg.model.teacher_ckpt]
 
 
-def _zoo_weights(config):
-    """The checkpoint URLs mmdet's metafiles give for an mmdet config."""
-    urls = []
-    for family in {config.split('/')[0], 'swin', 'retinanet'}:
-        with open(osp.join(MMDET_CONFIGS, family, 'metafile.yml')) as f:
-            models = yaml.safe_load(f)['Models']
-        urls += [m['Weights'] for m in models
-                 if m['Config'] == f'configs/{config}' and 'Weights' in m]
-    return urls
-
-
 @pytest.mark.parametrize('config', sorted(CONFIGS))
-def test_config_trains_a_stepoffline(config, registry, teacher_ckpts,
+def test_config_trains_a_step_offline(config, registry, teacher_ckpts,
                                       tmp_path):
     cfg = Config.fromfile(osp.join(REPO, 'configs', config))
     model_cfg = copy.deepcopy(cfg.model)

@@ -1,7 +1,8 @@
 """Distillers: detectors that train a student, with a teacher or without."""
-from .base_distiller import BaseDistiller, load_model_config
+from .base_distiller import BaseDistiller
 from .era_distiller import ERADistiller
 from .feature_distiller import FeatureDistiller, FitNetDistiller, PKDDistiller
+from .model_config import load_model_config
 from .reskd_distiller import ResKDDistiller
 from .rkd_distiller import RKDDistiller
 from .sskd_distiller import SSKDDistiller

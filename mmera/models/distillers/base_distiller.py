@@ -1,12 +1,9 @@
 """What every mmera distiller shares: a student it trains, a frozen teacher."""
 import os.path as osp
-from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 from urllib.error import URLError
 
 import torch
-from mmengine.config import Config, ConfigDict
-from mmengine.hub import get_config
 from mmengine.logging import MessageHub
 from mmengine.runner import load_checkpoint
 from torch import Tensor
@@ -17,33 +14,9 @@ from mmdet.structures import OptSampleList, SampleList
 from ..feature_pairing import pair_detectors
 from ..teacher_inputs import TeacherInputs
 from ..utils import freeze
-
-ConfigLike = Union[str, Path, dict, ConfigDict, Config]
-
-
-def load_model_config(config: ConfigLike) -> ConfigDict:
-    """Returns the ``model`` dict of a config path, ``mmdet::`` path or dict.
-
-    Args:
-        config: A config file path, an ``mmdet::...`` config path, a full
-            config (with a ``model`` key) or a model dict (with ``type``).
-
-    Returns:
-        ConfigDict: The detector's model config.
-    """
-    if isinstance(config, (str, Path)):
-        path = str(config)
-        if '::' in path:
-            cfg = get_config(path)
-        elif osp.isfile(path):
-            cfg = Config.fromfile(path)
-        else:
-            raise FileNotFoundError(
-                f'teacher_config {path!r} is neither a file nor an '
-                '"mmdet::..." config path.')
-        return cfg.model
-    config = ConfigDict(config)
-    return config.model if 'model' in config else config
+# ConfigLike and load_model_config live in .model_config; they are
+# re-exported here for the modules that import them from base_distiller.
+from .model_config import ConfigLike, load_model_config
 
 
 class BaseDistiller(BaseDetector):

@@ -1,0 +1,73 @@
+# ERA on COCO, ConvNeXt teacher -> CNN student: RTMDet-l with mmpretrain's
+# ConvNeXt-B backbone (teacher, mmdet's
+# `rtmdet/rtmdet_l_convnext_b_4xb32-100e_coco.py`) -> RTMDet-m (student,
+# 49.1 AP stock), mmdet's 300-epoch schedule.
+# The teacher gets its own normalisation (RGB, ImageNet mean/std, as its
+# config's data_preprocessor says) while the RTMDet student reads BGR with
+# its own mean/std: mmera's TeacherInputs converts the student's batch to
+# the teacher's. MBRNet maps the student's 3 PAFPN outputs (192-ch) to the
+# teacher's (256-ch; its PAFPN takes ConvNeXt's 256/512/1024-ch stages).
+# Both heads are mmdet's RTMDetSepBNHead (the teacher's with GN, the
+# student's with BN) and decode alike, so TWI runs the teacher's head on the
+# student's mapped features; the heads differ in width, so the student head
+# starts as mmdet's does (init_student_head=False). The student is mmdet's
+# config unchanged (its EMAHook and PipelineSwitchHook included).
+#
+# TEACHER CHECKPOINT: the one mmdet's rtmdet/metafile.yml gives for this
+# config (box AP 53.1, 100 epochs). Unlike the other RTMDet weights it is not
+# on download.openmmlab.com but on a contributor's GitHub release
+# (orange0-jp/orange-weights); to use your own teacher instead, pass
+# --cfg-options model.teacher_ckpt=/path/to/your/rtmdet_convnext_b.pth.
+# The teacher config has custom_imports=['mmpretrain.models'] (its backbone
+# is `mmpretrain.ConvNeXt`), and mmpretrain imports torchvision: install
+# mmpretrain and a torchvision that matches your torch, or building the
+# teacher stops with an ImportError that names the missing module.
+#   python tools/train.py configs/era/era_rtmdet_convnextb-m_cspnextpafpn_300e_coco.py
+#   bash tools/dist_train.sh configs/era/era_rtmdet_convnextb-m_cspnextpafpn_300e_coco.py 8
+_base_ = [
+    'mmdet::rtmdet/rtmdet_m_8xb32-300e_coco.py',
+    '../_base_/mmera_runtime.py',
+]
+
+teacher_ckpt = 'https://github.com/orange0-jp/orange-weights/releases/download/v0.1.0rtmdet-swin-convnext/rtmdet_l_convnext_b_4xb32-100e_coco-d4731b3d.pth'  # noqa: E501
+model = dict(
+    _delete_=True,
+    type='ERADistiller',
+    student={{_base_.model}},
+    teacher_config='mmdet::rtmdet/rtmdet_l_convnext_b_4xb32-100e_coco.py',
+    teacher_ckpt=teacher_ckpt,
+    # K=4 branches of 2 conv blocks, GN (detection batch sizes are small)
+    mbrnet=dict(
+        num_branches=4,
+        num_blocks=2,
+        norm_cfg=dict(type='GN', num_groups=32, requires_grad=True),
+        feature_norm='teacher_std'),
+    mimic_weight=5.0,
+    residual_weight=1.0,
+    twi_weight=1.0,
+    twi_mode='all',  # 'sampled' costs one head pass instead of K+1
+    # the heads differ in width: the student head starts as mmdet's does
+    init_student_head=False,
+    inference_mode='S')
+
+# mmdet's RTMDet hooks (EMAHook, PipelineSwitchHook to the stage-2 pipeline
+# for the last 20 epochs) stay; mmera's are added. `_base_.custom_hooks`
+# reads the inherited list (mmengine's python-style base-variable access).
+custom_hooks = _base_.custom_hooks + [
+    dict(type='DistillLossWarmupHook', warmup_iters=1000),
+    # ST-mode COCO AP for each alpha after every validation. Priority 48:
+    # before EMAHook (49) swaps the raw weights back after validation, so
+    # the sweep blends the EMA weights that the validation measured.
+    dict(
+        type='AlphaSweepHook',
+        alphas=[0.0, 0.1, 0.3, 0.5, 1.0],
+        priority=48),
+    # writes the EMA student (the weights mmdet evaluates and saves)
+    dict(type='ExportStudentHook', filename='student_final.pth'),
+]
+
+# mmera's checked dataset: the samples of mmdet's CocoDataset, with errors
+# that name a missing, empty or corrupt file and the key to fix.
+train_dataloader = dict(dataset=dict(type='CheckedCocoDataset'))
+val_dataloader = dict(dataset=dict(type='CheckedCocoDataset'))
+test_dataloader = dict(dataset=dict(type='CheckedCocoDataset'))
