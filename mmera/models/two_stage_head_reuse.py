@@ -8,8 +8,21 @@ per step, drawn from the student's proposals with the teacher RoI head's own
 assigner and sampler, shared by every approximation: the K+1 RoI-feature
 batches run through the box head as one pass (the RoIs' batch index offset
 by ``k * B``) and each gets the box head's own loss against the same targets.
-Mask heads are not scored (TWI is the box branch); for Cascade R-CNN only the
-first stage is.
+Mask heads are not scored (TWI is the box branch).
+
+Cascade R-CNN (a RoI head with one extractor and box head per stage):
+
+* training: TWI scores the approximations with the FIRST stage only (its
+  extractor, box head, assigner and sampler; :attr:`head_name` says so);
+* T-mode: the teacher's own cascade decode, i.e. its RPN's proposals on
+  ``M_K`` through ALL its box stages (boxes refined stage by stage, class
+  scores averaged over the stages, the last stage's regression), with a
+  frozen copy of its cascade's box branch (:attr:`cascade`; masks and other
+  branches, e.g. HTC's semantic head, are not run);
+* ST-mode: refused (:meth:`decodes_like` is False) when the student or the
+  teacher is a cascade: a cascade's prediction is no single box head's raw
+  outputs, so there is nothing to blend with the other head's and decode
+  alike. The S-mode (the student alone) and T-mode work.
 """
 import copy
 from typing import List, Optional, Sequence, Tuple
@@ -28,6 +41,14 @@ from .teacher_head_reuse import TeacherHeadReuse, same_settings, sum_losses
 from .utils import freeze, freeze_norm_stats
 
 Levels = List[Tensor]
+
+
+def is_cascade(detector_or_roi_head) -> bool:
+    """Whether a detector's (or a RoI head's own) box branch is a cascade:
+    one box head per stage, as in Cascade R-CNN."""
+    roi = getattr(detector_or_roi_head, 'roi_head', detector_or_roi_head)
+    return isinstance(getattr(roi, 'bbox_head', None),
+                      (list, tuple, nn.ModuleList))
 
 
 def _first_stage(value):
@@ -57,9 +78,16 @@ class TwoStageHeadReuse(nn.Module):
                 f'{type(teacher).__name__}.')
         roi = teacher.roi_head
         self.rpn = TeacherHeadReuse(teacher.rpn_head)
-        self.roi_extractor = freeze(copy.deepcopy(
-            _first_stage(roi.bbox_roi_extractor)))
-        self.bbox_head = freeze(copy.deepcopy(_first_stage(roi.bbox_head)))
+        #: a cascade teacher's RoI head, box stages only (T-mode), or None;
+        #: TWI's extractor and box head are its first stage (one copy)
+        self.cascade = _cascade_box_copy(roi) if is_cascade(roi) else None
+        if self.cascade is not None:
+            self.roi_extractor = self.cascade.bbox_roi_extractor[0]
+            self.bbox_head = self.cascade.bbox_head[0]
+        else:
+            self.roi_extractor = freeze(copy.deepcopy(
+                roi.bbox_roi_extractor))
+            self.bbox_head = freeze(copy.deepcopy(roi.bbox_head))
         self.shared_head = freeze(copy.deepcopy(roi.shared_head)) \
             if roi.with_shared_head else None
         self.rcnn_train_cfg = _first_stage(roi.train_cfg)
@@ -79,18 +107,26 @@ class TwoStageHeadReuse(nn.Module):
         """Copies the teacher's current head weights into the frozen copies."""
         roi = teacher.roi_head
         self.rpn.load_from(teacher.rpn_head)
+        if self.cascade is not None:  # every stage (the first is TWI's)
+            self.cascade.bbox_roi_extractor.load_state_dict(
+                roi.bbox_roi_extractor.state_dict())
+            self.cascade.bbox_head.load_state_dict(roi.bbox_head.state_dict())
+            return
         self.roi_extractor.load_state_dict(
-            _first_stage(roi.bbox_roi_extractor).state_dict())
-        self.bbox_head.load_state_dict(
-            _first_stage(roi.bbox_head).state_dict())
+            roi.bbox_roi_extractor.state_dict())
+        self.bbox_head.load_state_dict(roi.bbox_head.state_dict())
         if self.shared_head is not None:
             self.shared_head.load_state_dict(roi.shared_head.state_dict())
 
     @property
     def head_name(self) -> str:
         """What scores the approximations, for messages."""
-        return (f'{type(self.rpn.head).__name__} + '
+        name = (f'{type(self.rpn.head).__name__} + '
                 f'{type(self.bbox_head).__name__}')
+        if self.cascade is not None:
+            name += (f' (the first of the {len(self.cascade.bbox_head)} '
+                     'Cascade stages)')
+        return name
 
     # -- training -------------------------------------------------------------
     def sample(self, proposals: InstanceList,
@@ -182,23 +218,30 @@ class TwoStageHeadReuse(nn.Module):
                 rescale: bool = True,
                 cfg: Optional[dict] = None) -> InstanceList:
         """T-mode: the teacher's RPN and RoI box heads on one feature set
-        (``cfg``: the R-CNN test settings; None: the teacher's)."""
+        (``cfg``: the R-CNN test settings; None: the teacher's). A cascade
+        teacher decodes as its own RoI head does: all stages."""
         proposals = self.rpn.head.predict(features, batch_data_samples,
                                           rescale=False)
+        metas = [s.metainfo for s in batch_data_samples]
+        cfg = cfg or self.rcnn_test_cfg
+        if self.cascade is not None:
+            return self.cascade.predict_bbox(tuple(features), metas,
+                                             proposals, cfg, rescale)
         rois = bbox2roi([p.bboxes for p in proposals])
         cls, box = self.box_outputs([features], rois)
-        return decode_boxes(self.bbox_head, rois, proposals, cls, box,
-                            [s.metainfo for s in batch_data_samples],
-                            cfg or self.rcnn_test_cfg, rescale)
+        return decode_boxes(self.bbox_head, rois, proposals, cls, box, metas,
+                            cfg, rescale)
 
     def decodes_like(self, student: nn.Module) -> bool:
         """Whether the student's RoI box head decodes this box head's raw
         outputs alike: a single-stage RoI head without masks, the same box
-        head class, classes, box coder and class-agnostic setting."""
+        head class, classes, box coder and class-agnostic setting; never
+        with a cascade on either side (see the module docstring)."""
         roi = getattr(student, 'roi_head', None)
         s_head = getattr(roi, 'bbox_head', None)
         if not isinstance(student, TwoStageDetector) or not isinstance(
-                s_head, nn.Module) or isinstance(s_head, nn.ModuleList) \
+                s_head, nn.Module) or is_cascade(roi) \
+                or self.cascade is not None \
                 or getattr(roi, 'with_mask', False):
             return False
         t_head = self.bbox_head
@@ -229,9 +272,19 @@ class TwoStageHeadReuse(nn.Module):
         cls_s, box_s = roi.bbox_head(roi_feats)
         cls_t, box_t = self.box_outputs([features], rois)
         return decode_boxes(
-            roi.bbox_head, rois, proposals, (1 - alpha) * cls_s + alpha * cls_t,
+            roi.bbox_head, rois, proposals,
+            (1 - alpha) * cls_s + alpha * cls_t,
             (1 - alpha) * box_s + alpha * box_t,
             [s.metainfo for s in batch_data_samples], roi.test_cfg, rescale)
+
+
+def _cascade_box_copy(roi: nn.Module) -> nn.Module:
+    """A frozen copy of a cascade RoI head's box branch (masks dropped)."""
+    roi = copy.deepcopy(roi)
+    for name in ('mask_head', 'mask_roi_extractor'):
+        if hasattr(roi, name):
+            delattr(roi, name)
+    return freeze(roi)
 
 
 def decode_boxes(bbox_head: nn.Module, rois: Tensor, proposals: InstanceList,

@@ -21,7 +21,8 @@ def _same(a, b):
     return torch.equal(a, b)
 
 
-@pytest.mark.parametrize('family', ['faster_rcnn', 'gfl', 'detr'])
+@pytest.mark.parametrize('family', ['faster_rcnn', 'cascade_rcnn', 'gfl',
+                                    'detr'])
 def test_losses_from_features_equal_the_detectors_own(family):
     det = MODELS.build(tiny_detector(family))
     det.init_weights()
@@ -35,6 +36,7 @@ def test_losses_from_features_equal_the_detectors_own(family):
     assert own.keys() == ours.keys()
     assert all(_same(own[k], ours[k]) for k in own)
     assert detector_kind(det) == dict(faster_rcnn='two_stage',
+                                      cascade_rcnn='two_stage',
                                       detr='query').get(family,
                                                         'single_stage')
 
@@ -54,20 +56,33 @@ def _build(method, student, teacher, **kwargs):
     return model.train()
 
 
-@pytest.mark.parametrize('method', ['FitNetDistiller', 'PKDDistiller',
-                                    'RKDDistiller'])
-def test_feature_methods_train_a_two_stage_student(method):
-    student = tiny_detector('faster_rcnn')
+def _own_loss_keys(family):
+    """The loss keys of a tiny ``family`` detector's own ``loss``."""
+    rpn = {'loss_rpn_cls', 'loss_rpn_bbox'}
+    if family == 'cascade_rcnn':  # mmdet names each stage's losses s<i>.
+        return rpn | {f's{i}.{k}' for i in range(3)
+                      for k in ('loss_cls', 'loss_bbox', 'acc')}
+    return rpn | {'loss_cls', 'loss_bbox', 'acc'}
+
+
+@pytest.mark.parametrize('method, family', [
+    ('FitNetDistiller', 'faster_rcnn'), ('PKDDistiller', 'faster_rcnn'),
+    ('RKDDistiller', 'faster_rcnn'), ('PKDDistiller', 'cascade_rcnn')])
+def test_feature_methods_train_a_two_stage_student(method, family):
+    """Faster R-CNN teacher; a Faster or Cascade R-CNN student."""
+    student = tiny_detector(family)
     teacher = tiny_detector('faster_rcnn', width=32, channels=64)
     model = _build(method, student, teacher)
     assert model.pairing.strides == (4, 8, 16, 32, 64)
     losses = model.loss(*_batch())
-    for key in ('loss_rpn_cls', 'loss_cls', 'loss_bbox'):
-        assert key in losses  # the student's whole own loss
+    prefixes = ('fitnet.', 'pkd.', 'rkd.')
+    # the student's whole own loss
+    assert {k for k in losses if not k.startswith(prefixes)} == \
+        _own_loss_keys(family)
     loss, _ = model.parse_losses(losses)
     loss.backward()
     assert torch.isfinite(loss)
-    assert any(k.startswith(('fitnet.', 'pkd.', 'rkd.')) for k in losses)
+    assert any(k.startswith(prefixes) for k in losses)
 
 
 def test_two_stage_teacher_for_a_one_stage_student():
@@ -124,10 +139,11 @@ def test_dense_head_methods_refuse_a_two_stage_student(method):
         MODELS.build(cfg)
 
 
-def _two_stage_era(**kwargs):
-    student = tiny_detector('faster_rcnn')
-    teacher = tiny_detector('faster_rcnn', width=32, channels=64)
-    model = _build('ERADistiller', student, teacher, **kwargs)
+def _two_stage_era(student='faster_rcnn', teacher='faster_rcnn', **kwargs):
+    """ERA of two tiny two-stage families (the teacher wider), TWI synced
+    and MBRNet's branches off zero."""
+    model = _build('ERADistiller', tiny_detector(student),
+                   tiny_detector(teacher, width=32, channels=64), **kwargs)
     model.mbrnet.init_weights()
     model.twi.load_from(model.teacher)
     torch.manual_seed(1)
@@ -218,6 +234,108 @@ def test_two_stage_era_trains_and_predicts_in_every_mode():
     for s, b in zip(s_mode, blend_0):
         for key in ('bboxes', 'scores', 'labels'):
             assert torch.equal(s.pred_instances[key], b.pred_instances[key])
+
+
+def test_cascade_twi_is_the_teachers_first_stage():
+    """A Cascade R-CNN teacher of a Cascade R-CNN student: TWI scores M_k
+    with frozen copies of the teacher's RPN and FIRST stage (extractor, box
+    head, assigner and sampler); the student keeps its 3 stages' losses."""
+    model = _two_stage_era('cascade_rcnn', 'cascade_rcnn')
+    twi, t_roi = model.twi, model.teacher.roi_head
+    assert twi.head_name == ('RPNHead + Shared2FCBBoxHead (the first of the '
+                             '3 Cascade stages)')
+    assert twi.bbox_head is twi.cascade.bbox_head[0]  # one copy of stage 0
+    assert twi.rcnn_train_cfg == t_roi.train_cfg[0]
+    assert twi.bbox_head.bbox_coder.stds == t_roi.bbox_head[0].bbox_coder.stds
+    for stage, (ours, theirs) in enumerate(zip(twi.cascade.bbox_head,
+                                               t_roi.bbox_head)):
+        theirs = theirs.state_dict()
+        for key, value in ours.state_dict().items():  # equal, not shared
+            assert torch.equal(value, theirs[key]), (stage, key)
+            assert value.data_ptr() != theirs[key].data_ptr()
+    assert not torch.equal(t_roi.bbox_head[0].fc_cls.weight,
+                           t_roi.bbox_head[1].fc_cls.weight)
+    assert not any(p.requires_grad for p in twi.parameters())
+    losses = model.loss(*_batch())
+    assert torch.isfinite(losses['era.loss_twi'])
+    assert _own_loss_keys('cascade_rcnn') <= set(losses)
+    loss, _ = model.parse_losses(losses)
+    loss.backward()
+    assert all(p.grad is None for p in twi.parameters())
+    assert model.mbrnet.branches[-1][0].conv.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize('student, teacher', [
+    ('cascade_rcnn', 'cascade_rcnn'), ('faster_rcnn', 'cascade_rcnn'),
+    ('cascade_rcnn', 'faster_rcnn')])
+def test_era_with_cascade_trains_and_predicts_in_s_and_t(student, teacher):
+    """With Cascade R-CNN on either side ERA trains; S is the student, T the
+    teacher's own decode of M_K (a cascade teacher: all its stages); ST is
+    refused."""
+    from mmdet.structures.bbox import bbox2roi
+    from mmera.models.mbrnet import MBRNet
+    from mmera.models.two_stage_head_reuse import decode_boxes
+    model = _two_stage_era(student, teacher)
+    assert (model.twi.cascade is None) == (teacher == 'faster_rcnn')
+    losses = model.loss(*_batch())
+    assert torch.isfinite(losses['era.loss_twi'])
+    assert _own_loss_keys(student) <= set(losses)
+    loss, _ = model.parse_losses(losses)
+    loss.backward()
+    assert all(p.grad is None for p in model.twi.parameters())
+
+    cascades = [f'the {role} (CascadeRCNN)' for role, family in
+                (('student', student), ('teacher', teacher))
+                if family == 'cascade_rcnn']
+    verb = 'have' if len(cascades) > 1 else 'has'
+    message = ('ERADistiller: inference mode "ST" is not supported with '
+               f'Cascade R-CNN ({" and ".join(cascades)} {verb} a cascade '
+               'RoI head): a cascade refines its boxes stage by stage and '
+               "averages its stages' class scores, so no single box head's "
+               "outputs can be blended with the other detector's and "
+               'decoded alike; use mode "S" (the student alone) or "T" '
+               "(the teacher's heads on M_K).")
+    for alpha in (0.5, 0.0):
+        with pytest.raises(ValueError) as err:
+            model.set_inference_mode('ST', alpha)
+        assert str(err.value) == message
+    assert model.inference_mode == 'S'
+
+    model.eval()
+    inputs, samples = _batch()
+    with torch.no_grad():
+        s_mode = model.predict(inputs, copy.deepcopy(samples))
+        ref = model.student.predict(inputs, copy.deepcopy(samples))
+        model.set_inference_mode('T')
+        t_mode = model.predict(inputs, copy.deepcopy(samples))
+        # the reference T: the teacher's own RPN + RoI head on M_K, with
+        # the student's R-CNN test settings
+        feats = list(model.student.extract_feat(inputs))
+        m_last = MBRNet.approximations(
+            *model.mbrnet(model.pairing.select_student(feats)))[-1]
+        t = model.teacher
+        proposals = t.rpn_head.predict(m_last, samples, rescale=False)
+        metas = [s.metainfo for s in samples]
+        t_ref = t.roi_head.predict_bbox(
+            tuple(m_last), metas, [p.clone() for p in proposals],
+            model.student.roi_head.test_cfg, rescale=True)
+        if teacher == 'cascade_rcnn':  # not the first stage's decode alone
+            rois = bbox2roi([p.bboxes for p in proposals])
+            stage0 = decode_boxes(model.twi.bbox_head, rois, proposals,
+                                  *model.twi.box_outputs([m_last], rois),
+                                  metas, model.student.roi_head.test_cfg,
+                                  True)
+            assert not torch.equal(stage0[0].scores,
+                                   t_mode[0].pred_instances.scores)
+    for out in (s_mode, t_mode):
+        assert len(out[0].pred_instances) > 0
+        assert torch.isfinite(out[0].pred_instances.bboxes).all()
+    for key in ('bboxes', 'scores', 'labels'):
+        for got, want in zip(s_mode, ref):
+            assert torch.equal(got.pred_instances[key],
+                               want.pred_instances[key])
+        for got, want in zip(t_mode, t_ref):
+            torch.testing.assert_close(got.pred_instances[key], want[key])
 
 
 def test_feature_methods_train_a_detr_student_and_era_names_what_lacks():

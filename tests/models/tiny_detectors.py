@@ -2,8 +2,9 @@
 
 Each is mmdet's own COCO config of the family with the widths shrunk (ResNet-18
 at ``width`` base channels or CSPNeXt at a small widen factor, a ``channels``
-neck, one-conv heads; for Faster R-CNN a ``channels``-wide RPN and a small
-RoI box head), built offline with random weights.
+neck, one-conv heads; for Faster and Cascade R-CNN a ``channels``-wide RPN
+and small RoI box heads, one per cascade stage), built offline with random
+weights.
 """
 import copy
 
@@ -22,6 +23,7 @@ FAMILIES = {
     'gfl': 'gfl/gfl_r50_fpn_1x_coco.py',
     'rtmdet': 'rtmdet/rtmdet_tiny_8xb32-300e_coco.py',
     'faster_rcnn': 'faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
+    'cascade_rcnn': 'cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py',
     'detr': 'detr/detr_r50_8xb2-150e_coco.py',
 }
 NUM_CLASSES = 3
@@ -61,17 +63,8 @@ def tiny_detector(family: str, width: int = 16,
                           out_channels=channels)
     if family == 'detr':
         return _tiny_detr(model, width, channels)
-    if family == 'faster_rcnn':
-        model.rpn_head.update(in_channels=channels, feat_channels=channels)
-        model.roi_head.bbox_roi_extractor.out_channels = channels
-        model.roi_head.bbox_head.update(in_channels=channels,
-                                        fc_out_channels=64,
-                                        num_classes=NUM_CLASSES)
-        model.train_cfg.rpn_proposal.update(nms_pre=200, max_per_img=100)
-        model.train_cfg.rcnn.sampler.num = 64
-        model.test_cfg.rpn.update(nms_pre=200, max_per_img=50)
-        model.test_cfg.rcnn.update(score_thr=0.0, max_per_img=10)
-        return model
+    if family in ('faster_rcnn', 'cascade_rcnn'):
+        return _tiny_two_stage(model, channels)
     if family != 'rtmdet':
         model.bbox_head.update(in_channels=channels, feat_channels=channels,
                                stacked_convs=1, num_classes=NUM_CLASSES)
@@ -103,6 +96,24 @@ def make_samples(num_images: int = 2, size: int = 128):
         sample.gt_instances = gt
         samples.append(sample)
     return samples
+
+
+def _tiny_two_stage(model: ConfigDict, channels: int) -> ConfigDict:
+    """Faster / Cascade R-CNN: a ``channels``-wide RPN, small box heads (one
+    per cascade stage), few proposals and sampled RoIs."""
+    model.rpn_head.update(in_channels=channels, feat_channels=channels)
+    model.roi_head.bbox_roi_extractor.out_channels = channels
+    cascade = isinstance(model.roi_head.bbox_head, list)
+    heads = model.roi_head.bbox_head if cascade else [model.roi_head.bbox_head]
+    rcnn = model.train_cfg.rcnn if cascade else [model.train_cfg.rcnn]
+    for head, stage_cfg in zip(heads, rcnn):
+        head.update(in_channels=channels, fc_out_channels=64,
+                    num_classes=NUM_CLASSES)
+        stage_cfg.sampler.num = 64
+    model.train_cfg.rpn_proposal.update(nms_pre=200, max_per_img=100)
+    model.test_cfg.rpn.update(nms_pre=200, max_per_img=50)
+    model.test_cfg.rcnn.update(score_thr=0.0, max_per_img=10)
+    return model
 
 
 def _tiny_detr(model: ConfigDict, width: int, channels: int) -> ConfigDict:

@@ -9,7 +9,7 @@ from mmdet.structures import SampleList
 from ..detector_losses import detector_kind, detector_losses
 from ..mbrnet import MBRNet
 from ..teacher_head_reuse import TeacherHeadReuse
-from ..two_stage_head_reuse import TwoStageHeadReuse, build_twi
+from ..two_stage_head_reuse import TwoStageHeadReuse, build_twi, is_cascade
 from ..utils import check_weight
 from .base_distiller import BaseDistiller, ConfigLike
 
@@ -23,8 +23,11 @@ class ERADistiller(BaseDistiller):
 
     The student may be single- or two-stage (its own losses come from
     :func:`~mmera.models.detector_losses.detector_losses`); TWI and the T/ST
-    modes need a teacher with a dense head (single-stage). A two-stage
-    teacher distils through MBRNet and the mimic loss (``twi_mode='none'``).
+    modes need a teacher with a dense head, or a two-stage teacher of a
+    two-stage student (:class:`TwoStageHeadReuse`; with Cascade R-CNN on
+    either side ST is refused, see that module). A two-stage teacher of a
+    single-stage student distils through MBRNet and the mimic loss
+    (``twi_mode='none'``).
 
     Training step, top to bottom (:meth:`loss`):
 
@@ -161,6 +164,11 @@ class ERADistiller(BaseDistiller):
             raise
         # ST blends the two heads' raw outputs, decoded by the student's
         self._heads_match = twi is not None and twi.decodes_like(self.student)
+        # a cascade RoI head has no single box head's outputs to blend
+        self._cascades = [f'the {role} ({type(det).__name__})'
+                          for role, det in (('student', self.student),
+                                            ('teacher', self.teacher))
+                          if is_cascade(det)]
         return channels, twi
 
     def _test_cfg(self):
@@ -196,6 +204,16 @@ class ERADistiller(BaseDistiller):
                 'heads on the student\'s features (TWI), which this pair '
                 'has not (twi_mode="none" without a usable teacher head); '
                 'use mode "S".')
+        if mode == 'ST' and self._cascades:
+            raise ValueError(
+                'ERADistiller: inference mode "ST" is not supported with '
+                f'Cascade R-CNN ({" and ".join(self._cascades)} '
+                f'{"have" if len(self._cascades) > 1 else "has"} a '
+                'cascade RoI head): a cascade refines its boxes stage by '
+                'stage and averages its stages\' class scores, so no single '
+                'box head\'s outputs can be blended with the other '
+                'detector\'s and decoded alike; use mode "S" (the student '
+                'alone) or "T" (the teacher\'s heads on M_K).')
         if mode == 'ST' and not self._heads_match:
             raise ValueError(
                 'ERADistiller: inference mode "ST" blends the raw outputs of '
