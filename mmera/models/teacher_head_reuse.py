@@ -11,7 +11,8 @@ from mmdet.models.utils import unpack_gt_instances
 from mmdet.structures import SampleList
 from .anchor_loss import assign_targets, stacked_anchor_loss
 from .head_loss_paths import chunk_outputs, loss_path, reused_targets
-from .utils import freeze, freeze_norm_stats
+from .utils import (check_precision, freeze, freeze_norm_stats,
+                    precision_autocast, to_fp32)
 
 Levels = List[Tensor]
 
@@ -36,13 +37,17 @@ class TeacherHeadReuse(nn.Module):
 
     Args:
         head: The teacher's (loaded) head; deep-copied and frozen.
+        precision: The head's training forward precision: ``'fp32'``, or
+            ``'bf16'`` / ``'fp16'`` (``torch.autocast``; the outputs are
+            cast back to float32 before the loss). Inference (T/ST) always
+            runs in float32.
 
     Raises:
         ValueError: For a head that is not a dense head (DETR-like query
             heads, RoI heads).
     """
 
-    def __init__(self, head: nn.Module) -> None:
+    def __init__(self, head: nn.Module, precision: str = 'fp32') -> None:
         super().__init__()
         if not isinstance(head, BaseDenseHead):
             raise ValueError(
@@ -53,6 +58,8 @@ class TeacherHeadReuse(nn.Module):
                 'feature method (FitNet, PKD) for this teacher.')
         self.head = freeze(copy.deepcopy(head))
         self.loss_path = loss_path(self.head)
+        self.precision = check_precision('precision', precision,
+                                         'TeacherHeadReuse')
 
     def train(self, mode: bool = True) -> 'TeacherHeadReuse':
         # Training-mode forward, frozen (eval) normalisation statistics.
@@ -85,7 +92,11 @@ class TeacherHeadReuse(nn.Module):
             torch.cat([approx[level] for approx in approximations], dim=0)
             for level in range(num_levels)
         ]
-        return tuple(self.head(batched))
+        # reduced precision only in training: T/ST decode in float32
+        with precision_autocast(self.precision if self.training else 'fp32',
+                                batched[0].device):
+            outs = self.head(batched)
+        return tuple(to_fp32(tuple(outs)))
 
     def loss(self, approximations: Sequence[Levels], weights: Sequence[float],
              batch_data_samples: SampleList,

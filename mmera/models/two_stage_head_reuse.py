@@ -38,7 +38,8 @@ from mmdet.structures import SampleList
 from mmdet.structures.bbox import bbox2roi
 from mmdet.utils import InstanceList
 from .teacher_head_reuse import TeacherHeadReuse, same_settings, sum_losses
-from .utils import freeze, freeze_norm_stats
+from .utils import (check_precision, freeze, freeze_norm_stats,
+                    precision_autocast, to_fp32)
 
 Levels = List[Tensor]
 
@@ -64,12 +65,14 @@ class TwoStageHeadReuse(nn.Module):
     Args:
         teacher: The (loaded) two-stage teacher; its heads are deep-copied
             and frozen.
+        precision: The RPN's and box head's training forward precision
+            (see :class:`TeacherHeadReuse`).
 
     Raises:
         ValueError: For a teacher that is not an RPN + RoI-head detector.
     """
 
-    def __init__(self, teacher: nn.Module) -> None:
+    def __init__(self, teacher: nn.Module, precision: str = 'fp32') -> None:
         super().__init__()
         if not isinstance(teacher, TwoStageDetector) or not (
                 teacher.with_rpn and teacher.with_roi_head):
@@ -77,7 +80,9 @@ class TwoStageHeadReuse(nn.Module):
                 f'two-stage TWI needs an RPN + RoI-head teacher, got '
                 f'{type(teacher).__name__}.')
         roi = teacher.roi_head
-        self.rpn = TeacherHeadReuse(teacher.rpn_head)
+        self.rpn = TeacherHeadReuse(teacher.rpn_head, precision)
+        self.precision = check_precision('precision', precision,
+                                         'TwoStageHeadReuse')
         #: a cascade teacher's RoI head, box stages only (T-mode), or None;
         #: TWI's extractor and box head are its first stage (one copy)
         self.cascade = _cascade_box_copy(roi) if is_cascade(roi) else None
@@ -166,9 +171,13 @@ class TwoStageHeadReuse(nn.Module):
             for k in range(len(approximations))])
         roi_feats = self.roi_extractor(
             feats, rois.repeat(len(approximations), 1) + offset)
-        if self.shared_head is not None:
-            roi_feats = self.shared_head(roi_feats)
-        return self.bbox_head(roi_feats)
+        # reduced precision only in training: T/ST decode in float32
+        with precision_autocast(self.precision if self.training else 'fp32',
+                                roi_feats.device):
+            if self.shared_head is not None:
+                roi_feats = self.shared_head(roi_feats)
+            outs = self.bbox_head(roi_feats)
+        return to_fp32(outs)
 
     def loss(self, approximations: Sequence[Levels],
              weights: Sequence[float], batch_data_samples: SampleList,
@@ -300,14 +309,15 @@ def decode_boxes(bbox_head: nn.Module, rois: Tensor, proposals: InstanceList,
         rcnn_test_cfg=rcnn_test_cfg, rescale=rescale)
 
 
-def build_twi(teacher: nn.Module):
+def build_twi(teacher: nn.Module, precision: str = 'fp32'):
     """The TWI module of ``teacher``: :class:`TeacherHeadReuse` for a dense
     head, :class:`TwoStageHeadReuse` for an RPN + RoI-head detector, None
     otherwise. Both share one interface: ``loss``, ``predict`` (T-mode),
-    ``blend_predict`` (ST-mode), ``decodes_like``, ``head_name``."""
+    ``blend_predict`` (ST-mode), ``decodes_like``, ``head_name``;
+    ``precision`` is the frozen heads' training forward precision."""
     if isinstance(getattr(teacher, 'bbox_head', None), BaseDenseHead):
-        return TeacherHeadReuse(teacher.bbox_head)
+        return TeacherHeadReuse(teacher.bbox_head, precision)
     if isinstance(teacher, TwoStageDetector) and teacher.with_rpn and \
             teacher.with_roi_head:
-        return TwoStageHeadReuse(teacher)
+        return TwoStageHeadReuse(teacher, precision)
     return None

@@ -1,8 +1,13 @@
 """Small helpers shared by the distillers and their building blocks."""
-from typing import Sequence, Union
+import contextlib
+from typing import Any, ContextManager, Sequence, Union
 
+import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
+
+#: a frozen head's forward precision -> its autocast dtype (None: fp32)
+PRECISIONS = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 
 
 def freeze(module: nn.Module) -> nn.Module:
@@ -47,3 +52,40 @@ def check_weight(name: str, value: Union[float, Sequence[float]],
         shown = list(value) if is_seq else value
         raise ValueError(f'{owner}: {name} must be >= 0 (non-negative, not '
                          f'NaN), got {shown}.')
+
+
+def check_precision(name: str, precision: str, owner: str) -> str:
+    """Refuses a forward precision that is not a key of :data:`PRECISIONS`
+    (``'<owner>: <name> must be one of [...]'``); returns it."""
+    if precision not in PRECISIONS:
+        raise ValueError(f'{owner}: {name} must be one of '
+                         f'{sorted(PRECISIONS)}, got {precision!r}.')
+    return precision
+
+
+def precision_autocast(precision: str,
+                       device: torch.device) -> ContextManager:
+    """``torch.autocast`` at ``precision`` on ``device``'s type (a no-op for
+    ``'fp32'``).
+
+    For the frozen teacher heads of TWI: their forward (and the backward of
+    the input gradients through them) runs in reduced precision, the losses
+    on the outputs cast back by :func:`to_fp32`.
+    """
+    dtype = PRECISIONS[precision]
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def to_fp32(outputs: Any) -> Any:
+    """``outputs`` (tensors, nested in lists/tuples) with every reduced-
+    precision floating tensor cast to float32; other values unchanged."""
+    if isinstance(outputs, torch.Tensor):
+        if outputs.is_floating_point() and outputs.dtype != torch.float32 \
+                and outputs.dtype != torch.float64:
+            return outputs.float()
+        return outputs
+    if isinstance(outputs, (list, tuple)):
+        return type(outputs)(to_fp32(o) for o in outputs)
+    return outputs

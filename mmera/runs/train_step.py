@@ -25,10 +25,15 @@ from .paths import repo_path
 
 #: The modes, in the default order.
 MODES = ('student', 'floor', 'era_all', 'era_sampled', 'era_last',
-         'era_notwi', 'era_cheap', 'era_bottleneck_notwi',
-         'era_bottleneck_sampled', 'ld')
-#: the bottleneck modes' MBRNet width, as a fraction of the teacher neck's
+         'era_notwi', 'era_cheap', 'ld')
+#: what an ERA mode may add, ``+``-joined (e.g. ``era_all+bottleneck+bf16``):
+#: ``bottleneck`` MBRNet branches (1x1 -> one 3x3 -> 1x1 at a quarter of the
+#: teacher neck's width), ``bf16`` the TWI heads' forward under autocast
+VARIANTS = ('bottleneck', 'bf16')
+#: the bottleneck variant's MBRNet width, a fraction of the teacher neck's
 BOTTLENECK_FRACTION = 4
+
+
 #: ``--config`` -> the ERA config whose student and teacher are timed:
 #: ``tiny``/``coco`` the RetinaNet pairs, ``coco-<family>`` mmdet's own
 #: one-stage COCO pairs of that head family, ``tiny-<family>`` the tiny ones.
@@ -56,6 +61,18 @@ ERA_CONFIGS = {
 }
 #: ``--config`` prefix -> (img size, batch)
 DEFAULTS = {'tiny': (320, 4), 'coco': (512, 2)}
+
+
+def check_mode(mode: str) -> str:
+    """``mode`` if it is one of :data:`MODES`, or an ERA mode with
+    :data:`VARIANTS` (each at most once); else a ValueError naming them."""
+    base, *variants = mode.split('+')
+    if base in MODES and (not variants or (
+            base.startswith('era_') and set(variants) <= set(VARIANTS)
+            and len(set(variants)) == len(variants))):
+        return mode
+    raise ValueError(f'unknown mode {mode!r}: one of {list(MODES)}, an ERA '
+                     f'one optionally with +{"/+".join(VARIANTS)}')
 
 
 def default_size(config: str) -> Tuple[int, int]:
@@ -150,28 +167,24 @@ def build_model(mode: str, config: str,
         model = Floor(MODELS.build(student_cfg), MODELS.build(teacher_cfg))
     elif mode == 'ld':
         model = MODELS.build(ld_config(student_cfg, teacher_cfg))
-    elif mode == 'era_cheap':
-        # ERA's cheap setting (configs/era/*_fast.py): one separable block per
-        # MBRNet branch, one sampled TWI head pass per step
-        era.update(student=student_cfg, teacher_config=teacher_cfg,
-                   teacher_ckpt=teacher_ckpt, twi_mode='sampled')
-        era.mbrnet = dict(era.get('mbrnet', {}), separable=True, num_blocks=1)
-        model = MODELS.build(era)
-    elif mode.startswith('era_bottleneck_'):
-        # bottleneck MBRNet branches (1x1 -> one 3x3 -> 1x1 at a quarter of
-        # the teacher neck's width), without TWI or with one sampled pass
-        era.update(student=student_cfg, teacher_config=teacher_cfg,
-                   teacher_ckpt=teacher_ckpt,
-                   twi_mode={'notwi': 'none'}.get(mode[15:], mode[15:]))
-        era.mbrnet = dict(
-            era.get('mbrnet', {}), num_blocks=1, separable=False,
-            bottleneck_channels=teacher_cfg.neck.out_channels //
-            BOTTLENECK_FRACTION)
-        model = MODELS.build(era)
     else:
+        base, *variants = check_mode(mode).split('+')
         era.update(student=student_cfg, teacher_config=teacher_cfg,
                    teacher_ckpt=teacher_ckpt,
-                   twi_mode={'era_notwi': 'none'}.get(mode, mode[4:]))
+                   twi_mode={'era_notwi': 'none', 'era_cheap': 'sampled'}.get(
+                       base, base[4:]))
+        mbrnet = dict(era.get('mbrnet', {}))
+        if base == 'era_cheap':
+            # ERA's cheap setting (configs/era/*_fast.py): one separable
+            # block per MBRNet branch, one sampled TWI head pass per step
+            mbrnet.update(separable=True, num_blocks=1)
+        if 'bottleneck' in variants:
+            mbrnet.update(separable=False, num_blocks=1,
+                          bottleneck_channels=teacher_cfg.neck.out_channels //
+                          BOTTLENECK_FRACTION)
+        if 'bf16' in variants:
+            era.twi_precision = 'bf16'
+        era.mbrnet = mbrnet
         model = MODELS.build(era)
     model.init_weights()  # ERADistiller: also loads the teacher checkpoint
     return model
@@ -209,7 +222,8 @@ def run_single(mode: str, config: str, img_size: int, batch: int,
     """Builds and times one mode in this process.
 
     Args:
-        mode: One of :data:`MODES`.
+        mode: One of :data:`MODES`, an ERA one optionally with
+            :data:`VARIANTS` (:func:`check_mode`).
         config: ``'tiny'`` or ``'coco'`` (see :data:`ERA_CONFIGS`).
         img_size: Side of the square images.
         batch: Images per batch.

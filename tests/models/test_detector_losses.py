@@ -354,3 +354,23 @@ def test_feature_methods_train_a_detr_student_and_era_names_what_lacks():
     with pytest.raises(ValueError, match=r"the student's neck \(ChannelMapper"
                        r'\) returns strides \[32\].*lacks \[8, 16, 64, 128\]'):
         _build('ERADistiller', student, teacher)
+
+
+def test_two_stage_twi_in_bf16_is_close_to_fp32():
+    """``twi_precision='bf16'``: the frozen RPN and box head run under
+    autocast in training; TWI's loss stays float32 and close to fp32's (the
+    same weights and RoIs: both built and sampled from the same seeds)."""
+    losses = {}
+    for precision in ('fp32', 'bf16'):
+        torch.manual_seed(0)  # the same random student and teacher
+        model = _two_stage_era(twi_precision=precision)
+        assert model.twi.precision == precision
+        assert model.twi.rpn.precision == precision
+        torch.manual_seed(5)
+        losses[precision] = model.loss(*_batch())['era.loss_twi']
+    assert losses['bf16'].dtype == torch.float32
+    torch.testing.assert_close(losses['bf16'], losses['fp32'], rtol=3e-2,
+                               atol=1e-3)
+    with pytest.raises(ValueError, match='ERADistiller: twi_precision must '
+                       'be one of'):
+        _two_stage_era(twi_precision='fp8')

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from mmera.runs.train_step import run_single, write_teacher_ckpt
+from mmera.runs.train_step import check_mode, run_single, write_teacher_ckpt
 
 
 @pytest.fixture(autouse=True)
@@ -18,7 +18,8 @@ def test_run_single_modes(tmp_path):
     write_teacher_ckpt('tiny', ckpt)
     res = {mode: run_single(mode, 'tiny', 64, 1, 2, 0, 'cpu', ckpt)
            for mode in ('student', 'floor', 'era_sampled',
-                        'era_bottleneck_notwi', 'era_bottleneck_sampled')}
+                        'era_notwi+bottleneck', 'era_sampled+bottleneck',
+                        'era_sampled+bf16')}
     for mode, r in res.items():
         assert r['mode'] == mode and len(r['times_ms']) == 2
         assert r['median_ms'] > 0 and r['peak_mb'] > 0
@@ -30,10 +31,22 @@ def test_run_single_modes(tmp_path):
     # bottleneck branches: fewer trainable parameters than full-width ones,
     # and no TWI loss without TWI
     assert (res['student']['params_m'] <
-            res['era_bottleneck_sampled']['params_m'] <
+            res['era_sampled+bottleneck']['params_m'] <
             res['era_sampled']['params_m'])
-    assert 'era.loss_twi' in res['era_bottleneck_sampled']['loss_keys']
-    assert 'era.loss_twi' not in res['era_bottleneck_notwi']['loss_keys']
+    assert 'era.loss_twi' in res['era_sampled+bottleneck']['loss_keys']
+    assert 'era.loss_twi' not in res['era_notwi+bottleneck']['loss_keys']
+    # bf16 TWI: the same model, the same loss terms
+    assert res['era_sampled+bf16']['params_m'] == res['era_sampled'][
+        'params_m']
+    assert res['era_sampled+bf16']['loss_keys'] == res['era_sampled'][
+        'loss_keys']
+
+
+def test_check_mode_names_the_modes():
+    assert check_mode('era_all+bottleneck+bf16') == 'era_all+bottleneck+bf16'
+    for bad in ('era_foo', 'floor+bf16', 'era_all+bf16+bf16', 'era_all+x'):
+        with pytest.raises(ValueError, match='unknown mode'):
+            check_mode(bad)
 
 
 @pytest.mark.parametrize('config,keys', [

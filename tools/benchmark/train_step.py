@@ -12,9 +12,10 @@ median step time, the peak memory and its trainable parameters:
   (``era_notwi`` is MBRNet alone, separating MBRNet's cost from TWI's);
 * ``era_cheap``: one separable conv block per MBRNet branch and
   ``twi_mode='sampled'`` (the ``*_fast.py`` configs);
-* ``era_bottleneck_notwi`` / ``era_bottleneck_sampled``: bottleneck MBRNet
-  branches (1x1 -> 3x3 -> 1x1 at a quarter of the teacher neck's width),
-  without TWI / with one sampled TWI pass;
+* any ERA mode with ``+bottleneck`` (bottleneck MBRNet branches: 1x1 ->
+  3x3 -> 1x1 at a quarter of the teacher neck's width) and/or ``+bf16``
+  (the frozen TWI heads' forward under bf16 autocast), e.g.
+  ``era_all+bottleneck+bf16``;
 * ``ld``: mmdet's ``KnowledgeDistillationSingleStageDetector`` (LD, a GFL
   teacher) with the same backbones and necks; a peer with its own
   (GFL-style) head, so its numbers include a different head.
@@ -50,7 +51,7 @@ import torch  # noqa: E402
 
 from mmera.runs.children import emit, sweep  # noqa: E402
 from mmera.runs.train_step import (ERA_CONFIGS, MODES,  # noqa: E402
-                                   default_size, run_single,
+                                   check_mode, default_size, run_single,
                                    write_teacher_ckpt)
 
 MARK = 'TRAIN_STEP_RESULT '
@@ -94,6 +95,13 @@ def table(results: List[Dict]) -> str:
     return '\n'.join(rows)
 
 
+def _mode(value: str) -> str:
+    try:
+        return check_mode(value)
+    except ValueError as err:  # argparse's own 'invalid value' message
+        raise argparse.ArgumentTypeError(str(err)) from err
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--config', choices=sorted(ERA_CONFIGS),
@@ -107,15 +115,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--warmup', type=int, default=3, help='untimed steps')
     parser.add_argument('--device', default='cuda'
                         if torch.cuda.is_available() else 'cpu')
-    parser.add_argument('--modes', nargs='+', choices=MODES,
-                        default=list(MODES))
+    parser.add_argument('--modes', nargs='+', type=_mode,
+                        default=list(MODES),
+                        help=f'of {list(MODES)}; an ERA mode may add '
+                        '+bottleneck and/or +bf16 (e.g. era_all+bf16)')
     parser.add_argument('--threads', type=int, help='torch.set_num_threads')
     parser.add_argument('--rounds', type=int, default=3,
                         help='sweeps over the modes, each in a rotated order; '
                         'the median is taken over all rounds, so a slow '
                         'spell of a shared machine hits every mode alike')
     parser.add_argument('--json', help='also save the results here')
-    parser.add_argument('--single', choices=MODES, help=argparse.SUPPRESS)
+    parser.add_argument('--single', type=_mode, help=argparse.SUPPRESS)
     parser.add_argument('--teacher-ckpt', help=argparse.SUPPRESS)
     args = parser.parse_args()
     img, batch = default_size(args.config)
