@@ -9,12 +9,12 @@ import time
 from typing import Dict, List, Tuple
 
 import torch
-from mmengine.hub import get_config
 from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
+from mmera.models.distillers.model_config import load_model_config
 
 #: pair name -> (teacher config, student config), mmdet's own files
 PAIRS: Dict[str, Tuple[str, str]] = {
@@ -34,6 +34,21 @@ PAIRS: Dict[str, Tuple[str, str]] = {
     'Faster R-CNN R101 -> R50': (
         'faster_rcnn/faster-rcnn_r101_fpn_1x_coco.py',
         'faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'),
+    'Mask R-CNN R101 -> R50': ('mask_rcnn/mask-rcnn_r101_fpn_1x_coco.py',
+                               'mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'),
+    'Cascade R-CNN R101 -> R50': (
+        'cascade_rcnn/cascade-rcnn_r101_fpn_1x_coco.py',
+        'cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py'),
+    'Faster R-CNN R101 -> RetinaNet R50': (
+        'faster_rcnn/faster-rcnn_r101_fpn_1x_coco.py',
+        'retinanet/retinanet_r50_fpn_1x_coco.py'),
+    'RetinaNet Swin-T -> R50': ('swin/retinanet_swin-t-p4-w7_fpn_1x_coco.py',
+                                'retinanet/retinanet_r50_fpn_1x_coco.py'),
+    'RTMDet-l ConvNeXt-B -> RTMDet-m': (
+        'rtmdet/rtmdet_l_convnext_b_4xb32-100e_coco.py',
+        'rtmdet/rtmdet_m_8xb32-300e_coco.py'),
+    'RetinaNet R101 -> DETR R50': ('retinanet/retinanet_r101_fpn_1x_coco.py',
+                                   'detr/detr_r50_8xb2-150e_coco.py'),
 }
 #: column -> distiller type (Trunk-to-Branch is teacher-free)
 METHODS: Dict[str, str] = {
@@ -44,7 +59,9 @@ METHODS: Dict[str, str] = {
 
 
 def _offline(config: str):
-    model = get_config('mmdet::' + config).model
+    # load_model_config: a config whose custom_imports cannot be imported
+    # here (mmpretrain needs torchvision) raises an ImportError that says so
+    model = load_model_config('mmdet::' + config)
     model.backbone.init_cfg = None
     return model
 
@@ -66,12 +83,16 @@ def _batch(size: int = 160):
 
 
 def try_method(method: str, teacher: str, student: str) -> str:
-    """``'trains'`` or ``'refused: <message>'`` (or ``'FAILS: ...'`` for an
-    error that is not a refusal: a bug)."""
+    """``'trains'``, ``'refused: <message>'``, ``'unavailable: <message>'``
+    (a config that cannot be loaded in this environment) or ``'FAILS:
+    ...'`` (an error that is not a refusal: a bug)."""
     init_default_scope('mmdet')
-    cfg = dict(type=METHODS[method], student=_offline(student))
-    if method != 'Trunk-to-Branch':
-        cfg['teacher_config'] = _offline(teacher)
+    try:
+        cfg = dict(type=METHODS[method], student=_offline(student))
+        if method != 'Trunk-to-Branch':
+            cfg['teacher_config'] = _offline(teacher)
+    except ImportError as err:
+        return f'unavailable: {err}'
     try:
         model = MODELS.build(cfg)
     except ValueError as err:

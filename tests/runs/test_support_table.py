@@ -23,3 +23,20 @@ def test_markdown_numbers_each_message_once():
     assert '| B | FAILS [2] | refused [1] |' in text
     assert text.count('needs FPN') == 1
     assert '[2] KeyError: x' in text
+
+
+def test_a_teacher_that_cannot_load_here_is_unavailable_not_a_crash():
+    """The ConvNeXt teacher's config imports mmpretrain.models: where that
+    fails (no torchvision beside this torch) the cell says so."""
+    try:
+        import mmpretrain.models  # noqa: F401
+        importable = True
+    except ImportError:
+        importable = False
+    teacher, student = PAIRS['RTMDet-l ConvNeXt-B -> RTMDet-m']
+    result = try_method('FitNet', teacher, student)
+    if importable:
+        assert result == 'trains'
+    else:
+        assert result.startswith('unavailable: Cannot load the model config')
+        assert 'mmpretrain.models' in result and 'torchvision' in result
