@@ -73,12 +73,14 @@ def pool(pooled: Dict[str, Dict], name: str, result: Dict,
 
 
 def add_medians(pooled: Dict[str, Dict]) -> Dict[str, Dict]:
-    """Sets ``median_ms`` and the spread, ``p25_ms`` and ``p75_ms`` (the
-    interquartile range), of every pooled result with step times."""
+    """Sets ``median_ms``, ``mean_ms`` and the spread, ``p25_ms`` and
+    ``p75_ms`` (the interquartile range), of every pooled result with step
+    times."""
     for res in pooled.values():
         if 'times_ms' in res:
             times = res['times_ms']
             res['median_ms'] = statistics.median(times)
+            res['mean_ms'] = statistics.fmean(times)
             if len(times) > 1:
                 res['p25_ms'], _, res['p75_ms'] = statistics.quantiles(
                     times, n=4, method='inclusive')

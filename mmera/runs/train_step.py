@@ -28,8 +28,10 @@ MODES = ('student', 'floor', 'era_all', 'era_sampled', 'era_last',
          'era_notwi', 'era_cheap', 'ld')
 #: what an ERA mode may add, ``+``-joined (e.g. ``era_all+bottleneck+bf16``):
 #: ``bottleneck`` MBRNet branches (1x1 -> one 3x3 -> 1x1 at a quarter of the
-#: teacher neck's width), ``bf16`` the TWI heads' forward under autocast
-VARIANTS = ('bottleneck', 'bf16')
+#: teacher neck's width), ``bf16`` the TWI heads' forward under autocast,
+#: ``halftwi`` TWI on half the steps (``twi_probability=0.5``; a timed
+#: median then mixes steps with and without it: read the mean)
+VARIANTS = ('bottleneck', 'bf16', 'halftwi')
 #: the bottleneck variant's MBRNet width, a fraction of the teacher neck's
 BOTTLENECK_FRACTION = 4
 
@@ -184,6 +186,8 @@ def build_model(mode: str, config: str,
                           BOTTLENECK_FRACTION)
         if 'bf16' in variants:
             era.twi_precision = 'bf16'
+        if 'halftwi' in variants:
+            era.twi_probability = 0.5
         era.mbrnet = mbrnet
         model = MODELS.build(era)
     model.init_weights()  # ERADistiller: also loads the teacher checkpoint

@@ -311,6 +311,31 @@ def test_twi_last_and_sampled_modes(student_cfg, teacher_cfg, teacher_ckpt,
                                                           rel=1e-5)
 
 
+def test_twi_probability_skips_steps_and_reweighs_the_others(
+        student_cfg, teacher_cfg, teacher_ckpt, batch):
+    """``twi_probability=p``: a step runs TWI with chance p and then weighs
+    its loss by 1/p (unbiased over steps); a skipped step logs 0."""
+    inputs, samples = batch
+    model = _build(student_cfg, teacher_cfg, teacher_ckpt,
+                   twi_probability=0.5)
+    _perturb_mbrnet(model)
+    model.train()
+    with torch.no_grad():
+        full = model.twi.loss(_approximations(model, inputs),
+                              model.twi_weights, samples)
+        values = set()
+        for seed in range(12):
+            torch.manual_seed(seed)
+            value = model.loss(inputs, samples)['era.loss_twi'].item()
+            assert value == 0.0 or value == pytest.approx(2 * full.item(),
+                                                          rel=1e-5)
+            values.add(value == 0.0)
+    assert values == {True, False}  # both outcomes happen
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError, match='twi_probability must be in'):
+            _build(student_cfg, teacher_cfg, init=False, twi_probability=bad)
+
+
 def test_twi_mode_none_drops_the_twi_loss(student_cfg, teacher_cfg,
                                           teacher_ckpt, batch):
     model = _build(student_cfg, teacher_cfg, teacher_ckpt, twi_mode='none')

@@ -20,7 +20,7 @@ def test_pool_concatenates_times_and_a_failure_wins():
     pool(pooled, 'b', dict(times_ms=[4.0]))
     assert add_medians(pooled) == dict(
         a=dict(times_ms=[1.0, 5.0, 3.0], peak_mb=10, median_ms=3.0,
-               p25_ms=2.0, p75_ms=4.0),
+               mean_ms=3.0, p25_ms=2.0, p75_ms=4.0),
         b=dict(error='boom'))
 
 
@@ -33,10 +33,10 @@ def test_sweep_runs_each_name_in_a_child(capsys):
         return [sys.executable, '-c', script, name]
 
     res = sweep(['ab', 'abcd', 'bad'], 2, command, MARK)
-    assert res['ab'] == dict(times_ms=[2, 2], median_ms=2, p25_ms=2,
-                             p75_ms=2)
-    assert res['abcd'] == dict(times_ms=[4, 4], median_ms=4, p25_ms=4,
-                               p75_ms=4)
+    assert res['ab'] == dict(times_ms=[2, 2], median_ms=2, mean_ms=2,
+                             p25_ms=2, p75_ms=2)
+    assert res['abcd'] == dict(times_ms=[4, 4], median_ms=4, mean_ms=4,
+                               p25_ms=4, p75_ms=4)
     assert res['bad'] == dict(error='bad child')
     err = capsys.readouterr().err
     assert 'done: abcd (round 2)' in err and 'bad failed' in err

@@ -71,24 +71,30 @@ def teacher_share(results: List[Dict]) -> Optional[float]:
 
 
 def table(results: List[Dict]) -> str:
-    """The markdown table; ratios divide by floor's / student's median; the
-    spread is the interquartile range of every round's step times."""
-    ref = {r['mode']: r.get('median_ms') for r in results}
-    rows = ['| mode | median step (ms) | spread p25-p75 (ms) | ratio to '
-            'floor | ratio to student | peak memory (MB) | trainable params '
-            '(M) |',
-            '|---|---:|---:|---:|---:|---:|---:|']
+    """The markdown table; ratios divide by floor's / student's median (the
+    means for ``+halftwi`` modes, whose steps alternate at random between
+    two costs); the spread is the interquartile range of every round's step
+    times."""
+    refs = {key: {r['mode']: r.get(key) for r in results}
+            for key in ('median_ms', 'mean_ms')}
+    rows = ['| mode | median step (ms) | spread p25-p75 (ms) | mean (ms) | '
+            'ratio to floor | ratio to student | peak memory (MB) | '
+            'trainable params (M) |',
+            '|---|---:|---:|---:|---:|---:|---:|---:|']
     for r in results:
         if 'error' in r:
-            rows.append(f"| {r['mode']} | failed: {r['error']} | | | | | |")
+            rows.append(f"| {r['mode']} | failed: {r['error']} "
+                        '| | | | | | |')
             continue  # the error's last line; its stderr went to stderr
         ms = r['median_ms']
-        ratios = [ms / ref[k] if ref.get(k) else None
+        key = 'mean_ms' if 'halftwi' in r['mode'] else 'median_ms'
+        ratios = [r[key] / refs[key][k] if refs[key].get(k) else None
                   for k in ('floor', 'student')]
         name = r['mode'] + (' (own LDHead/GFL head)' if r['mode'] == 'ld'
+                            else ' (ratios of means)' if key == 'mean_ms'
                             else '')
         spread = f"{r['p25_ms']:.0f}-{r['p75_ms']:.0f}"
-        rows.append(f"| {name} | {ms:.1f} | {spread} | "
+        rows.append(f"| {name} | {ms:.1f} | {spread} | {r['mean_ms']:.1f} | "
                     f"{fmt(ratios[0], '.2f')} | "
                     f"{fmt(ratios[1], '.2f')} | {r['peak_mb']:.0f} | "
                     f"{r['params_m']:.3f} |")

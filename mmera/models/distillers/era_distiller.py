@@ -65,6 +65,10 @@ class ERADistiller(BaseDistiller):
             ``'last'`` (only M_K, weight = the sum of all weights),
             ``'sampled'`` (one random k per step, weight scaled by K+1: an
             unbiased estimate of ``'all'``), or ``'none'``.
+        twi_probability: The chance, in (0, 1], that a training step runs
+            TWI at all; a step that does weighs its TWI loss by
+            ``1 / twi_probability`` (unbiased over steps), a step that does
+            not logs ``era.loss_twi`` as 0. 1 (default): every step.
         twi_precision: The frozen teacher heads' training forward (and its
             input-gradient backward) precision: ``'fp32'`` (default), or
             ``'bf16'`` / ``'fp16'`` under ``torch.autocast``, the losses
@@ -91,6 +95,7 @@ class ERADistiller(BaseDistiller):
                  twi_weight: float = 1.0,
                  twi_weights: Optional[Sequence[float]] = None,
                  twi_mode: str = 'all',
+                 twi_probability: float = 1.0,
                  twi_precision: str = 'fp32',
                  init_student_head: bool = False,
                  inference_mode: str = 'S',
@@ -107,6 +112,9 @@ class ERADistiller(BaseDistiller):
                         ('twi_weight', twi_weight)):
             check_weight(name, w, 'ERADistiller')
         check_precision('twi_precision', twi_precision, 'ERADistiller')
+        if not 0 < twi_probability <= 1:
+            raise ValueError('ERADistiller: twi_probability must be in '
+                             f'(0, 1], got {twi_probability}.')
         (s_channels, t_channels), twi = self._check_pair(twi_mode,
                                                          twi_precision)
         mbrnet_cfg = dict(type='MBRNet', **(mbrnet or {}))
@@ -131,6 +139,7 @@ class ERADistiller(BaseDistiller):
         self.residual_weight = residual_weight
         self.twi_weight = twi_weight
         self.twi_mode = twi_mode
+        self.twi_probability = float(twi_probability)
         self.init_student_head = init_student_head
         self.set_inference_mode(inference_mode, alpha)
 
@@ -288,11 +297,21 @@ class ERADistiller(BaseDistiller):
         era['loss_residual'] = self.residual_weight * era['loss_residual']
 
         if self.twi_mode != 'none' and self.twi_weight > 0:
-            approx, weights = self._twi_selection(
-                MBRNet.approximations(base, preds))
-            era['loss_twi'] = self.twi_weight * self.twi.loss(
-                approx, weights, batch_data_samples, proposals)
+            if self._twi_this_step():
+                approx, weights = self._twi_selection(
+                    MBRNet.approximations(base, preds))
+                era['loss_twi'] = (self.twi_weight / self.twi_probability *
+                                   self.twi.loss(approx, weights,
+                                                 batch_data_samples,
+                                                 proposals))
+            else:  # skipped (twi_probability): logged as 0, keys unchanged
+                era['loss_twi'] = base[0].new_zeros(())
         return self.merge_losses(losses, era, prefix='era')
+
+    def _twi_this_step(self) -> bool:
+        # no random draw at probability 1: runs stay as they were
+        return self.twi_probability >= 1 or bool(
+            torch.rand(()) < self.twi_probability)
 
     def _twi_selection(self, approx: List[List[Tensor]]
                        ) -> Tuple[List[List[Tensor]], List[float]]:

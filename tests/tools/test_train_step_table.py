@@ -1,0 +1,43 @@
+"""``tools/benchmark/train_step.py``: its table and the teacher's share of
+the floor, on fake pooled results (nothing timed)."""
+import importlib.util
+import os.path as osp
+
+import pytest
+
+from cli_helpers import TOOLS
+
+SCRIPT = osp.join(TOOLS, 'benchmark', 'train_step.py')
+
+
+@pytest.fixture(scope='module')
+def bench():
+    spec = importlib.util.spec_from_file_location('train_step_bench', SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _res(mode, median, mean=None, p25=None, p75=None):
+    return dict(mode=mode, median_ms=median, mean_ms=mean or median,
+                p25_ms=p25 or median, p75_ms=p75 or median, peak_mb=100.0,
+                params_m=1.0)
+
+
+def test_table_ratios_spread_and_means_for_halftwi(bench):
+    results = [_res('student', 60.0), _res('floor', 100.0, mean=110.0,
+                                           p25=90.0, p75=120.0),
+               _res('era_all+halftwi', 150.0, mean=220.0),
+               dict(mode='era_last', error='boom')]
+    lines = bench.table(results).splitlines()
+    assert lines[0].startswith('| mode | median step (ms) | spread p25-p75 '
+                               '(ms) | mean (ms) | ratio to floor |')
+    assert lines[3] == ('| floor | 100.0 | 90-120 | 110.0 | 1.00 | 1.67 | '
+                        '100 | 1.000 |')
+    # +halftwi: ratios of the means (220 / 110, 220 / 60)
+    assert lines[4] == ('| era_all+halftwi (ratios of means) | 150.0 | '
+                        '150-150 | 220.0 | 2.00 | 3.67 | 100 | 1.000 |')
+    assert lines[5].startswith('| era_last | failed: boom |')
+    assert all(line.count('|') == lines[0].count('|') for line in lines)
+    assert bench.teacher_share(results) == pytest.approx(0.4)
+    assert bench.teacher_share(results[1:]) is None
