@@ -9,8 +9,8 @@ student's ImageNet backbone is not downloaded. One SGD step on two 160 px
 images must give finite losses (the student's own ones, its mask loss for
 Mask R-CNN, and the method's; ERA's TWI through the teacher's RPN and RoI
 box head), change the student and leave the teacher untouched. For Faster
-R-CNN PKD, the exported student loads strictly into stock mmdet and predicts
-exactly what the distiller predicts.
+R-CNN PKD and Mask R-CNN ERA, the exported student loads strictly into stock
+mmdet and predicts exactly what the distiller predicts (boxes; masks too).
 """
 import copy
 import os.path as osp
@@ -58,6 +58,11 @@ CONFIGS = {
     ('mask_rcnn/mask-rcnn_r101_fpn_1x_coco.py',
      'mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'),
 }
+
+
+#: configs whose exported student is checked against stock mmdet
+EXPORTED = ('pkd/pkd_fasterrcnn_r101-r50_fpn_1x_coco.py',
+            'era/era_maskrcnn_r101-r50_fpn_1x_coco.py')
 
 
 @pytest.fixture(scope='module')
@@ -149,9 +154,10 @@ def test_config_trains_a_step_offline(config, registry, teacher_ckpts,
     assert all(torch.isfinite(v).all() for v in student_after.values()
                if v.is_floating_point())
 
-    if config != 'pkd/pkd_fasterrcnn_r101-r50_fpn_1x_coco.py':
+    if config not in EXPORTED:
         return
-    # the exported student is a stock mmdet Faster R-CNN predicting the same
+    # the exported student is a stock mmdet Faster / Mask R-CNN predicting
+    # the same boxes (and masks)
     out = str(tmp_path / 'student.pth')
     export_student_checkpoint(dict(state_dict=model.state_dict()), out)
     stock = registry.build(offline(cfg.model.student))
@@ -166,5 +172,6 @@ def test_config_trains_a_step_offline(config, registry, teacher_ckpts,
         want = stock.test_step(copy.deepcopy(data))
     for g, w in zip(got, want):
         assert len(g.pred_instances) > 0
-        for key in ('bboxes', 'scores', 'labels'):
+        for key in ('bboxes', 'scores', 'labels') + (('masks', ) if masks
+                                                     else ()):
             assert torch.equal(g.pred_instances[key], w.pred_instances[key])
