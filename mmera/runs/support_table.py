@@ -8,12 +8,14 @@ refusal message. ``tools/analysis/support_table.py`` prints the table.
 import time
 from typing import Dict, List, Tuple
 
+import numpy as np
 import torch
 from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
+from mmdet.structures.mask import BitmapMasks
 from mmera.models.distillers.model_config import load_model_config
 
 #: pair name -> (teacher config, student config), mmdet's own files
@@ -66,7 +68,9 @@ def _offline(config: str):
     return model
 
 
-def _batch(size: int = 160):
+def _batch(size: int = 160, with_masks: bool = False):
+    """Two random images with two boxes each (and their box-filling masks,
+    for a student with a mask head)."""
     torch.manual_seed(0)
     samples = []
     for i in range(2):
@@ -78,6 +82,11 @@ def _batch(size: int = 160):
             bboxes=torch.tensor([[10.0, 20.0, 90.0, 110.0],
                                  [60.0, 40.0 + i, 150.0, 140.0]]),
             labels=torch.tensor([0, 7 + i]))
+        if with_masks:
+            masks = np.zeros((2, size, size), dtype=np.uint8)
+            for m, box in zip(masks, sample.gt_instances.bboxes.int()):
+                m[box[1]:box[3], box[0]:box[2]] = 1
+            sample.gt_instances.masks = BitmapMasks(masks, size, size)
         samples.append(sample)
     return torch.randn(2, 3, size, size), samples
 
@@ -108,7 +117,9 @@ def try_method(method: str, teacher: str, student: str) -> str:
             if hasattr(model, 'set_phase'):
                 model.set_phase(phase)
             model.train()
-            loss, _ = model.parse_losses(model.loss(*_batch()))
+            loss, _ = model.parse_losses(model.loss(*_batch(
+                with_masks=bool(cfg['student'].get('roi_head', {}).get(
+                    'mask_head')))))
             loss.backward()
             if not torch.isfinite(loss):
                 return f'FAILS: non-finite loss {float(loss)}'

@@ -40,3 +40,8 @@ def test_a_teacher_that_cannot_load_here_is_unavailable_not_a_crash():
     else:
         assert result.startswith('unavailable: Cannot load the model config')
         assert 'mmpretrain.models' in result and 'torchvision' in result
+
+
+def test_a_mask_rcnn_student_gets_masks_and_trains():
+    teacher, student = PAIRS['Mask R-CNN R101 -> R50']
+    assert try_method('PKD', teacher, student) == 'trains'
