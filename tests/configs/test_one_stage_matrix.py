@@ -31,7 +31,9 @@ CONFIGS = sorted(
     osp.relpath(p, REPO) for method in ('era', 'fitnet', 'pkd')
     for family in FAMILIES
     for p in glob.glob(osp.join(REPO, 'configs', method,
-                                f'{method}_{family}_*_coco.py')))
+                                f'{method}_{family}_*_coco.py'))
+    # the mmpretrain ConvNeXt teacher: test_convnext_teacher_configs.py
+    if 'convnext' not in osp.basename(p))
 #: the method whose exported student is checked against stock mmdet, per pair
 EXPORT_METHOD = {'gfl': 'era', 'atss': 'pkd', 'fcos': 'era',
                  'rtmdet_s-tiny': 'fitnet', 'rtmdet_l-m': 'era'}
