@@ -93,10 +93,12 @@ class TeacherHeadReuse(nn.Module):
             for level in range(num_levels)
         ]
         # reduced precision only in training: T/ST decode in float32
-        with precision_autocast(self.precision if self.training else 'fp32',
-                                batched[0].device):
-            outs = self.head(batched)
-        return tuple(to_fp32(tuple(outs)))
+        precision = self.precision if self.training else 'fp32'
+        with precision_autocast(precision, batched[0].device):
+            outs = tuple(self.head(batched))
+        # the loss in float32; under the run's own AMP (precision 'fp32')
+        # the outputs stay as that autocast made them
+        return outs if precision == 'fp32' else to_fp32(outs)
 
     def loss(self, approximations: Sequence[Levels], weights: Sequence[float],
              batch_data_samples: SampleList,

@@ -172,12 +172,13 @@ class TwoStageHeadReuse(nn.Module):
         roi_feats = self.roi_extractor(
             feats, rois.repeat(len(approximations), 1) + offset)
         # reduced precision only in training: T/ST decode in float32
-        with precision_autocast(self.precision if self.training else 'fp32',
-                                roi_feats.device):
+        precision = self.precision if self.training else 'fp32'
+        with precision_autocast(precision, roi_feats.device):
             if self.shared_head is not None:
                 roi_feats = self.shared_head(roi_feats)
             outs = self.bbox_head(roi_feats)
-        return to_fp32(outs)
+        # under the run's own AMP (precision 'fp32') outputs stay as they are
+        return outs if precision == 'fp32' else to_fp32(outs)
 
     def loss(self, approximations: Sequence[Levels],
              weights: Sequence[float], batch_data_samples: SampleList,
