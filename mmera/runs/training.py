@@ -52,7 +52,9 @@ def finished_run(work_dir: str, cmd: Sequence[str]) -> Optional[dict]:
         work_dir: The run's work dir.
         cmd: The command (as :func:`train_command` returns it); the
             interpreter is not compared, so a new virtual environment still
-            reuses the runs.
+            reuses the runs, and the work dirs compare by their real paths
+            (a work dir reached through a renamed-and-linked parent is the
+            same run).
 
     Returns:
         dict | None: The marker (``cmd``, ``seconds``), or None when the run
@@ -66,7 +68,19 @@ def finished_run(work_dir: str, cmd: Sequence[str]) -> Optional[dict]:
             done = json.load(f)
     except (OSError, ValueError):
         return None
-    return done if done.get('cmd') == list(cmd[1:]) else None
+    recorded = done.get('cmd')
+    if not isinstance(recorded, list):
+        return None
+    return done if _resolved(recorded) == _resolved(cmd[1:]) else None
+
+
+def _resolved(args: Sequence[str]) -> List[str]:
+    """``args`` with the value of ``--work-dir`` as its real path."""
+    args = list(args)
+    for i, arg in enumerate(args[:-1]):
+        if arg == '--work-dir':
+            args[i + 1] = osp.realpath(args[i + 1])
+    return args
 
 
 def train(config: str, work_dir: str, options: Sequence[str], label: str,

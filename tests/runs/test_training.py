@@ -97,3 +97,19 @@ def test_a_failed_run_is_not_reused(fake_popen, monkeypatch, tmp_path):
                         'synthetic.py', work)
     assert finished_run(work, cmd) is None
     assert cmd[0] == sys.executable and '--cfg-options' not in cmd
+
+
+def test_a_run_reached_through_a_linked_directory_is_reused(fake_popen,
+                                                             tmp_path):
+    """A results directory renamed and linked under its new name: the runs
+    recorded under the old path are the same runs."""
+    config = 'configs/tiny/retinanet_r18w16_fpn_500it_synthetic.py'
+    old = tmp_path / 'one_stage'
+    train(config, str(old / 'fcos' / 'era_seed0'), ['x=1'], 'old')
+    os.symlink(old, tmp_path / 'detector_families')
+    new = str(tmp_path / 'detector_families' / 'fcos' / 'era_seed0')
+    assert finished_run(new, train_command(config, new, ['x=1']))
+    assert not finished_run(new, train_command(config, new, ['x=2']))
+    other = str(tmp_path / 'elsewhere')
+    assert not finished_run(str(old / 'fcos' / 'era_seed0'),
+                            train_command(config, other, ['x=1']))
