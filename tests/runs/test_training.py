@@ -99,8 +99,8 @@ def test_a_failed_run_is_not_reused(fake_popen, monkeypatch, tmp_path):
     assert cmd[0] == sys.executable and '--cfg-options' not in cmd
 
 
-def test_a_run_reached_through_a_linked_directory_is_reused(fake_popen,
-                                                             tmp_path):
+def test_a_run_reached_through_a_linked_directory_is_reused(
+        fake_popen, tmp_path):
     """A results directory renamed and linked under its new name: the runs
     recorded under the old path are the same runs."""
     config = 'configs/tiny/retinanet_r18w16_fpn_500it_synthetic.py'
