@@ -1,4 +1,5 @@
-"""Paths and a runner for the tools/ scripts, shared by the tests."""
+"""Paths and a runner for the tools/ scripts, and what this environment
+can import, shared by the tests."""
 import os
 import os.path as osp
 import subprocess
@@ -23,3 +24,13 @@ def run_tool(args, cwd, timeout=600, check=True):
         raise AssertionError(f'{args} failed ({proc.returncode}):\n'
                              f'{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}')
     return proc
+
+
+def mmpretrain_imports() -> bool:
+    """Whether ``import mmpretrain.models`` works here (it imports
+    torchvision, which has no build beside this project's CPU torch)."""
+    try:
+        import mmpretrain.models  # noqa: F401
+    except ImportError:
+        return False
+    return True

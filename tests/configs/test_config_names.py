@@ -20,7 +20,7 @@ import re
 import pytest
 from mmengine.config import Config
 
-from cli_helpers import REPO_ROOT
+from cli_helpers import REPO_ROOT, mmpretrain_imports
 
 CONFIGS = osp.join(REPO_ROOT, 'configs')
 
@@ -205,14 +205,6 @@ def _dataset(loader: dict) -> dict:
     return dataset
 
 
-def _mmpretrain_imports() -> bool:
-    try:
-        import mmpretrain.models  # noqa: F401
-    except ImportError:  # needs torchvision, absent beside torch 2.13 CPU
-        return False
-    return True
-
-
 def _needs_mmpretrain(teacher) -> bool:
     """Whether a teacher config imports mmpretrain (ConvNeXt teachers)."""
     from mmera.models.distillers.model_config import (_config_file,
@@ -226,7 +218,7 @@ def _read_model(teacher):
     imported here (mmpretrain without torchvision) is read without them."""
     from mmera.models.distillers import load_model_config
     from mmera.models.distillers.model_config import _config_file
-    if _needs_mmpretrain(teacher) and not _mmpretrain_imports():
+    if _needs_mmpretrain(teacher) and not mmpretrain_imports():
         return Config.fromfile(_config_file(teacher),
                                import_custom_modules=False).model
     return load_model_config(teacher)
@@ -303,7 +295,7 @@ def test_config_loads_builds_and_matches_its_name(rel, models_registry):
     # random weights: building runs no init_weights (no download) and reads
     # no teacher checkpoint (the shipped ones are URLs or work_dirs/ files)
     if _needs_mmpretrain(cfg.model.get('teacher_config')) and (
-            not _mmpretrain_imports()):
+            not mmpretrain_imports()):
         # the ConvNeXt teacher cannot be built here: the error says why
         with pytest.raises(ImportError, match="custom_imports.*"
                            "'mmpretrain.models'.*torchvision"):

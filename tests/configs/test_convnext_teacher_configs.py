@@ -30,6 +30,7 @@ import mmera  # noqa: F401
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 from mmera.models.distillers import load_model_config
+from cli_helpers import mmpretrain_imports
 from coco_offline import (MMDET_CONFIGS, coco_batch, offline,
                           teacher_ckpt_writer, without_scope, zoo_weights)
 
@@ -42,15 +43,6 @@ PKD = 'pkd/pkd_rtmdet_convnextb-m_cspnextpafpn_300e_coco.py'
 # suit the teacher's GN(32) PAFPN: atto's (80, 160, 320) do not divide into
 # 32 groups, pico's do. These widths become the neck's in_channels.
 SMALL_ARCH, SMALL_WIDTHS = 'pico', [128, 256, 512]
-
-
-def _mmpretrain_imports() -> bool:
-    """Whether ``import mmpretrain.models`` works (it needs torchvision)."""
-    try:
-        import mmpretrain.models  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def _load(config):
@@ -114,7 +106,7 @@ def test_load_model_config_names_a_failing_custom_import(tmp_path):
 def test_era_config_builds_or_says_what_is_missing(tmp_path_factory):
     register_all_modules()
     cfg = _load(ERA)
-    if not _mmpretrain_imports():
+    if not mmpretrain_imports():
         # the config itself loads; building the teacher from its config
         # stops with the cause and the fix
         with pytest.raises(ImportError) as info:

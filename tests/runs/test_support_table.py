@@ -1,5 +1,6 @@
 """The support table: refusals are reported with their message, bugs as
 FAILS, and the markdown numbers each message once."""
+from cli_helpers import mmpretrain_imports
 from mmera.runs.support_table import PAIRS, markdown, try_method
 
 
@@ -28,11 +29,7 @@ def test_markdown_numbers_each_message_once():
 def test_a_teacher_that_cannot_load_here_is_unavailable_not_a_crash():
     """The ConvNeXt teacher's config imports mmpretrain.models: where that
     fails (no torchvision beside this torch) the cell says so."""
-    try:
-        import mmpretrain.models  # noqa: F401
-        importable = True
-    except ImportError:
-        importable = False
+    importable = mmpretrain_imports()
     teacher, student = PAIRS['RTMDet-l ConvNeXt-B -> RTMDet-m']
     result = try_method('FitNet', teacher, student)
     if importable:
