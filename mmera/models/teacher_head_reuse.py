@@ -11,8 +11,7 @@ from mmdet.models.utils import unpack_gt_instances
 from mmdet.structures import SampleList
 from .anchor_loss import assign_targets, stacked_anchor_loss
 from .head_loss_paths import chunk_outputs, loss_path, reused_targets
-from .utils import (check_precision, freeze, freeze_norm_stats,
-                    precision_autocast, to_fp32)
+from .utils import check_precision, freeze, freeze_norm_stats, frozen_forward
 
 Levels = List[Tensor]
 
@@ -92,13 +91,8 @@ class TeacherHeadReuse(nn.Module):
             torch.cat([approx[level] for approx in approximations], dim=0)
             for level in range(num_levels)
         ]
-        # reduced precision only in training: T/ST decode in float32
-        precision = self.precision if self.training else 'fp32'
-        with precision_autocast(precision, batched[0].device):
-            outs = tuple(self.head(batched))
-        # the loss in float32; under the run's own AMP (precision 'fp32')
-        # the outputs stay as that autocast made them
-        return outs if precision == 'fp32' else to_fp32(outs)
+        return tuple(frozen_forward(self.head, batched, self.precision,
+                                    self.training, batched[0].device))
 
     def loss(self, approximations: Sequence[Levels], weights: Sequence[float],
              batch_data_samples: SampleList,

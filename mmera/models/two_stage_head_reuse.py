@@ -38,8 +38,7 @@ from mmdet.structures import SampleList
 from mmdet.structures.bbox import bbox2roi
 from mmdet.utils import InstanceList
 from .teacher_head_reuse import TeacherHeadReuse, same_settings, sum_losses
-from .utils import (check_precision, freeze, freeze_norm_stats,
-                    precision_autocast, to_fp32)
+from .utils import check_precision, freeze, freeze_norm_stats, frozen_forward
 
 Levels = List[Tensor]
 
@@ -171,14 +170,13 @@ class TwoStageHeadReuse(nn.Module):
             for k in range(len(approximations))])
         roi_feats = self.roi_extractor(
             feats, rois.repeat(len(approximations), 1) + offset)
-        # reduced precision only in training: T/ST decode in float32
-        precision = self.precision if self.training else 'fp32'
-        with precision_autocast(precision, roi_feats.device):
-            if self.shared_head is not None:
-                roi_feats = self.shared_head(roi_feats)
-            outs = self.bbox_head(roi_feats)
-        # under the run's own AMP (precision 'fp32') outputs stay as they are
-        return outs if precision == 'fp32' else to_fp32(outs)
+        return frozen_forward(self._box_forward, roi_feats, self.precision,
+                              self.training, roi_feats.device)
+
+    def _box_forward(self, roi_feats: Tensor) -> Tuple[Tensor, Tensor]:
+        if self.shared_head is not None:
+            roi_feats = self.shared_head(roi_feats)
+        return self.bbox_head(roi_feats)
 
     def loss(self, approximations: Sequence[Levels],
              weights: Sequence[float], batch_data_samples: SampleList,

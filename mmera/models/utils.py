@@ -1,6 +1,6 @@
 """Small helpers shared by the distillers and their building blocks."""
 import contextlib
-from typing import Any, ContextManager, Sequence, Union
+from typing import Any, Callable, ContextManager, Sequence, Union
 
 import torch
 from torch import nn
@@ -63,15 +63,26 @@ def check_precision(name: str, precision: str, owner: str) -> str:
     return precision
 
 
-def precision_autocast(precision: str,
-                       device: torch.device) -> ContextManager:
-    """``torch.autocast`` at ``precision`` on ``device``'s type (a no-op for
-    ``'fp32'``).
+def frozen_forward(forward: Callable[..., Any], inputs: Any, precision: str,
+                   training: bool, device: torch.device) -> Any:
+    """``forward(inputs)`` of a frozen TWI head at its training precision.
 
-    For the frozen teacher heads of TWI: their forward (and the backward of
-    the input gradients through them) runs in reduced precision, the losses
-    on the outputs cast back by :func:`to_fp32`.
+    In training the forward (and the backward of the input gradients through
+    it) runs under ``torch.autocast`` at ``precision``, and its outputs are
+    cast back to float32 for the loss. In eval (T/ST decoding), or at
+    ``'fp32'``, it runs as called: under the run's own AMP its outputs stay
+    as that autocast made them.
     """
+    precision = precision if training else 'fp32'
+    with _precision_autocast(precision, device):
+        outs = forward(inputs)
+    return outs if precision == 'fp32' else to_fp32(outs)
+
+
+def _precision_autocast(precision: str,
+                        device: torch.device) -> ContextManager:
+    """``torch.autocast`` at ``precision`` on ``device``'s type (a no-op for
+    ``'fp32'``)."""
     dtype = PRECISIONS[precision]
     if dtype is None:
         return contextlib.nullcontext()
