@@ -1,8 +1,13 @@
-# ERA's cheap setting on COCO: one depthwise-separable block per MBRNet branch
-# and one sampled TWI head pass per step (weight x(K+1), an unbiased estimate
-# of the K+1-pass loss). See the README's cost table.
+# ERA's cheap setting on COCO (issue 12, see the ERA README's cost table):
+# - MBRNet branches as bottlenecks: 1x1 -> one 3x3 -> 1x1 at a quarter of
+#   the teacher neck's width (64 of 256 channels);
+# - one sampled TWI head pass per step (weight x(K+1): an unbiased estimate
+#   of the K+1-pass loss), on a random half of the steps (weight x2);
+# - the frozen TWI head's forward under bf16 autocast (float32 outputs).
 _base_ = './era_retinanet_r101-r50_fpn_1x_coco.py'
 
 model = dict(
-    mbrnet=dict(num_blocks=1, separable=True),
-    twi_mode='sampled')
+    mbrnet=dict(num_blocks=1, bottleneck_channels=64),
+    twi_mode='sampled',
+    twi_probability=0.5,
+    twi_precision='bf16')

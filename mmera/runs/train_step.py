@@ -32,6 +32,15 @@ MODES = ('student', 'floor', 'era_all', 'era_sampled', 'era_last',
 #: ``halftwi`` TWI on half the steps (``twi_probability=0.5``; a timed
 #: median then mixes steps with and without it: read the mean)
 VARIANTS = ('bottleneck', 'bf16', 'halftwi')
+#: ``era_cheap``, the ``configs/era/era-fast_*`` setting: one sampled TWI
+#: pass (``twi_mode='sampled'``) on half the steps, under bf16, and
+#: bottleneck MBRNet branches
+CHEAP = ('bottleneck', 'bf16', 'halftwi')
+#: the cost goals (issue 12) of the modes by their base: the most step time
+#: as a ratio to the floor's, and for ``era_all`` the most memory above the
+#: imports as a ratio to the floor's
+GOALS = {'era_cheap': dict(time=1.25), 'era_sampled': dict(time=1.5),
+         'era_all': dict(time=2.75, memory=1.6)}
 #: the bottleneck variant's MBRNet width, a fraction of the teacher neck's
 BOTTLENECK_FRACTION = 4
 
@@ -177,9 +186,8 @@ def build_model(mode: str, config: str,
                        base, base[4:]))
         mbrnet = dict(era.get('mbrnet', {}))
         if base == 'era_cheap':
-            # ERA's cheap setting (configs/era/*_fast.py): one separable
-            # block per MBRNet branch, one sampled TWI head pass per step
-            mbrnet.update(separable=True, num_blocks=1)
+            # ERA's cheap setting (the configs/era/era-fast_* configs)
+            variants = sorted(set(variants) | set(CHEAP))
         if 'bottleneck' in variants:
             mbrnet.update(separable=False, num_blocks=1,
                           bottleneck_channels=teacher_cfg.neck.out_channels //
@@ -237,9 +245,15 @@ def run_single(mode: str, config: str, img_size: int, batch: int,
         teacher_ckpt: The teacher checkpoint of the ERA modes.
 
     Returns:
-        dict: ``mode``, ``median_ms``, ``times_ms``, ``peak_mb``,
-        ``params_m`` (trainable), the last ``loss`` and ``loss_keys``.
+        dict: ``mode``, ``median_ms``, ``times_ms``, ``peak_mb`` (on CPU
+        the process's peak RSS), ``imports_mb`` (on CPU the peak RSS before
+        anything is built: the imports; 0 on CUDA), ``net_peak_mb`` (their
+        difference), ``params_m`` (trainable), the last ``loss`` and
+        ``loss_keys``.
     """
+    # what the imports alone hold (torch, mmdet, mmera): subtracted from
+    # the peak, the memory the mode itself needs
+    imports_mb = 0.0 if device.startswith('cuda') else _peak_rss_mb()
     init_default_scope('mmdet')
     device = torch.device(device)
     torch.manual_seed(0)  # the same init and the same 'sampled' k draws
@@ -269,12 +283,18 @@ def run_single(mode: str, config: str, img_size: int, batch: int,
             times.append(time.perf_counter() - start)
     if device.type == 'cuda':
         peak_mb = torch.cuda.max_memory_allocated(device) / 2**20
-    else:  # Linux reports ru_maxrss in KiB
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    else:
+        peak_mb = _peak_rss_mb()
     return dict(mode=mode, median_ms=1e3 * statistics.median(times),
                 times_ms=[1e3 * t for t in times], peak_mb=peak_mb,
+                imports_mb=imports_mb, net_peak_mb=peak_mb - imports_mb,
                 params_m=sum(p.numel() for p in params) / 1e6,
                 loss=float(loss.detach()), loss_keys=sorted(losses))
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak RSS so far, in MB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def write_teacher_ckpt(config: str, path: str) -> None:

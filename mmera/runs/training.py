@@ -4,8 +4,10 @@
 a user's command), streams a short progress line per logged iteration and
 writes a marker, ``demo_done.json``, when the run finished. A later call with
 the same command reuses the finished run instead of training again, so adding
-seeds or methods only trains the new ones. The readers
-(:func:`val_history`, :func:`final_metrics`, :func:`best_alpha`,
+seeds or methods only trains the new ones, and resumes an interrupted run
+from its last checkpoint (``demo_started.json`` records the command and the
+training seconds so far), so a long run survives the end of a sitting. The
+readers (:func:`val_history`, :func:`final_metrics`, :func:`best_alpha`,
 :func:`last_checkpoint`, :func:`run_seconds`) take the work dir of a run.
 """
 import json
@@ -17,11 +19,16 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence
 
+from ..utils.atomic_files import write_text_atomic
 from .paths import REPO_ROOT, TRAIN_TOOL, repo_path
 
 #: Written into the work dir once a run finished: the command and its time.
 DONE_MARKER = 'demo_done.json'
-#: The subprocess's full output, in the work dir.
+#: Written when a run starts and at every progress line: the command and
+#: the training seconds so far; an interrupted run of the same command is
+#: resumed from its last checkpoint.
+STARTED_MARKER = 'demo_started.json'
+#: The subprocess's full output, in the work dir (appended to on resume).
 STDOUT_LOG = 'demo_stdout.log'
 _PROGRESS = ('Iter(train)', 'coco/bbox_mAP:', 'ST-mode sweep')
 
@@ -60,7 +67,36 @@ def finished_run(work_dir: str, cmd: Sequence[str]) -> Optional[dict]:
         dict | None: The marker (``cmd``, ``seconds``), or None when the run
         did not finish or ran another command.
     """
-    marker = osp.join(work_dir, DONE_MARKER)
+    return _marker(work_dir, DONE_MARKER, cmd)
+
+
+def interrupted_run(work_dir: str, cmd: Sequence[str]) -> Optional[dict]:
+    """The start marker of an unfinished run of ``cmd`` that can resume.
+
+    Args:
+        work_dir: The run's work dir.
+        cmd: The command, compared as :func:`finished_run` compares it.
+
+    Returns:
+        dict | None: The marker (``cmd``, ``seconds`` trained so far), or
+        None when the run finished, ran another command or saved no
+        checkpoint to resume from.
+    """
+    if finished_run(work_dir, cmd):
+        return None
+    started = _marker(work_dir, STARTED_MARKER, cmd)
+    if started is None:
+        return None
+    try:
+        last_checkpoint(work_dir)
+    except (OSError, FileNotFoundError):
+        return None
+    return started
+
+
+def _marker(work_dir: str, name: str, cmd: Sequence[str]) -> Optional[dict]:
+    """The json marker ``name`` in ``work_dir`` if it records ``cmd``."""
+    marker = osp.join(work_dir, name)
     if not osp.isfile(marker):
         return None
     try:
@@ -68,7 +104,7 @@ def finished_run(work_dir: str, cmd: Sequence[str]) -> Optional[dict]:
             done = json.load(f)
     except (OSError, ValueError):
         return None
-    recorded = done.get('cmd')
+    recorded = done.get('cmd') if isinstance(done, dict) else None
     if not isinstance(recorded, list):
         return None
     return done if _resolved(recorded) == _resolved(cmd[1:]) else None
@@ -87,17 +123,20 @@ def train(config: str, work_dir: str, options: Sequence[str], label: str,
           reuse: bool = False) -> None:
     """Runs ``tools/train.py``, streaming a short progress line per log line.
 
-    A run that finished before with the same command is reused when
-    ``reuse`` is set (its ``demo_done.json`` marker records the command);
-    otherwise the work dir is removed (a half-finished or different run) and
-    the config trained from scratch.
+    With ``reuse`` set, a run that finished before with the same command is
+    kept (its ``demo_done.json`` marker records the command) and one that
+    was interrupted resumes from its last checkpoint (``tools/train.py
+    --resume``, which continues bit-identically); otherwise the work dir is
+    removed (a half-finished or different run) and the config trained from
+    scratch.
 
     Args:
         config: The config, relative to the repository or absolute.
         work_dir: The run's work dir.
         options: ``key=value`` strings for ``--cfg-options``.
         label: Prefix of the progress lines.
-        reuse: Whether a finished run of the same command is kept.
+        reuse: Whether a finished run of the same command is kept and an
+            interrupted one resumed.
 
     Raises:
         SystemExit: If the training fails (the message names its log).
@@ -107,13 +146,29 @@ def train(config: str, work_dir: str, options: Sequence[str], label: str,
     if reuse and finished_run(work_dir, cmd):
         print(f'  [{label}] reusing the finished run in {work_dir}')
         return
-    if osp.isdir(work_dir):
-        shutil.rmtree(work_dir)
-    os.makedirs(work_dir, exist_ok=True)
+    started = interrupted_run(work_dir, cmd) if reuse else None
+    if started is None:
+        if osp.isdir(work_dir):
+            shutil.rmtree(work_dir)
+        os.makedirs(work_dir, exist_ok=True)
+        run_cmd, before = cmd, 0.0
+    else:
+        print(f'  [{label}] resuming the interrupted run from '
+              f'{last_checkpoint(work_dir)}')
+        # before --cfg-options, whose values run to the end of the line
+        run_cmd = cmd[:4] + ['--resume'] + cmd[4:]
+        before = float(started['seconds'])
     start = time.time()
-    with open(osp.join(work_dir, STDOUT_LOG), 'w') as log:
+
+    def record(name: str) -> None:
+        write_text_atomic(osp.join(work_dir, name), json.dumps(
+            dict(cmd=cmd[1:], seconds=before + time.time() - start)))
+
+    record(STARTED_MARKER)
+    with open(osp.join(work_dir, STDOUT_LOG), 'a' if started else 'w') as log:
         # unbuffered: progress lines arrive while the run goes on
-        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE,
+        proc = subprocess.Popen(run_cmd, cwd=REPO_ROOT,
+                                stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True,
                                 env=dict(os.environ, PYTHONUNBUFFERED='1'))
         for line in proc.stdout:
@@ -122,10 +177,10 @@ def train(config: str, work_dir: str, options: Sequence[str], label: str,
                 print(f'  [{label} {time.time() - start:5.0f}s] '
                       f'{line.split(" - INFO - ")[-1].strip()[:150]}',
                       flush=True)
+                record(STARTED_MARKER)
         if proc.wait() != 0:
             raise SystemExit(f'{label} failed; see {log.name}')
-    with open(osp.join(work_dir, DONE_MARKER), 'w') as f:
-        json.dump(dict(cmd=cmd[1:], seconds=time.time() - start), f)
+    record(DONE_MARKER)
 
 
 def run_seconds(work_dir: str) -> float:
@@ -161,8 +216,9 @@ def val_history(work_dir: str) -> List[Dict[str, float]]:
     """The validation metrics the run logged, in order.
 
     Args:
-        work_dir: The run's work dir (its newest timestamped log dir with a
-            ``vis_data/scalars.json`` is read).
+        work_dir: The run's work dir (every timestamped log dir with a
+            ``vis_data/scalars.json`` is read, oldest first: a resumed run
+            logs each segment in its own).
 
     Returns:
         list[dict]: One row of scalars per validation with a bbox mAP.
@@ -175,9 +231,10 @@ def val_history(work_dir: str) -> List[Dict[str, float]]:
                                          'scalars.json')))
     if not runs:
         raise FileNotFoundError(f'no vis_data/scalars.json under {work_dir}')
-    path = osp.join(work_dir, runs[-1], 'vis_data', 'scalars.json')
-    with open(path) as f:
-        rows = [json.loads(line) for line in f if line.strip()]
+    rows = []
+    for run in runs:
+        with open(osp.join(work_dir, run, 'vis_data', 'scalars.json')) as f:
+            rows += [json.loads(line) for line in f if line.strip()]
     return [r for r in rows if 'coco/bbox_mAP' in r]
 
 

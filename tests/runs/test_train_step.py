@@ -19,10 +19,15 @@ def test_run_single_modes(tmp_path):
     res = {mode: run_single(mode, 'tiny', 64, 1, 2, 0, 'cpu', ckpt)
            for mode in ('student', 'floor', 'era_sampled',
                         'era_notwi+bottleneck', 'era_sampled+bottleneck',
-                        'era_sampled+bf16')}
+                        'era_sampled+bf16', 'era_cheap')}
     for mode, r in res.items():
         assert r['mode'] == mode and len(r['times_ms']) == 2
         assert r['median_ms'] > 0 and r['peak_mb'] > 0
+        # memory above the imports: the peak minus what the process held
+        # before building anything (here pytest's own peak so far)
+        assert 0 < r['imports_mb'] <= r['peak_mb']
+        assert r['net_peak_mb'] == pytest.approx(r['peak_mb'] -
+                                                 r['imports_mb'])
     # the floor's teacher is frozen: the student's trainable parameters
     assert res['floor']['params_m'] == res['student']['params_m']
     assert res['era_sampled']['params_m'] > res['student']['params_m']
@@ -35,6 +40,11 @@ def test_run_single_modes(tmp_path):
             res['era_sampled']['params_m'])
     assert 'era.loss_twi' in res['era_sampled+bottleneck']['loss_keys']
     assert 'era.loss_twi' not in res['era_notwi+bottleneck']['loss_keys']
+    # era_cheap is the sampled bottleneck model (bf16 and TWI on half the
+    # steps change no parameter)
+    assert res['era_cheap']['params_m'] == res['era_sampled+bottleneck'][
+        'params_m']
+    assert 'era.loss_twi' in res['era_cheap']['loss_keys']
     # bf16 TWI: the same model, the same loss terms
     assert res['era_sampled+bf16']['params_m'] == res['era_sampled'][
         'params_m']

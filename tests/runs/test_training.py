@@ -3,15 +3,18 @@ reuse of finished runs (faked subprocesses)."""
 import json
 import os
 import os.path as osp
+import shutil
 import sys
 
 import pytest
 
 from mmera.runs import training
 from mmera.runs.paths import TRAIN_TOOL
-from mmera.runs.training import (DONE_MARKER, final_metrics, finished_run,
-                                 last_checkpoint, run_seconds, train,
-                                 train_command, val_history)
+from mmera.runs.training import (DONE_MARKER, STARTED_MARKER, STDOUT_LOG,
+                                 final_metrics, finished_run,
+                                 interrupted_run, last_checkpoint,
+                                 run_seconds, train, train_command,
+                                 val_history)
 
 
 @pytest.fixture(scope='module')
@@ -74,7 +77,8 @@ def test_reuse_needs_the_same_finished_command(student_run, fake_popen,
     (other / 'iter_2.pth').write_text('old')
     train(config, str(other), ['train_cfg.max_iters=3'], 'other', reuse=True)
     assert len(fake_popen) == 1
-    assert sorted(os.listdir(other)) == [DONE_MARKER, 'demo_stdout.log']
+    assert sorted(os.listdir(other)) == [DONE_MARKER, STARTED_MARKER,
+                                         STDOUT_LOG]
     cmd = json.loads((other / DONE_MARKER).read_text())['cmd']
     assert cmd[-1] == 'train_cfg.max_iters=3'
 
@@ -113,3 +117,80 @@ def test_a_run_reached_through_a_linked_directory_is_reused(
     other = str(tmp_path / 'elsewhere')
     assert not finished_run(str(old / 'fcos' / 'era_seed0'),
                             train_command(config, other, ['x=1']))
+
+
+def _interrupt(work: str, tmp_path, name: str) -> str:
+    """A copy of the finished run ``work`` as if killed after its last
+    checkpoint: no done marker, 100 s recorded as trained so far."""
+    copy = str(tmp_path / name)
+    shutil.copytree(work, copy)
+    os.remove(osp.join(copy, DONE_MARKER))
+    started = json.load(open(osp.join(copy, STARTED_MARKER)))
+    # the copy's own work dir is in its command
+    started['cmd'][started['cmd'].index('--work-dir') + 1] = copy
+    started['seconds'] = 100.0
+    with open(osp.join(copy, STARTED_MARKER), 'w') as f:
+        json.dump(started, f)
+    with open(osp.join(copy, 'last_checkpoint'), 'w') as f:
+        f.write(osp.join(copy, 'iter_2.pth'))
+    return copy
+
+
+def test_an_interrupted_run_resumes_from_its_last_checkpoint(
+        student_run, fake_popen, tmp_path, capsys):
+    config, work, options = student_run
+    copy = _interrupt(work, tmp_path, 'killed')
+    cmd = train_command(config, copy, options)
+    assert interrupted_run(copy, cmd)['seconds'] == 100.0
+    assert interrupted_run(copy, train_command(config, copy, ['x=1'])) is None
+
+    train(config, copy, options, 'again', reuse=True)
+    assert 'resuming the interrupted run from ' + osp.join(
+        copy, 'iter_2.pth') in capsys.readouterr().out
+    # tools/train.py --resume (auto: the work dir's last checkpoint), before
+    # --cfg-options, whose values would swallow it
+    assert fake_popen == [cmd[:4] + ['--resume'] + cmd[4:]]
+    assert osp.isfile(osp.join(copy, 'iter_2.pth'))  # nothing was removed
+    log = open(osp.join(copy, STDOUT_LOG)).read()
+    assert log.startswith(open(osp.join(work, STDOUT_LOG)).read())  # appended
+    assert log.endswith('Iter(train) [1/1]\n')
+    # finished now: the seconds of both segments, then reused
+    assert run_seconds(copy) >= 100.0
+    assert finished_run(copy, cmd) and interrupted_run(copy, cmd) is None
+    train(config, copy, options, 'again', reuse=True)
+    assert len(fake_popen) == 1
+
+
+def test_an_interrupted_run_without_checkpoint_or_reuse_starts_again(
+        student_run, fake_popen, tmp_path):
+    config, work, options = student_run
+    no_ckpt = _interrupt(work, tmp_path, 'no_checkpoint')
+    os.remove(osp.join(no_ckpt, 'iter_2.pth'))
+    assert interrupted_run(no_ckpt, train_command(config, no_ckpt,
+                                                  options)) is None
+    train(config, no_ckpt, options, 'again', reuse=True)
+    assert '--resume' not in fake_popen[-1]
+    assert not osp.exists(osp.join(no_ckpt, 'iter_1.pth'))
+
+    # without reuse a run is always trained from its start
+    again = _interrupt(work, tmp_path, 'not_reused')
+    train(config, again, options, 'again')
+    assert '--resume' not in fake_popen[-1]
+    assert not osp.exists(osp.join(again, 'iter_2.pth'))
+
+
+def test_val_history_reads_every_segment_of_a_resumed_run(student_run,
+                                                          tmp_path):
+    _, work, _ = student_run
+    copy = tmp_path / 'resumed'
+    shutil.copytree(work, copy)
+    first = next(d for d in os.listdir(copy)
+                 if osp.isdir(copy / d / 'vis_data'))
+    later = copy / '99999999_999999' / 'vis_data'  # sorts after the first
+    later.mkdir(parents=True)
+    (later / 'scalars.json').write_text(json.dumps(
+        {'coco/bbox_mAP': 0.5, 'coco/bbox_mAP_50': 0.75, 'step': 0}) + '\n')
+    history = val_history(str(copy))
+    assert len(history) == 2 and history[0] == val_history(work)[0]
+    assert final_metrics(str(copy)) == dict(mAP=0.5, mAP50=0.75)
+    assert first < '99999999_999999'

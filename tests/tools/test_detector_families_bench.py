@@ -33,6 +33,7 @@ FAKE = {
                     2: _run(0.11, 0.21)},
         'era': {0: _run(0.13, 0.24, 180.0), 1: _run(0.12, 0.25, 180.0),
                 2: {'error': 'era s2 failed; see log'}},
+        'era-fast': {0: _run(0.127, 0.23, 90.0), 1: _run(0.13, 0.22, 90.0)},
     },
     'rtmdet': {
         'teacher': {},
@@ -70,7 +71,8 @@ def test_summarize_pairs_the_finished_seeds(bench):
     assert fcos['mAP']['baseline']['n'] == 3
     assert fcos['mAP']['baseline']['mean'] == pytest.approx(0.11)
     era = fcos['mAP']['methods']['era']
-    assert list(fcos['mAP']['methods']) == ['era']  # fcos has no PKD runs
+    # fcos has no PKD runs
+    assert list(fcos['mAP']['methods']) == ['era', 'era-fast']
     assert era['stat']['n'] == 2  # the failed seed is left out
     assert era['diffs'] == pytest.approx({0: 0.03, 1: 0.0})
     assert era['diff']['mean'] == pytest.approx(0.015)
@@ -85,6 +87,16 @@ def test_summarize_pairs_the_finished_seeds(bench):
     assert rtm_era['stat'] is None and rtm_era['diff'] is None
     assert rtm_era['diffs'] == {}
     assert rtm['failed'] == {}
+    # the cheaper setting's gain as a share of full ERA's: the ratio of the
+    # mean gains (0.0185 / 0.015) and each seed's (0.027 / 0.03; s1: ERA
+    # gained nothing)
+    share = fcos['mAP']['methods']['era-fast']['share']
+    assert share['mean'] == pytest.approx(0.0185 / 0.015)
+    assert share['per_seed'][0] == pytest.approx(0.9)
+    assert share['per_seed'][1] != share['per_seed'][1]  # NaN
+    assert 'share' not in fcos['mAP']['methods']['era']
+    assert bench.gain_share({0: 0.01}, {0: -0.02}) is None  # ERA lost
+    assert bench.gain_share({0: 0.01}, {1: 0.02}) is None  # no common seed
     frcnn = s['fasterrcnn']['mAP']['methods']
     assert list(frcnn) == ['era', 'pkd']
     assert frcnn['pkd']['diffs'] == pytest.approx({0: 0.01, 1: -0.02})
@@ -104,18 +116,20 @@ def test_markdown_tables(bench):
     row50 = next(line for line in lines if line.startswith('| fcos | 0.350'))
     assert 's0 +0.040, s1 +0.030' in row50
     rtm = next(line for line in lines if line.startswith('| rtmdet | -'))
-    assert rtm == '| rtmdet | - | 0.050 | ERA | - | - | - |'
+    assert rtm == '| rtmdet | - | 0.050 | ERA | - | - | - | - |'
+    fast = next(line for line in lines if '| ERA fast |' in line)
+    assert fast.endswith('| s0 +0.027, s1 +0.010 | 123% (s0 90%, s1 nan%) |')
     pkd = [line for line in lines if line.startswith('| fasterrcnn | 0.300')
            and '| PKD |' in line]
     assert pkd == ['| fasterrcnn | 0.300 | 0.210 +- 0.014 (n=2) | PKD | '
                    '0.205 +- 0.007 (n=2) | -0.005 +- 0.021 (n=2) | '
-                   's0 +0.010, s1 -0.020 |']
+                   's0 +0.010, s1 -0.020 | - |']
     clock = next(line for line in lines if line.startswith('| fcos | 10.0'))
-    assert clock == ('| fcos | 10.0 min | 1.0 min | 3.0 min | - | '
-                     'era seeds [2] |')
+    assert clock == ('| fcos | 10.0 min | 1.0 min | 3.0 min | - | 1.5 min | '
+                     '- | era seeds [2] |')
     clock = next(line for line in lines
                  if line.startswith('| fasterrcnn | 15.0'))
-    assert clock == ('| fasterrcnn | 15.0 min | 1.0 min | 4.0 min | '
+    assert clock == ('| fasterrcnn | 15.0 min | 1.0 min | 4.0 min | - | - | '
                      '2.0 min | - |')
     # every table row has the header's number of cells
     for line in lines:
@@ -162,7 +176,7 @@ def test_collect_and_report_read_finished_runs(bench, tmp_path,
     assert 1 not in results['gfl']['era']
     text = bench.write_report(work, results, dict(seeds=[0, 1],
                                                   updated='now'))
-    assert ('| gfl | 0.300 | 0.100 | ERA | 0.150 | +0.050 | s0 +0.050 |'
+    assert ('| gfl | 0.300 | 0.100 | ERA | 0.150 | +0.050 | s0 +0.050 | - |'
             in text)
     with open(osp.join(work, 'results.md')) as f:
         assert f.read() == text
@@ -190,6 +204,8 @@ def test_families_configs_exist_and_pair_with_the_teachers(bench):
             assert student.train_cfg == cfg.train_cfg
             assert student.train_dataloader == cfg.train_dataloader
     assert bench.family_methods('fcos', bench.METHODS) == [
+        'teacher', 'student', 'era', 'era-sampled', 'era-fast']
+    assert bench.family_methods('gfl', bench.METHODS) == [
         'teacher', 'student', 'era']
     assert bench.family_methods('fasterrcnn', ['pkd', 'student']) == [
         'student', 'pkd']
@@ -199,7 +215,8 @@ def test_parse_args_defaults(bench):
     args = bench.parse_args([])
     assert args.families == ['fcos', 'atss', 'gfl', 'rtmdet', 'fasterrcnn']
     assert args.seeds == [0, 1, 2]
-    assert args.methods == ['teacher', 'student', 'era', 'pkd']
+    assert args.methods == ['teacher', 'student', 'era', 'era-sampled',
+                            'era-fast', 'pkd']
     args = bench.parse_args(['--families', 'gfl', '--seeds', '3',
                              '--methods', 'era'])
     assert (args.families, args.seeds, args.methods) == (['gfl'], [3],

@@ -20,8 +20,8 @@ synthetic set this script
    mAP50, and the wall-clock per run.
 
 It is resumable: a run that finished with the same command is reused
-(:func:`mmera.runs.training.train` with ``reuse``), an interrupted one is
-trained again from its start, so the same command picks up where it
+(:func:`mmera.runs.training.train` with ``reuse``), an interrupted one
+resumes from its last checkpoint, so the same command picks up where it
 stopped, and adding seeds or methods trains only the new runs. A failed run
 (e.g. a distiller that does not build yet) is reported in the table and the
 other runs go on; the next call retries it. The tables are rewritten after
@@ -78,9 +78,18 @@ FAMILIES: Dict[str, Dict[str, str]] = {
         era='configs/era/era_fasterrcnn_r34w32-r18w16_fpn_500it_synthetic.py',
         pkd='configs/pkd/pkd_fasterrcnn_r34w32-r18w16_fpn_500it_synthetic.py'),
 }
-METHODS = ('teacher', 'student', 'era', 'pkd')
+# ERA's cheaper settings (issue 12), checked against full ERA on one family
+FAMILIES['fcos'].update({
+    'era-sampled':
+    'configs/era/era-sampled_fcos_r34w32-r18w16_fpn_500it_synthetic.py',
+    'era-fast':
+    'configs/era/era-fast_fcos_r34w32-r18w16_fpn_500it_synthetic.py'})
+METHODS = ('teacher', 'student', 'era', 'era-sampled', 'era-fast', 'pkd')
 #: the methods compared with the baseline, and their names in the tables
-DISTILLERS = {'era': 'ERA', 'pkd': 'PKD'}
+DISTILLERS = {'era': 'ERA', 'era-sampled': 'ERA sampled',
+              'era-fast': 'ERA fast', 'pkd': 'PKD'}
+#: the cheaper ERA settings, whose gain is also given as a share of ERA's
+ERA_VARIANTS = ('era-sampled', 'era-fast')
 #: the seed of the (single) teacher run, as mmera.runs.teachers trains it
 TEACHER_SEED = 0
 
@@ -131,6 +140,30 @@ def paired_diffs(base: Dict[int, dict], other: Dict[int, dict],
     }
 
 
+def gain_share(diffs: Dict[int, float],
+               era_diffs: Dict[int, float]) -> Optional[Dict]:
+    """A cheaper ERA setting's gain over the baseline as a share of full
+    ERA's, on the seeds both have: ``mean`` (the ratio of the mean gains)
+    and ``per_seed`` (each seed's ratio); None without a common seed or
+    when ERA gained nothing on average."""
+    seeds = sorted(set(diffs) & set(era_diffs))
+    era_mean = statistics.mean(era_diffs[s] for s in seeds) if seeds else 0
+    if era_mean <= 0:
+        return None
+    return dict(mean=statistics.mean(diffs[s] for s in seeds) / era_mean,
+                per_seed={s: diffs[s] / era_diffs[s] if era_diffs[s] else
+                          float('nan') for s in seeds})
+
+
+def fmt_share(share: Optional[Dict]) -> str:
+    """``97% (s0 95%, s1 99%)``; ``-`` without a share."""
+    if not share:
+        return '-'
+    seeds = ', '.join(f's{s} {100 * v:.0f}%'
+                      for s, v in share['per_seed'].items())
+    return f"{100 * share['mean']:.0f}% ({seeds})"
+
+
 def _ok(runs: Dict[int, dict]) -> Dict[int, dict]:
     """The finished runs (with metrics) of one method, by seed."""
     return {s: r for s, r in runs.items() if 'mAP' in r}
@@ -166,6 +199,11 @@ def summarize(results: Dict[str, Dict[str, Dict[int, dict]]]) -> Dict:
                 per_method[method] = dict(
                     stat=mean_std([r[key] for r in runs.values()]),
                     diffs=diffs, diff=mean_std(list(diffs.values())))
+            for method in ERA_VARIANTS:
+                if method in per_method and 'era' in per_method:
+                    per_method[method]['share'] = gain_share(
+                        per_method[method]['diffs'],
+                        per_method['era']['diffs'])
             summary[key] = dict(
                 baseline=mean_std([r[key] for r in base.values()]),
                 methods=per_method)
@@ -214,8 +252,9 @@ def markdown(summary: Dict) -> str:
         lines += [
             f'### {title}', '',
             '| family | teacher | baseline | method | method mAP | '
-            'method - baseline (mean) | method - baseline (per seed) |',
-            '| --- | --- | --- | --- | --- | --- | --- |',
+            'method - baseline (mean) | method - baseline (per seed) | '
+            "share of full ERA's gain |",
+            '| --- | --- | --- | --- | --- | --- | --- | --- |',
         ]
         for family, s in summary.items():
             m = s[key]
@@ -229,7 +268,8 @@ def markdown(summary: Dict) -> str:
                 lines.append(
                     f'{head} {DISTILLERS[method]} | {fmt_ms(r["stat"])} | '
                     f'{fmt_ms(r["diff"], signed=True)} | '
-                    f'{fmt_diffs(r["diffs"])} |')
+                    f'{fmt_diffs(r["diffs"])} | '
+                    f'{fmt_share(r.get("share"))} |')
         lines.append('')
     lines += ['### Wall-clock per run', '',
               '| family | teacher | baseline | '
@@ -264,7 +304,7 @@ def read_run(path: str, method: str) -> Optional[dict]:
         run = dict(final_metrics(path), train_s=run_seconds(path))
     except (OSError, IndexError, KeyError, ValueError) as e:
         return dict(error=f'unreadable run: {e}')
-    if method == 'era':
+    if method.startswith('era'):
         try:
             run['st'] = best_alpha(path)
         except (OSError, IndexError, KeyError, ValueError):

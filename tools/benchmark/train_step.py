@@ -10,12 +10,13 @@ median step time, the peak memory and its trainable parameters:
 * ``era_all`` / ``era_sampled`` / ``era_last`` / ``era_notwi``: ERADistiller
   with ``twi_mode`` ``'all'`` / ``'sampled'`` / ``'last'`` / ``'none'``
   (``era_notwi`` is MBRNet alone, separating MBRNet's cost from TWI's);
-* ``era_cheap``: one separable conv block per MBRNet branch and
-  ``twi_mode='sampled'`` (the ``*_fast.py`` configs);
+* ``era_cheap``: the ``configs/era/era-fast_*`` setting: bottleneck MBRNet
+  branches, one sampled TWI pass on a random half of the steps, bf16 TWI
+  (compared by its mean step);
 * any ERA mode with ``+bottleneck`` (bottleneck MBRNet branches: 1x1 ->
-  3x3 -> 1x1 at a quarter of the teacher neck's width) and/or ``+bf16``
-  (the frozen TWI heads' forward under bf16 autocast), e.g.
-  ``era_all+bottleneck+bf16``;
+  3x3 -> 1x1 at a quarter of the teacher neck's width), ``+bf16`` (the
+  frozen TWI heads' forward under bf16 autocast) and/or ``+halftwi`` (TWI
+  on a random half of the steps), e.g. ``era_all+bottleneck+bf16``;
 * ``ld``: mmdet's ``KnowledgeDistillationSingleStageDetector`` (LD, a GFL
   teacher) with the same backbones and necks; a peer with its own
   (GFL-style) head, so its numbers include a different head.
@@ -23,9 +24,13 @@ median step time, the peak memory and its trainable parameters:
 Each mode runs in its own subprocess (the script re-invokes itself with
 ``--single MODE``), so peak memory is per mode: on CUDA
 ``torch.cuda.max_memory_allocated`` (weights, optimizer state, activations);
-on CPU the process's peak RSS (``ru_maxrss``), imports included (~0.5 GB), so
-compare CPU memory across modes only. Weights are random; nothing downloads.
-The models and the timing loop are in :mod:`mmera.runs.train_step`.
+on CPU the process's peak RSS (``ru_maxrss``), and the peak above the
+imports: minus the RSS the process had before building anything (torch,
+mmdet, mmera imported; ~0.5 GB), the memory the mode itself needs. The table
+gives each ratio to the floor and checks the cost goals of ``era_all``,
+``era_sampled`` and ``era_cheap`` (:data:`mmera.runs.train_step.GOALS`).
+Weights are random; nothing downloads. The models and the timing loop are
+in :mod:`mmera.runs.train_step`.
 
 Example::
 
@@ -50,7 +55,7 @@ ensure_mmera_importable()
 import torch  # noqa: E402
 
 from mmera.runs.children import emit, sweep  # noqa: E402
-from mmera.runs.train_step import (ERA_CONFIGS, MODES,  # noqa: E402
+from mmera.runs.train_step import (ERA_CONFIGS, GOALS, MODES,  # noqa: E402
                                    check_mode, default_size, run_single,
                                    write_teacher_ckpt)
 
@@ -70,26 +75,45 @@ def teacher_share(results: List[Dict]) -> Optional[float]:
     return None
 
 
+def goal(mode: str, time_ratio: Optional[float],
+         memory_ratio: Optional[float]) -> str:
+    """The mode's cost goal (:data:`GOALS`, by its base mode) and whether
+    the measured ratios to the floor meet it; empty without a goal."""
+    limits = GOALS.get(mode.split('+')[0])
+    if not limits or time_ratio is None:
+        return ''
+    checks = [('time', time_ratio)] + (
+        [('memory', memory_ratio)] if 'memory' in limits else [])
+    return ', '.join(
+        f"{key} <= {limits[key]:.2f} "
+        f"{'met' if value is not None and value <= limits[key] else 'MISSED'}"
+        for key, value in checks)
+
+
 def table(results: List[Dict]) -> str:
     """The markdown table; ratios divide by floor's / student's median (the
-    means for ``+halftwi`` modes, whose steps alternate at random between
-    two costs); the spread is the interquartile range of every round's step
-    times."""
+    means for ``+halftwi`` modes and ``era_cheap``, whose steps alternate at
+    random between two costs); the spread is the interquartile range of
+    every round's step times; memory is the peak above the imports (on CPU
+    the peak RSS minus the RSS of the imports alone, in the same process)."""
     refs = {key: {r['mode']: r.get(key) for r in results}
-            for key in ('median_ms', 'mean_ms')}
+            for key in ('median_ms', 'mean_ms', 'net_peak_mb')}
     rows = ['| mode | median step (ms) | spread p25-p75 (ms) | mean (ms) | '
             'ratio to floor | ratio to student | peak memory (MB) | '
-            'trainable params (M) |',
-            '|---|---:|---:|---:|---:|---:|---:|---:|']
+            'above imports (MB) | memory ratio to floor | '
+            'trainable params (M) | goal |',
+            '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|']
     for r in results:
         if 'error' in r:
             rows.append(f"| {r['mode']} | failed: {r['error']} "
-                        '| | | | | | |')
+                        '| | | | | | | | | |')
             continue  # the error's last line; its stderr went to stderr
         ms = r['median_ms']
-        key = 'mean_ms' if 'halftwi' in r['mode'] else 'median_ms'
+        key = 'mean_ms' if uses_mean(r['mode']) else 'median_ms'
         ratios = [r[key] / refs[key][k] if refs[key].get(k) else None
                   for k in ('floor', 'student')]
+        floor_mb = refs['net_peak_mb'].get('floor')
+        mem_ratio = r['net_peak_mb'] / floor_mb if floor_mb else None
         name = r['mode'] + (' (own LDHead/GFL head)' if r['mode'] == 'ld'
                             else ' (ratios of means)' if key == 'mean_ms'
                             else '')
@@ -97,8 +121,18 @@ def table(results: List[Dict]) -> str:
         rows.append(f"| {name} | {ms:.1f} | {spread} | {r['mean_ms']:.1f} | "
                     f"{fmt(ratios[0], '.2f')} | "
                     f"{fmt(ratios[1], '.2f')} | {r['peak_mb']:.0f} | "
-                    f"{r['params_m']:.3f} |")
+                    f"{r['net_peak_mb']:.0f} | {fmt(mem_ratio, '.2f')} | "
+                    f"{r['params_m']:.3f} | "
+                    f"{goal(r['mode'], ratios[0], mem_ratio)} |")
     return '\n'.join(rows)
+
+
+def uses_mean(mode: str) -> bool:
+    """Whether ``mode`` is compared by its mean step: TWI on a random half
+    of the steps (``+halftwi``, ``era_cheap``) makes the median one of two
+    costs."""
+    base, *variants = mode.split('+')
+    return base == 'era_cheap' or 'halftwi' in variants
 
 
 def _mode(value: str) -> str:
@@ -124,7 +158,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--modes', nargs='+', type=_mode,
                         default=list(MODES),
                         help=f'of {list(MODES)}; an ERA mode may add '
-                        '+bottleneck and/or +bf16 (e.g. era_all+bf16)')
+                        '+bottleneck, +bf16 and/or +halftwi (e.g. '
+                        'era_all+bf16)')
     parser.add_argument('--threads', type=int, help='torch.set_num_threads')
     parser.add_argument('--rounds', type=int, default=3,
                         help='sweeps over the modes, each in a rotated order; '
@@ -165,7 +200,7 @@ def merge_rounds(args: argparse.Namespace) -> List[Dict]:
             return cmd
 
         pooled = sweep(args.modes, args.rounds, command, MARK, env=env,
-                       max_keys=('peak_mb', ))
+                       max_keys=('peak_mb', 'net_peak_mb'))
     return [dict(pooled[m], mode=m) for m in args.modes]
 
 
@@ -187,7 +222,8 @@ def main() -> None:
         return
     results = merge_rounds(args)
     mem = ('torch.cuda.max_memory_allocated' if args.device.startswith('cuda')
-           else 'process peak RSS, imports included')
+           else 'process peak RSS (and above the imports: minus the RSS '
+           'of the imports alone, in the same process)')
     header = (f'device: {device_name(args.device)}; torch '
               f'{torch.__version__}; config: {args.config}; batch '
               f'{args.batch}; img {args.img_size}x{args.img_size}; threads '

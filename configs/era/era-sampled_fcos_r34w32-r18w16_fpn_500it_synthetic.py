@@ -1,0 +1,12 @@
+# ERA with all approximations in expectation on the tiny FCOS pair (issue
+# 12's sampled setting): bottleneck MBRNet branches at a quarter of the
+# 64-channel neck, ONE TWI head pass per step at a random approximation
+# (weight x(K+1): an unbiased estimate of the K+1-pass loss), under bf16.
+# Its accuracy against full ERA: tools/benchmark/detector_families.py
+# --families fcos (the era-sampled rows).
+_base_ = './era_fcos_r34w32-r18w16_fpn_500it_synthetic.py'
+
+model = dict(
+    mbrnet=dict(num_blocks=1, bottleneck_channels=16),
+    twi_mode='sampled',
+    twi_precision='bf16')
