@@ -26,6 +26,7 @@ CONFIGS = osp.join(REPO_ROOT, 'configs')
 
 # method directory -> the prefix of its config names
 METHOD_PREFIXES = {
+    'crosskd': 'crosskd',
     'era': 'era',
     'fitnet': 'fitnet',
     'pkd': 'pkd',

@@ -1,5 +1,6 @@
 """Distillers: detectors that train a student, with a teacher or without."""
 from .base_distiller import BaseDistiller
+from .crosskd_distiller import CrossKDDistiller
 from .era_distiller import ERADistiller
 from .feature_distiller import FeatureDistiller, FitNetDistiller, PKDDistiller
 from .model_config import load_model_config
@@ -9,7 +10,7 @@ from .sskd_distiller import SSKDDistiller
 from .trunk_branch_distiller import TrunkBranchDistiller
 
 __all__ = [
-    'BaseDistiller', 'ERADistiller', 'FeatureDistiller', 'FitNetDistiller',
-    'PKDDistiller', 'RKDDistiller', 'ResKDDistiller', 'SSKDDistiller',
-    'TrunkBranchDistiller', 'load_model_config'
+    'BaseDistiller', 'CrossKDDistiller', 'ERADistiller', 'FeatureDistiller',
+    'FitNetDistiller', 'PKDDistiller', 'RKDDistiller', 'ResKDDistiller',
+    'SSKDDistiller', 'TrunkBranchDistiller', 'load_model_config'
 ]

@@ -1,0 +1,25 @@
+# CrossKD on the synthetic set: tiny RetinaNet R34 x1/2 teacher -> R18 x1/4
+# student. Both have a 64-channel FPN and the same 2-conv RetinaHead, so the
+# student head's tower features can be fed into the teacher's head. The
+# teacher checkpoint comes from
+#   make teachers DATA=synthetic
+#   (= python tools/train_teachers.py --data synthetic)
+# which trains the tiny teacher and writes exactly the path below,
+# work_dirs/teacher_synthetic/teacher.pth
+# (override with --cfg-options model.teacher_ckpt=...).
+# data, schedule, runtime and the student
+_base_ = '../tiny/retinanet_r18w16_fpn_500it_synthetic.py'
+teacher = '{{ fileDirname }}/../tiny/retinanet_r34w32_fpn_500it_synthetic.py'  # noqa: E501
+model = dict(
+    _delete_=True,
+    type='CrossKDDistiller',
+    student={{_base_.model}},
+    teacher_config=teacher,
+    teacher_ckpt='{{ fileDirname }}/../../work_dirs/teacher_synthetic/teacher.pth',  # noqa: E501
+    # i = stacked_convs - 1 (the paper's i = 3 of 4): the student's first
+    # tower conv, then the teacher's last tower conv and predictors
+    cross_index=1,
+    cls_weight=1.0,  # quality-focal KD on the class scores
+    cls_beta=1.0,
+    bbox_weight=1.0)  # GIoU on the decoded boxes, teacher-score weighted
+custom_hooks = [dict(type='ExportStudentHook')]
