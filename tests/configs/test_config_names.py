@@ -10,7 +10,8 @@ The names are checked against what the configs hold (backbones, schedule,
 data), and every config's model is built with random weights: no
 ``init_weights``, so no pretrained-backbone download and no teacher
 checkpoint read (``BaseDistiller`` loads ``teacher_ckpt`` lazily, in
-``init_weights`` or at the first teacher forward).
+``init_weights`` or at the first teacher forward; mmdet's own LD detector
+reads it in ``__init__``, so it is built without one).
 """
 import collections
 import glob
@@ -18,6 +19,7 @@ import os.path as osp
 import re
 
 import pytest
+import torch
 from mmengine.config import Config
 
 from cli_helpers import REPO_ROOT, mmpretrain_imports
@@ -29,6 +31,8 @@ METHOD_PREFIXES = {
     'crosskd': 'crosskd',
     'era': 'era',
     'fitnet': 'fitnet',
+    'head_init': 'head-init',
+    'ld': 'ld',
     'pkd': 'pkd',
     'rkd': 'rkd',
     'reskd': 'reskd',
@@ -37,6 +41,10 @@ METHOD_PREFIXES = {
 }
 # teacher-free methods: the name holds the student only
 TEACHER_FREE = {'trunk_branch'}
+# mmdet's own distiller (configs/ld/): its model is the student detector
+# itself, with an LDHead (a GFLHead) and its teacher in ``teacher_config``
+KD_DETECTOR = 'KnowledgeDistillationSingleStageDetector'
+KD_HEAD_DETECTORS = {'LDHead': 'gfl'}
 # the documented old path, kept as a one-line `_base_` alias -> its target
 ALIASES = {
     'era/retinanet_r101_to_r50_coco.py':
@@ -225,19 +233,41 @@ def _read_model(teacher):
     return load_model_config(teacher)
 
 
-def _check_name_against_config(rel: str, cfg: Config) -> None:
+def is_kd_detector(model: dict) -> bool:
+    """Whether a model config is mmdet's KD detector (LD)."""
+    return model['type'].split('.')[-1] == KD_DETECTOR
+
+
+def student_and_teacher(cfg: Config) -> tuple:
+    """The student's model dict and the teacher's config (a path, an
+    ``mmdet::`` path, a dict, or None) of a config: an mmera distiller's
+    ``student`` and ``teacher_config``; mmdet's KD detector itself and its
+    ``teacher_config``; a plain detector (``configs/tiny/``, the baselines)
+    and the config's top-level ``teacher_config`` (the teacher whose
+    checkpoint a head-initialised baseline starts its head from)."""
     from mmera.models.distillers import load_model_config
+    model = cfg.model
+    if 'student' in model:
+        return load_model_config(model.student), model.get('teacher_config')
+    if is_kd_detector(model):
+        return model, model.teacher_config
+    return model, cfg.get('teacher_config')
+
+
+def _detector_name(model: dict) -> str:
+    if is_kd_detector(model):
+        return KD_HEAD_DETECTORS[model['bbox_head']['type'].split('.')[-1]]
+    return model['type'].split('.')[-1].lower()
+
+
+def _check_name_against_config(rel: str, cfg: Config) -> None:
     method_dir = osp.dirname(rel)
     m = name_regex(method_dir).match(osp.basename(rel))
     assert m, rel
-    if method_dir == 'tiny':
-        student, teacher = cfg.model, None
-    else:
-        student = load_model_config(cfg.model.student)
-        teacher = cfg.model.get('teacher_config')
-        teacher = None if teacher is None else _read_model(teacher)
+    student, teacher = student_and_teacher(cfg)
+    teacher = None if teacher is None else _read_model(teacher)
     # detector, backbones, neck
-    assert student['type'].split('.')[-1].lower() == m['detector'], rel
+    assert _detector_name(student) == m['detector'], rel
     assert student['neck']['type'].split('.')[-1].lower() == m['neck'], rel
     tokens = m['models'].split('-')
     assert tokens[-1] in _backbone_tokens(student['backbone']), (
@@ -301,6 +331,15 @@ def test_config_loads_builds_and_matches_its_name(rel, models_registry):
         with pytest.raises(ImportError, match="custom_imports.*"
                            "'mmpretrain.models'.*torchvision"):
             models_registry.build(cfg.model)
+        return
+    if is_kd_detector(cfg.model):
+        # mmdet's LD detector builds its teacher and reads teacher_ckpt in
+        # __init__ (a download for COCO): built here without the checkpoint
+        cfg.model.teacher_ckpt = None
+        model = models_registry.build(cfg.model)
+        assert not model.is_init
+        assert isinstance(model.teacher_model, torch.nn.Module), rel
+        assert not any(k.startswith('teacher') for k in model.state_dict())
         return
     model = models_registry.build(cfg.model)
     assert not model.is_init

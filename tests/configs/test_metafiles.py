@@ -9,7 +9,8 @@ from mmengine.config import Config
 
 from cli_helpers import REPO_ROOT
 from test_config_names import (ALIASES, CONFIGS, METHOD_PREFIXES,
-                               TEACHER_FREE, method_configs, name_regex)
+                               TEACHER_FREE, method_configs, name_regex,
+                               student_and_teacher)
 
 METHOD_DIRS = sorted(METHOD_PREFIXES)
 # the data token of a config name -> the metafile's Dataset
@@ -93,10 +94,18 @@ def test_metafile_models_agree_with_their_configs(method_dir):
         parts = regex.match(osp.basename(model['Config']))
         cfg = Config.fromfile(osp.join(REPO_ROOT, model['Config']))
         # teacher: the config's teacher_config, as an mmdet:: path or a
-        # path from the repository root
-        teacher = cfg.model.get('teacher_config')
+        # path from the repository root; a teacher given as a config dict
+        # (mmdet's LD detector reads no mmdet:: path): the mmdet:: config
+        # whose model it is
+        teacher = student_and_teacher(cfg)[1]
         if method_dir in TEACHER_FREE:
             assert teacher is None and meta['Teacher'] == 'none', name
+        elif isinstance(teacher, dict):
+            from coco_offline import without_scope
+            from mmera.models.distillers import load_model_config
+            assert '::' in meta['Teacher'], name
+            assert without_scope(load_model_config(teacher)) == (
+                without_scope(load_model_config(meta['Teacher']))), name
         elif '::' in teacher:
             assert meta['Teacher'] == teacher, name
         else:
