@@ -54,10 +54,12 @@ def rotations(items: Sequence[str], rounds: int) -> Iterator[List[str]]:
 
 
 def pool(pooled: Dict[str, Dict], name: str, result: Dict,
-         max_keys: Sequence[str] = ()) -> None:
+         max_keys: Sequence[str] = (),
+         concat_keys: Sequence[str] = ('times_ms', )) -> None:
     """Adds one round's ``result`` of ``name`` to ``pooled``, in place.
 
-    Step times (``times_ms``) are concatenated, the ``max_keys`` (e.g. peak
+    Per-step lists (``concat_keys``: the step times ``times_ms`` and any
+    other per-step record) are concatenated, the ``max_keys`` (e.g. peak
     memory) keep their maximum; a failed round (``error``) wins, so a model
     that failed once is reported as failed.
     """
@@ -67,7 +69,8 @@ def pool(pooled: Dict[str, Dict], name: str, result: Dict,
     if 'error' in result or 'error' in prev:
         pooled[name] = prev if 'error' in prev else result
         return
-    prev['times_ms'] += result['times_ms']
+    for key in concat_keys:
+        prev[key] = prev[key] + result[key]
     for key in max_keys:
         prev[key] = max(prev[key], result[key])
 
@@ -92,7 +95,8 @@ def add_medians(pooled: Dict[str, Dict]) -> Dict[str, Dict]:
 def sweep(names: Sequence[str], rounds: int,
           command: Callable[[str], List[str]], mark: str,
           env: Optional[Mapping[str, str]] = None,
-          max_keys: Sequence[str] = ()) -> Dict[str, Dict]:
+          max_keys: Sequence[str] = (),
+          concat_keys: Sequence[str] = ('times_ms', )) -> Dict[str, Dict]:
     """Measures every name in its own child, ``rounds`` rotated sweeps.
 
     Args:
@@ -102,6 +106,7 @@ def sweep(names: Sequence[str], rounds: int,
         mark: The marker of the children's result lines.
         env: The children's environment (default: this one).
         max_keys: Result keys pooled by their maximum (see :func:`pool`).
+        concat_keys: Per-step result lists pooled by concatenation.
 
     Returns:
         dict: name -> pooled result, with ``median_ms`` over every round's
@@ -111,7 +116,7 @@ def sweep(names: Sequence[str], rounds: int,
     for r, order in enumerate(rotations(names, rounds)):
         for name in order:
             pool(pooled, name, run_child(command(name), mark, name, env),
-                 max_keys)
+                 max_keys, concat_keys)
             print(f'done: {name} (round {r + 1})', file=sys.stderr,
                   flush=True)
     return add_medians(pooled)

@@ -41,6 +41,8 @@ CHEAP = ('bottleneck', 'bf16', 'halftwi')
 #: imports as a ratio to the floor's
 GOALS = {'era_cheap': dict(time=1.25), 'era_sampled': dict(time=1.5),
          'era_all': dict(time=2.75, memory=1.6)}
+#: the ``halftwi`` variant's (and ``era_cheap``'s) ``twi_probability``
+HALF_TWI = 0.5
 #: the bottleneck variant's MBRNet width, a fraction of the teacher neck's
 BOTTLENECK_FRACTION = 4
 
@@ -195,7 +197,7 @@ def build_model(mode: str, config: str,
         if 'bf16' in variants:
             era.twi_precision = 'bf16'
         if 'halftwi' in variants:
-            era.twi_probability = 0.5
+            era.twi_probability = HALF_TWI
         era.mbrnet = mbrnet
         model = MODELS.build(era)
     model.init_weights()  # ERADistiller: also loads the teacher checkpoint
@@ -245,7 +247,8 @@ def run_single(mode: str, config: str, img_size: int, batch: int,
         teacher_ckpt: The teacher checkpoint of the ERA modes.
 
     Returns:
-        dict: ``mode``, ``median_ms``, ``times_ms``, ``peak_mb`` (on CPU
+        dict: ``mode``, ``median_ms``, ``times_ms``, ``twi_steps`` (per
+        timed step, whether it ran TWI), ``peak_mb`` (on CPU
         the process's peak RSS), ``imports_mb`` (on CPU the peak RSS before
         anything is built: the imports; 0 on CUDA), ``net_peak_mb`` (their
         difference), ``params_m`` (trainable), the last ``loss`` and
@@ -268,7 +271,7 @@ def run_single(mode: str, config: str, img_size: int, batch: int,
     sync = torch.cuda.synchronize if device.type == 'cuda' else (lambda: None)
     if device.type == 'cuda':
         torch.cuda.reset_peak_memory_stats(device)
-    times = []
+    times, twi_steps = [], []
     for it in range(warmup + iters):
         sync()
         start = time.perf_counter()
@@ -281,15 +284,36 @@ def run_single(mode: str, config: str, img_size: int, batch: int,
         sync()
         if it >= warmup:
             times.append(time.perf_counter() - start)
+            # a step without TWI (twi_probability < 1) logs a zero TWI loss
+            twi = losses.get('era.loss_twi')
+            twi_steps.append(twi is not None and float(twi) > 0)
     if device.type == 'cuda':
         peak_mb = torch.cuda.max_memory_allocated(device) / 2**20
     else:
         peak_mb = _peak_rss_mb()
     return dict(mode=mode, median_ms=1e3 * statistics.median(times),
-                times_ms=[1e3 * t for t in times], peak_mb=peak_mb,
+                times_ms=[1e3 * t for t in times], twi_steps=twi_steps,
+                peak_mb=peak_mb,
                 imports_mb=imports_mb, net_peak_mb=peak_mb - imports_mb,
                 params_m=sum(p.numel() for p in params) / 1e6,
                 loss=float(loss.detach()), loss_keys=sorted(losses))
+
+
+def expected_step_ms(result: Dict, probability: float = HALF_TWI
+                     ) -> Optional[float]:
+    """The expected step time of a mode that runs TWI on a random share
+    ``probability`` of the steps: ``p * mean(steps with TWI) + (1 - p) *
+    mean(steps without)``, so the share of TWI steps that the few timed
+    steps happened to draw does not bias the cost; None unless both kinds
+    of step were timed."""
+    on = [t for t, twi in zip(result['times_ms'], result['twi_steps'])
+          if twi]
+    off = [t for t, twi in zip(result['times_ms'], result['twi_steps'])
+           if not twi]
+    if not on or not off:
+        return None
+    return (probability * statistics.fmean(on) +
+            (1 - probability) * statistics.fmean(off))
 
 
 def _peak_rss_mb() -> float:

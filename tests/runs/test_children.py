@@ -22,6 +22,13 @@ def test_pool_concatenates_times_and_a_failure_wins():
         a=dict(times_ms=[1.0, 5.0, 3.0], peak_mb=10, median_ms=3.0,
                mean_ms=3.0, p25_ms=2.0, p75_ms=4.0),
         b=dict(error='boom'))
+    # other per-step records are concatenated alongside the times
+    steps = {}
+    for twi in ([True], [False, True]):
+        pool(steps, 'c', dict(times_ms=[1.0] * len(twi), twi_steps=twi),
+             concat_keys=('times_ms', 'twi_steps'))
+    assert steps['c']['twi_steps'] == [True, False, True]
+    assert steps['c']['times_ms'] == [1.0, 1.0, 1.0]
 
 
 def test_sweep_runs_each_name_in_a_child(capsys):

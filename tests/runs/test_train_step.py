@@ -45,6 +45,11 @@ def test_run_single_modes(tmp_path):
     assert res['era_cheap']['params_m'] == res['era_sampled+bottleneck'][
         'params_m']
     assert 'era.loss_twi' in res['era_cheap']['loss_keys']
+    # which timed steps ran TWI: every one with the sampled mode, none
+    # without ERA
+    assert res['era_sampled']['twi_steps'] == [True, True]
+    assert res['floor']['twi_steps'] == [False, False]
+    assert len(res['era_cheap']['twi_steps']) == 2
     # bf16 TWI: the same model, the same loss terms
     assert res['era_sampled+bf16']['params_m'] == res['era_sampled'][
         'params_m']

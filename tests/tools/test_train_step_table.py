@@ -58,3 +58,20 @@ def test_goals_are_checked_by_base_mode(bench):
     assert not bench.uses_mean('era_sampled+bf16')
     assert bench.goal('era_all', 2.7, None) == (
         'time <= 2.75 met, memory <= 1.60 MISSED')
+
+
+def test_the_cheap_mode_is_read_by_its_expected_step(bench):
+    """TWI on a random half of the steps: the expected step weighs the steps
+    with and without TWI by 1/2 each, whatever share the timed steps
+    drew."""
+    from mmera.runs.train_step import expected_step_ms
+    cheap = dict(_res('era_cheap', 100.0, mean=115.0),
+                 times_ms=[100.0, 100.0, 100.0, 160.0],
+                 twi_steps=[False, False, False, True])
+    assert expected_step_ms(cheap) == pytest.approx(130.0)
+    assert expected_step_ms(dict(cheap, twi_steps=[True] * 4)) is None
+    cheap['expected_ms'] = expected_step_ms(cheap)
+    line = bench.table([_res('floor', 100.0), cheap]).splitlines()[3]
+    assert line.startswith('| era_cheap (ratios of the expected step) | '
+                           '100.0 | 100-100 | 115.0 | 1.30 |')
+    assert line.endswith('| time <= 1.25 MISSED |')

@@ -56,7 +56,8 @@ import torch  # noqa: E402
 
 from mmera.runs.children import emit, sweep  # noqa: E402
 from mmera.runs.train_step import (ERA_CONFIGS, GOALS, MODES,  # noqa: E402
-                                   check_mode, default_size, run_single,
+                                   check_mode, default_size,
+                                   expected_step_ms, run_single,
                                    write_teacher_ckpt)
 
 MARK = 'TRAIN_STEP_RESULT '
@@ -91,13 +92,16 @@ def goal(mode: str, time_ratio: Optional[float],
 
 
 def table(results: List[Dict]) -> str:
-    """The markdown table; ratios divide by floor's / student's median (the
-    means for ``+halftwi`` modes and ``era_cheap``, whose steps alternate at
-    random between two costs); the spread is the interquartile range of
-    every round's step times; memory is the peak above the imports (on CPU
-    the peak RSS minus the RSS of the imports alone, in the same process)."""
+    """The markdown table; ratios divide by floor's / student's median (for
+    ``+halftwi`` modes and ``era_cheap``, whose steps alternate at random
+    between two costs, their expected step over the floor's / student's
+    mean: :func:`expected_step_ms`, or their mean); the spread is the
+    interquartile range of every round's step times; memory is the peak
+    above the imports (on CPU the peak RSS minus the RSS of the imports
+    alone, in the same process)."""
     refs = {key: {r['mode']: r.get(key) for r in results}
             for key in ('median_ms', 'mean_ms', 'net_peak_mb')}
+    refs['expected_ms'] = refs['mean_ms']  # the floor/student: plain means
     rows = ['| mode | median step (ms) | spread p25-p75 (ms) | mean (ms) | '
             'ratio to floor | ratio to student | peak memory (MB) | '
             'above imports (MB) | memory ratio to floor | '
@@ -109,14 +113,17 @@ def table(results: List[Dict]) -> str:
                         '| | | | | | | | | |')
             continue  # the error's last line; its stderr went to stderr
         ms = r['median_ms']
-        key = 'mean_ms' if uses_mean(r['mode']) else 'median_ms'
+        key = 'median_ms'
+        if uses_mean(r['mode']):
+            key = 'expected_ms' if r.get('expected_ms') else 'mean_ms'
         ratios = [r[key] / refs[key][k] if refs[key].get(k) else None
                   for k in ('floor', 'student')]
         floor_mb = refs['net_peak_mb'].get('floor')
         mem_ratio = r['net_peak_mb'] / floor_mb if floor_mb else None
-        name = r['mode'] + (' (own LDHead/GFL head)' if r['mode'] == 'ld'
-                            else ' (ratios of means)' if key == 'mean_ms'
-                            else '')
+        name = r['mode'] + {
+            'mean_ms': ' (ratios of means)',
+            'expected_ms': ' (ratios of the expected step)'}.get(
+                key, ' (own LDHead/GFL head)' if r['mode'] == 'ld' else '')
         spread = f"{r['p25_ms']:.0f}-{r['p75_ms']:.0f}"
         rows.append(f"| {name} | {ms:.1f} | {spread} | {r['mean_ms']:.1f} | "
                     f"{fmt(ratios[0], '.2f')} | "
@@ -200,8 +207,13 @@ def merge_rounds(args: argparse.Namespace) -> List[Dict]:
             return cmd
 
         pooled = sweep(args.modes, args.rounds, command, MARK, env=env,
-                       max_keys=('peak_mb', 'net_peak_mb'))
-    return [dict(pooled[m], mode=m) for m in args.modes]
+                       max_keys=('peak_mb', 'net_peak_mb'),
+                       concat_keys=('times_ms', 'twi_steps'))
+    results = [dict(pooled[m], mode=m) for m in args.modes]
+    for r in results:
+        if 'times_ms' in r and uses_mean(r['mode']):
+            r['expected_ms'] = expected_step_ms(r)
+    return results
 
 
 def device_name(device: str) -> str:
