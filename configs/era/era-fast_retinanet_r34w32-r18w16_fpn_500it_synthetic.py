@@ -1,10 +1,9 @@
 # ERA's cheap setting on the synthetic set (see era-fast_retinanet_r101-r50_fpn_1x_coco.py):
 # bottleneck MBRNet branches at a quarter of the 64-channel neck, one sampled
-# TWI pass on a random half of the steps, TWI heads under bf16.
+# TWI pass per step, TWI heads under bf16.
 _base_ = './era_retinanet_r34w32-r18w16_fpn_500it_synthetic.py'
 
 model = dict(
     mbrnet=dict(num_blocks=1, bottleneck_channels=16),
     twi_mode='sampled',
-    twi_probability=0.5,
     twi_precision='bf16')

@@ -33,7 +33,7 @@ FAKE = {
                     2: _run(0.11, 0.21)},
         'era': {0: _run(0.13, 0.24, 180.0), 1: _run(0.12, 0.25, 180.0),
                 2: {'error': 'era s2 failed; see log'}},
-        'era-fast': {0: _run(0.127, 0.23, 90.0), 1: _run(0.13, 0.22, 90.0)},
+        'era-halftwi': {0: _run(0.127, 0.23, 90.0), 1: _run(0.13, 0.22, 90.0)},
     },
     'rtmdet': {
         'teacher': {},
@@ -72,7 +72,7 @@ def test_summarize_pairs_the_finished_seeds(bench):
     assert fcos['mAP']['baseline']['mean'] == pytest.approx(0.11)
     era = fcos['mAP']['methods']['era']
     # fcos has no PKD runs
-    assert list(fcos['mAP']['methods']) == ['era', 'era-fast']
+    assert list(fcos['mAP']['methods']) == ['era', 'era-halftwi']
     assert era['stat']['n'] == 2  # the failed seed is left out
     assert era['diffs'] == pytest.approx({0: 0.03, 1: 0.0})
     assert era['diff']['mean'] == pytest.approx(0.015)
@@ -90,7 +90,7 @@ def test_summarize_pairs_the_finished_seeds(bench):
     # the cheaper setting's gain as a share of full ERA's: the ratio of the
     # mean gains (0.0185 / 0.015) and each seed's (0.027 / 0.03; s1: ERA
     # gained nothing)
-    share = fcos['mAP']['methods']['era-fast']['share']
+    share = fcos['mAP']['methods']['era-halftwi']['share']
     assert share['mean'] == pytest.approx(0.0185 / 0.015)
     assert share['per_seed'][0] == pytest.approx(0.9)
     assert share['per_seed'][1] != share['per_seed'][1]  # NaN
@@ -117,7 +117,8 @@ def test_markdown_tables(bench):
     assert 's0 +0.040, s1 +0.030' in row50
     rtm = next(line for line in lines if line.startswith('| rtmdet | -'))
     assert rtm == '| rtmdet | - | 0.050 | ERA | - | - | - | - |'
-    fast = next(line for line in lines if '| ERA fast |' in line)
+    fast = next(line for line in lines
+                if '| ERA sampled, TWI on half the steps |' in line)
     assert fast.endswith('| s0 +0.027, s1 +0.010 | 123% (s0 90%, s1 nan%) |')
     pkd = [line for line in lines if line.startswith('| fasterrcnn | 0.300')
            and '| PKD |' in line]
@@ -204,7 +205,7 @@ def test_families_configs_exist_and_pair_with_the_teachers(bench):
             assert student.train_cfg == cfg.train_cfg
             assert student.train_dataloader == cfg.train_dataloader
     assert bench.family_methods('fcos', bench.METHODS) == [
-        'teacher', 'student', 'era', 'era-sampled', 'era-fast']
+        'teacher', 'student', 'era', 'era-sampled', 'era-halftwi']
     assert bench.family_methods('gfl', bench.METHODS) == [
         'teacher', 'student', 'era']
     assert bench.family_methods('fasterrcnn', ['pkd', 'student']) == [
@@ -216,7 +217,7 @@ def test_parse_args_defaults(bench):
     assert args.families == ['fcos', 'atss', 'gfl', 'rtmdet', 'fasterrcnn']
     assert args.seeds == [0, 1, 2]
     assert args.methods == ['teacher', 'student', 'era', 'era-sampled',
-                            'era-fast', 'pkd']
+                            'era-halftwi', 'pkd']
     args = bench.parse_args(['--families', 'gfl', '--seeds', '3',
                              '--methods', 'era'])
     assert (args.families, args.seeds, args.methods) == (['gfl'], [3],

@@ -47,31 +47,33 @@ def test_table_ratios_spread_and_means_for_halftwi(bench):
 def test_goals_are_checked_by_base_mode(bench):
     results = [_res('floor', 100.0), _res('era_all', 300.0, net=90.0),
                _res('era_sampled+bf16', 140.0),
-               _res('era_cheap', 100.0, mean=130.0),
+               _res('era_cheap+halftwi', 100.0, mean=130.0),
                _res('era_notwi', 120.0)]
     goals = [line.rsplit('|', 2)[-2].strip()
              for line in bench.table(results).splitlines()[2:]]
     assert goals == ['', 'time <= 2.75 MISSED, memory <= 1.60 MISSED',
                      'time <= 1.50 met', 'time <= 1.25 MISSED', '']
-    # era_cheap is read by its mean (TWI on a random half of the steps)
-    assert bench.uses_mean('era_cheap') and bench.uses_mean('era_all+halftwi')
+    # +halftwi is read by its mean (TWI on a random half of the steps)
+    assert bench.uses_mean('era_all+halftwi')
+    assert not bench.uses_mean('era_cheap')
     assert not bench.uses_mean('era_sampled+bf16')
     assert bench.goal('era_all', 2.7, None) == (
         'time <= 2.75 met, memory <= 1.60 MISSED')
 
 
-def test_the_cheap_mode_is_read_by_its_expected_step(bench):
+def test_a_halftwi_mode_is_read_by_its_expected_step(bench):
     """TWI on a random half of the steps: the expected step weighs the steps
     with and without TWI by 1/2 each, whatever share the timed steps
     drew."""
     from mmera.runs.train_step import expected_step_ms
-    cheap = dict(_res('era_cheap', 100.0, mean=115.0),
+    cheap = dict(_res('era_cheap+halftwi', 100.0, mean=115.0),
                  times_ms=[100.0, 100.0, 100.0, 160.0],
                  twi_steps=[False, False, False, True])
     assert expected_step_ms(cheap) == pytest.approx(130.0)
     assert expected_step_ms(dict(cheap, twi_steps=[True] * 4)) is None
     cheap['expected_ms'] = expected_step_ms(cheap)
     line = bench.table([_res('floor', 100.0), cheap]).splitlines()[3]
-    assert line.startswith('| era_cheap (ratios of the expected step) | '
+    assert line.startswith('| era_cheap+halftwi (ratios of the expected '
+                           'step) | '
                            '100.0 | 100-100 | 115.0 | 1.30 |')
     assert line.endswith('| time <= 1.25 MISSED |')

@@ -11,8 +11,8 @@ median step time, the peak memory and its trainable parameters:
   with ``twi_mode`` ``'all'`` / ``'sampled'`` / ``'last'`` / ``'none'``
   (``era_notwi`` is MBRNet alone, separating MBRNet's cost from TWI's);
 * ``era_cheap``: the ``configs/era/era-fast_*`` setting: bottleneck MBRNet
-  branches, one sampled TWI pass on a random half of the steps, bf16 TWI
-  (compared by its mean step);
+  branches, one sampled TWI pass per step, bf16 TWI (the same model as
+  ``era_sampled+bottleneck+bf16``);
 * any ERA mode with ``+bottleneck`` (bottleneck MBRNet branches: 1x1 ->
   3x3 -> 1x1 at a quarter of the teacher neck's width), ``+bf16`` (the
   frozen TWI heads' forward under bf16 autocast) and/or ``+halftwi`` (TWI
@@ -93,7 +93,7 @@ def goal(mode: str, time_ratio: Optional[float],
 
 def table(results: List[Dict]) -> str:
     """The markdown table; ratios divide by floor's / student's median (for
-    ``+halftwi`` modes and ``era_cheap``, whose steps alternate at random
+    ``+halftwi`` modes, whose steps alternate at random
     between two costs, their expected step over the floor's / student's
     mean: :func:`expected_step_ms`, or their mean); the spread is the
     interquartile range of every round's step times; memory is the peak
@@ -136,10 +136,8 @@ def table(results: List[Dict]) -> str:
 
 def uses_mean(mode: str) -> bool:
     """Whether ``mode`` is compared by its mean step: TWI on a random half
-    of the steps (``+halftwi``, ``era_cheap``) makes the median one of two
-    costs."""
-    base, *variants = mode.split('+')
-    return base == 'era_cheap' or 'halftwi' in variants
+    of the steps (``+halftwi``) makes the median one of two costs."""
+    return 'halftwi' in mode.split('+')[1:]
 
 
 def _mode(value: str) -> str:
