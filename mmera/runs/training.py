@@ -155,8 +155,10 @@ def train(config: str, work_dir: str, options: Sequence[str], label: str,
     else:
         print(f'  [{label}] resuming the interrupted run from '
               f'{last_checkpoint(work_dir)}')
-        # before --cfg-options, whose values run to the end of the line
-        run_cmd = cmd[:4] + ['--resume'] + cmd[4:]
+        # right after the work dir: before --cfg-options, whose values run
+        # to the end of the line
+        at = cmd.index('--work-dir') + 2
+        run_cmd = cmd[:at] + ['--resume'] + cmd[at:]
         before = float(started['seconds'])
     start = time.time()
 

@@ -1,5 +1,6 @@
 """The shared trainer: a real ``tools/train.py`` run read back, and the
 reuse of finished runs (faked subprocesses)."""
+import importlib.util
 import json
 import os
 import os.path as osp
@@ -119,6 +120,21 @@ def test_a_run_reached_through_a_linked_directory_is_reused(
                             train_command(config, other, ['x=1']))
 
 
+def _train_tool_args(argv):
+    """``argv`` as ``tools/train.py`` parses it."""
+    old_argv, old_path = sys.argv, list(sys.path)
+    sys.path.insert(0, osp.dirname(TRAIN_TOOL))  # its _bootstrap import
+    sys.argv = ['train.py', *argv]
+    try:
+        spec = importlib.util.spec_from_file_location('train_tool',
+                                                      TRAIN_TOOL)
+        tool = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(tool)
+        return tool.parse_args()
+    finally:
+        sys.argv, sys.path[:] = old_argv, old_path
+
+
 def _interrupt(work: str, tmp_path, name: str) -> str:
     """A copy of the finished run ``work`` as if killed after its last
     checkpoint: no done marker, 100 s recorded as trained so far."""
@@ -147,9 +163,15 @@ def test_an_interrupted_run_resumes_from_its_last_checkpoint(
     train(config, copy, options, 'again', reuse=True)
     assert 'resuming the interrupted run from ' + osp.join(
         copy, 'iter_2.pth') in capsys.readouterr().out
-    # tools/train.py --resume (auto: the work dir's last checkpoint), before
-    # --cfg-options, whose values would swallow it
-    assert fake_popen == [cmd[:4] + ['--resume'] + cmd[4:]]
+    # tools/train.py --resume (auto: the work dir's last checkpoint), after
+    # the work dir and before --cfg-options, whose values would swallow it
+    assert fake_popen == [cmd[:5] + ['--resume'] + cmd[5:]]
+    assert fake_popen[0][3:7] == ['--work-dir', copy, '--resume',
+                                  '--cfg-options']
+    # and tools/train.py's own parser reads it so
+    args = _train_tool_args(fake_popen[0][2:])
+    assert (args.work_dir, args.resume, args.cfg_options) == (
+        copy, 'auto', {'train_cfg.max_iters': 2})
     assert osp.isfile(osp.join(copy, 'iter_2.pth'))  # nothing was removed
     log = open(osp.join(copy, STDOUT_LOG)).read()
     assert log.startswith(open(osp.join(work, STDOUT_LOG)).read())  # appended
