@@ -1,10 +1,23 @@
-"""Shared fixtures: a tiny synthetic dataset and tiny configs built on it."""
+"""Shared fixtures: a tiny synthetic dataset and tiny configs built on it,
+and ``one_thread``."""
 import os.path as osp
 import textwrap
 
 import pytest
 
 from cli_helpers import REPO_ROOT, TOOLS, run_tool  # noqa: F401
+
+
+@pytest.fixture
+def one_thread():
+    """torch on one thread for the test, restored afterwards: faster for the
+    small CPU steps of the tests on a shared 2-core machine (two threads
+    contend with each other and the other jobs)."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope='session')

@@ -89,7 +89,7 @@ def interrupted_run(work_dir: str, cmd: Sequence[str]) -> Optional[dict]:
         return None
     try:
         last_checkpoint(work_dir)
-    except (OSError, FileNotFoundError):
+    except OSError:  # FileNotFoundError included
         return None
     return started
 

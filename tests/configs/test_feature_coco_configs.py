@@ -19,13 +19,8 @@ from mmera.models.distillers import load_model_config
 CONFIGS = osp.join(REPO_ROOT, 'configs')
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # faster for these batch-2 CPU steps on a shared 2-core machine
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# faster for these CPU steps on a shared 2-core machine
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 def _batch(num_classes: int):

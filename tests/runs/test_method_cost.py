@@ -1,16 +1,11 @@
 """One method's cost as the method benchmark measures it, on tiny configs."""
 import pytest
-import torch
 
 from mmera.runs import method_cost
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# faster for these CPU steps on a shared 2-core machine
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 @pytest.mark.parametrize('method, config', [

@@ -1,16 +1,11 @@
 """The train-step benchmark's models, each timed in this process."""
 import pytest
-import torch
 
 from mmera.runs.train_step import check_mode, run_single, write_teacher_ckpt
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# faster for these CPU steps on a shared 2-core machine
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 def test_run_single_modes(tmp_path):
