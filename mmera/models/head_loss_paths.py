@@ -83,7 +83,7 @@ def loss_path_heads(path: str) -> List[str]:
 
 
 @contextmanager
-def reused_targets(head) -> Iterator[None]:
+def reused_targets(head, memo: Optional[list] = None) -> Iterator[None]:
     """Inside the block, ``head.get_targets`` runs once and its result
     serves every later call.
 
@@ -93,6 +93,12 @@ def reused_targets(head) -> Iterator[None]:
     memo is an attribute of that instance for the block only: the head's
     class, the teacher's head and every other instance are untouched.
 
+    Args:
+        head: The frozen head.
+        memo: Where the result is kept: pass the same list to several blocks
+            (e.g. a checkpointed loss and its recomputation) and
+            ``get_targets`` runs once for all of them; None: this block's own.
+
     Raises:
         ValueError: For a head outside the families.
     """
@@ -101,7 +107,7 @@ def reused_targets(head) -> Iterator[None]:
                          'predictions or runs its own loss code: its targets '
                          'cannot be reused across approximations.')
     compute = head.get_targets
-    cache: list = []
+    cache: list = [] if memo is None else memo
 
     def get_targets(*args, **kwargs):
         if not cache:

@@ -5,6 +5,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
 from mmdet.models.utils import unpack_gt_instances
@@ -40,13 +41,20 @@ class TeacherHeadReuse(nn.Module):
             ``'bf16'`` / ``'fp16'`` (``torch.autocast``; the outputs are
             cast back to float32 before the loss). Inference (T/ST) always
             runs in float32.
+        recompute: In training, score the approximations one at a time under
+            activation checkpointing: each one's head forward and loss keep
+            only their input and a scalar, and run again in the backward.
+            The same loss and gradients, at the memory of ONE head pass
+            instead of K+1 (exact TWI's memory) for one more head forward
+            per approximation.
 
     Raises:
         ValueError: For a head that is not a dense head (DETR-like query
             heads, RoI heads).
     """
 
-    def __init__(self, head: nn.Module, precision: str = 'fp32') -> None:
+    def __init__(self, head: nn.Module, precision: str = 'fp32',
+                 recompute: bool = False) -> None:
         super().__init__()
         if not isinstance(head, BaseDenseHead):
             raise ValueError(
@@ -59,6 +67,7 @@ class TeacherHeadReuse(nn.Module):
         self.loss_path = loss_path(self.head)
         self.precision = check_precision('precision', precision,
                                          'TeacherHeadReuse')
+        self.recompute = bool(recompute)
 
     def train(self, mode: bool = True) -> 'TeacherHeadReuse':
         # Training-mode forward, frozen (eval) normalisation statistics.
@@ -109,6 +118,9 @@ class TeacherHeadReuse(nn.Module):
         Returns:
             Tensor: The weighted detection loss (all the head's terms).
         """
+        if self.recompute and self.training and torch.is_grad_enabled():
+            return self._recomputed_loss(approximations, weights,
+                                         batch_data_samples)
         outs = self(approximations)
         if self.loss_path == 'stacked':
             cls_scores, bbox_preds = outs
@@ -129,6 +141,43 @@ class TeacherHeadReuse(nn.Module):
                                                 gts, metas, ignores)
                 total = total + weight * sum_losses(losses)
         return total
+
+    def _recomputed_loss(self, approximations: Sequence[Levels],
+                         weights: Sequence[float],
+                         batch_data_samples: SampleList) -> Tensor:
+        """:meth:`loss`, one approximation at a time, each head pass and loss
+        checkpointed (``recompute``).
+
+        The targets are the ones :meth:`loss` uses: assigned once before the
+        loop (``'stacked'``) or by the first loss call and kept in ``memo``
+        for the others and for every recomputation (``'reused_targets'``);
+        ``'per_approximation'`` heads assign inside each pass, again when it
+        is recomputed (the same predictions give the same assignment).
+        """
+        gts, ignores, metas = unpack_gt_instances(batch_data_samples)
+        targets = None
+        if self.loss_path == 'stacked':
+            targets = assign_targets(
+                self.head, [x.shape[-2:] for x in approximations[0]],
+                batch_data_samples, approximations[0][0].device)
+        memo: list = []
+
+        def approximation_loss(weight: float, *levels: Tensor) -> Tensor:
+            outs = self([list(levels)])
+            if targets is not None:
+                losses_cls, losses_bbox = stacked_anchor_loss(
+                    self.head, *outs, targets, [weight])
+                return sum(c + b for c, b in zip(losses_cls, losses_bbox))
+            shared = (reused_targets(self.head, memo) if self.loss_path
+                      == 'reused_targets' else contextlib.nullcontext())
+            with shared:
+                losses = self.head.loss_by_feat(*outs, gts, metas, ignores)
+            return weight * sum_losses(losses)
+
+        return sum(
+            checkpoint(approximation_loss, weight, *approximation,
+                       use_reentrant=False)
+            for weight, approximation in zip(weights, approximations))
 
     def predict(self, features: Levels, batch_data_samples: SampleList,
                 rescale: bool = True, cfg: Optional[dict] = None) -> list:

@@ -308,15 +308,23 @@ def decode_boxes(bbox_head: nn.Module, rois: Tensor, proposals: InstanceList,
         rcnn_test_cfg=rcnn_test_cfg, rescale=rescale)
 
 
-def build_twi(teacher: nn.Module, precision: str = 'fp32'):
+def build_twi(teacher: nn.Module, precision: str = 'fp32',
+              recompute: bool = False):
     """The TWI module of ``teacher``: :class:`TeacherHeadReuse` for a dense
     head, :class:`TwoStageHeadReuse` for an RPN + RoI-head detector, None
     otherwise. Both share one interface: ``loss``, ``predict`` (T-mode),
     ``blend_predict`` (ST-mode), ``decodes_like``, ``head_name``;
-    ``precision`` is the frozen heads' training forward precision."""
+    ``precision`` is the frozen heads' training forward precision,
+    ``recompute`` (dense heads only) :class:`TeacherHeadReuse`'s."""
     if isinstance(getattr(teacher, 'bbox_head', None), BaseDenseHead):
-        return TeacherHeadReuse(teacher.bbox_head, precision)
+        return TeacherHeadReuse(teacher.bbox_head, precision, recompute)
     if isinstance(teacher, TwoStageDetector) and teacher.with_rpn and \
             teacher.with_roi_head:
+        if recompute:
+            raise ValueError(
+                'twi_recompute is implemented for dense-head teachers '
+                '(RetinaNet, FCOS, ATSS, GFL, RTMDet, ...), not for the '
+                f'RPN + RoI head of {type(teacher).__name__}: drop it, or '
+                'use twi_mode="sampled" to score one approximation per step.')
         return TwoStageHeadReuse(teacher, precision)
     return None

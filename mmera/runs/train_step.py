@@ -30,8 +30,10 @@ MODES = ('student', 'floor', 'era_all', 'era_sampled', 'era_last',
 #: ``bottleneck`` MBRNet branches (1x1 -> one 3x3 -> 1x1 at a quarter of the
 #: teacher neck's width), ``bf16`` the TWI heads' forward under autocast,
 #: ``halftwi`` TWI on half the steps (``twi_probability=0.5``; a timed
-#: median then mixes steps with and without it: read the mean)
-VARIANTS = ('bottleneck', 'bf16', 'halftwi')
+#: median then mixes steps with and without it: read the mean),
+#: ``recompute`` each approximation's head pass checkpointed
+#: (``twi_recompute=True``: exact TWI at one head pass's memory)
+VARIANTS = ('bottleneck', 'bf16', 'halftwi', 'recompute')
 #: ``era_cheap``, the ``configs/era/era-fast_*`` setting: one sampled TWI
 #: pass (``twi_mode='sampled'``) per step under bf16, bottleneck MBRNet
 #: branches (``+halftwi`` on top kept too little of ERA's gain)
@@ -198,6 +200,8 @@ def build_model(mode: str, config: str,
             era.twi_precision = 'bf16'
         if 'halftwi' in variants:
             era.twi_probability = HALF_TWI
+        if 'recompute' in variants:
+            era.twi_recompute = True
         era.mbrnet = mbrnet
         model = MODELS.build(era)
     model.init_weights()  # ERADistiller: also loads the teacher checkpoint

@@ -374,3 +374,7 @@ def test_two_stage_twi_in_bf16_is_close_to_fp32():
     with pytest.raises(ValueError, match='ERADistiller: twi_precision must '
                        'be one of'):
         _two_stage_era(twi_precision='fp8')
+    with pytest.raises(ValueError, match='twi_recompute is implemented for '
+                       'dense-head teachers.*not for the RPN \\+ RoI head '
+                       'of FasterRCNN'):
+        _two_stage_era(twi_recompute=True)

@@ -262,6 +262,23 @@ def test_model_loss_twi_is_the_weighted_plain_loss(student_cfg, teacher_cfg,
         0.7 * plain.item(), rel=1e-5)
 
 
+def test_twi_recompute_gives_the_same_loss(student_cfg, teacher_cfg,
+                                           teacher_ckpt, batch):
+    """``twi_recompute=True`` reaches the TWI module and changes no number
+    of the training step (the head passes are checkpointed, not changed)."""
+    losses = {}
+    for recompute in (False, True):
+        torch.manual_seed(0)
+        model = _build(student_cfg, teacher_cfg, teacher_ckpt,
+                       twi_recompute=recompute)
+        _perturb_mbrnet(model)
+        assert model.twi.recompute is recompute
+        model.eval().twi.train()  # fixed BN statistics, TWI's training path
+        losses[recompute] = model.loss(*batch)['era.loss_twi']
+    assert losses[True].item() == pytest.approx(losses[False].item(),
+                                                rel=1e-6)
+
+
 def test_twi_last_and_sampled_modes(student_cfg, teacher_cfg, teacher_ckpt,
                                     batch):
     inputs, samples = batch

@@ -195,3 +195,65 @@ def test_an_unknown_precision_is_refused():
     with pytest.raises(ValueError, match=r"TeacherHeadReuse: precision must "
                        r"be one of \['bf16', 'fp16', 'fp32'\], got 'int8'"):
         TeacherHeadReuse(head, precision='int8')
+
+
+def _saved_bytes(fn):
+    """``fn()``'s result and the bytes autograd saved for its backward."""
+    saved = []
+
+    def pack(t):
+        saved.append(t.numel() * t.element_size())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = fn()
+    return out, sum(saved)
+
+
+@pytest.mark.parametrize('family', sorted(EXPECTED))
+def test_recompute_gives_the_same_loss_and_gradients_and_saves_less(family):
+    """``recompute=True``: one checkpointed head pass and loss per
+    approximation. The loss and the gradients equal the batched path's;
+    autograd keeps a fraction of the activations; the targets are still
+    assigned once where the head allows it (the memo serves the
+    recomputation too), per approximation and per recomputation otherwise.
+    """
+    torch.manual_seed(0)
+    head = MODELS.build(tiny_head(family))
+    head.init_weights()
+    path, assigner_cls = EXPECTED[family]
+    batched = TeacherHeadReuse(head).train()
+    recomputed = TeacherHeadReuse(head, recompute=True).train()
+    samples = make_samples()
+    approx = _features(head)
+    approx_re = [[x.detach().clone().requires_grad_() for x in a]
+                 for a in approx]
+    loss, saved = _saved_bytes(lambda: batched.loss(approx, WEIGHTS, samples))
+    with mock.patch.object(assigner_cls, 'get_targets', autospec=True,
+                           side_effect=assigner_cls.get_targets) as calls:
+        loss_re, saved_re = _saved_bytes(
+            lambda: recomputed.loss(approx_re, WEIGHTS, samples))
+        loss_re.backward()
+    assert calls.call_count == (2 * len(WEIGHTS)
+                                if path == 'per_approximation' else 1)
+    torch.testing.assert_close(loss_re, loss, rtol=1e-5, atol=1e-6)
+    loss.backward()
+    for a, r in zip(approx, approx_re):
+        for x, y in zip(a, r):
+            torch.testing.assert_close(y.grad, x.grad, rtol=1e-5, atol=1e-7)
+    assert all(p.grad is None for p in recomputed.head.parameters())
+    assert 'get_targets' not in vars(recomputed.head)
+    # K+1 head passes' activations against their inputs alone
+    assert saved_re < saved / 4, (saved_re, saved)
+
+
+def test_recompute_is_a_training_path_only():
+    """In eval, or under no_grad, ``recompute`` changes nothing."""
+    head = MODELS.build(tiny_head('retinanet'))
+    twi = TeacherHeadReuse(head, recompute=True).eval()
+    with mock.patch('mmera.models.teacher_head_reuse.checkpoint') as ckpt:
+        twi.loss(_features(head), WEIGHTS, make_samples())
+        twi.train()
+        with torch.no_grad():
+            twi.loss(_features(head), WEIGHTS, make_samples())
+    ckpt.assert_not_called()

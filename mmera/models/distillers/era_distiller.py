@@ -75,6 +75,11 @@ class ERADistiller(BaseDistiller):
             computed on outputs cast back to float32; about half the TWI
             head's time on CPUs with bf16 support and on GPUs. Inference
             (T/ST) always runs in float32.
+        twi_recompute: Score the K+1 approximations one at a time under
+            activation checkpointing (dense-head teachers): the same loss
+            and gradients at the memory of one head pass instead of K+1, for
+            one more head forward per approximation; see
+            :class:`TeacherHeadReuse`. Pays off with ``twi_mode='all'``.
         init_student_head: Copy the teacher head's weights into the student
             head at the start of training (shapes must match).
         inference_mode: ``'S'``, ``'T'`` or ``'ST'``.
@@ -97,6 +102,7 @@ class ERADistiller(BaseDistiller):
                  twi_mode: str = 'all',
                  twi_probability: float = 1.0,
                  twi_precision: str = 'fp32',
+                 twi_recompute: bool = False,
                  init_student_head: bool = False,
                  inference_mode: str = 'S',
                  alpha: float = 0.5,
@@ -115,8 +121,8 @@ class ERADistiller(BaseDistiller):
         if not 0 < twi_probability <= 1:
             raise ValueError('ERADistiller: twi_probability must be in '
                              f'(0, 1], got {twi_probability}.')
-        (s_channels, t_channels), twi = self._check_pair(twi_mode,
-                                                         twi_precision)
+        (s_channels, t_channels), twi = self._check_pair(
+            twi_mode, twi_precision, twi_recompute)
         mbrnet_cfg = dict(type='MBRNet', **(mbrnet or {}))
         mbrnet_cfg.update(
             student_channels=s_channels, teacher_channels=t_channels)
@@ -143,7 +149,8 @@ class ERADistiller(BaseDistiller):
         self.init_student_head = init_student_head
         self.set_inference_mode(inference_mode, alpha)
 
-    def _check_pair(self, twi_mode: str, twi_precision: str = 'fp32'):
+    def _check_pair(self, twi_mode: str, twi_precision: str = 'fp32',
+                    twi_recompute: bool = False):
         """Checks that student and teacher fit ERA.
 
         Returns:
@@ -151,7 +158,7 @@ class ERADistiller(BaseDistiller):
             None where the teacher's heads cannot score the student's
             features and ``twi_mode`` is ``'none'``).
         """
-        twi = build_twi(self.teacher, twi_precision)
+        twi = build_twi(self.teacher, twi_precision, twi_recompute)
         why = None
         if twi is None:
             why = (f'the teacher ({type(self.teacher).__name__}) has neither '
