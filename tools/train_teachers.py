@@ -1,12 +1,15 @@
 """Trains the teachers of the tiny distillation configs (``make teachers``).
 
     python tools/train_teachers.py [--data synthetic deepforest]
-        [--detectors retinanet fcos atss gfl rtmdet fasterrcnn | all] [--retrain]
+        [--detectors retinanet fcos atss gfl rtmdet fasterrcnn | all]
+        [--retrain] [--ship]
 
 For every set, trains its teacher config
 
-* synthetic: ``configs/tiny/retinanet_r34w32_fpn_500it_synthetic.py``
-* deepforest: ``configs/tiny/retinanet_mnv2_fpn_500it_deepforest.py``
+* synthetic: ``configs/tiny/retinanet_r34w32_fpn_3000it_synthetic.py``
+* deepforest: ``configs/tiny/retinanet_mnv2_fpn_2000it_deepforest.py``
+
+(converged: trained until their validation mAP plateaus)
 
 through ``tools/train.py`` into ``work_dirs/teacher_<data>/`` and publishes
 its last checkpoint, atomically, as exactly
@@ -38,7 +41,8 @@ ensure_mmera_importable()
 
 from mmera.runs.teachers import (DEFAULT_DETECTOR,  # noqa: E402
                                  DETECTOR_TEACHERS, SETS, detectors,
-                                 ensure_teacher, teacher_metrics)
+                                 ensure_teacher, ship_teacher,
+                                 teacher_metrics)
 
 
 def parse_args() -> argparse.Namespace:
@@ -58,6 +62,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--work-root', help='the root of the teachers\' work '
                         'dirs (default: the repository\'s work_dirs, where '
                         'the configs look)')
+    parser.add_argument('--ship', action='store_true',
+                        help='also keep each teacher with the repository: '
+                        'fp16 weights, checksum, command, curve and log in '
+                        'teachers/ (default work root only)')
     parser.add_argument('--cfg-options', nargs='+', default=[],
                         metavar='KEY=VALUE', help='passed to tools/train.py '
                         'for the teacher runs')
@@ -91,6 +99,11 @@ def main() -> None:
     for data, det in plan(args.data, args.detectors):
         done[data, det] = ensure_teacher(data, args.retrain, args.work_root,
                                          args.cfg_options, detector=det)
+        if args.ship:
+            if args.work_root or args.cfg_options:
+                raise SystemExit('--ship keeps the teachers the configs load: '
+                                 'drop --work-root and --cfg-options.')
+            print(f'shipped: {ship_teacher(data, det)}')
     for (data, det), ckpt in done.items():
         metrics = teacher_metrics(data, args.work_root, det)
         score = (f' (final bbox mAP {metrics["mAP"]:.3f}, mAP50 '

@@ -1,7 +1,7 @@
 # ERA on the real mini set: the ImageNet-MobileNetV2 RetinaNet teacher ->
 # the from-scratch R18 x1/4 student (same 64-channel FPN and head).
 _base_ = '../tiny/retinanet_r18w16_fpn_500it_deepforest.py'  # data, schedule, runtime and the student
-teacher = '{{ fileDirname }}/../tiny/retinanet_mnv2_fpn_500it_deepforest.py'
+teacher = '{{ fileDirname }}/../tiny/retinanet_mnv2_fpn_2000it_deepforest.py'
 # The teacher checkpoint: `make teachers DATA=deepforest` writes exactly
 # work_dirs/teacher_deepforest/teacher.pth (tools/train_teachers.py).
 model = dict(

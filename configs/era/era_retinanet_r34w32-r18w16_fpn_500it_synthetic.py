@@ -1,12 +1,14 @@
 # ERA on the synthetic set: tiny RetinaNet R34 x1/2 teacher -> R18 x1/4
-# student (same 64-channel FPN and head). The teacher checkpoint comes from
+# student (same 64-channel FPN and head). The teacher is the converged one
+# (3000 iterations); its checkpoint comes from
 #   make teachers DATA=synthetic   (= python tools/train_teachers.py --data synthetic)
-# which trains the tiny teacher and writes exactly the path below,
+# which installs the fp16 copy kept in teachers/ (checksum-verified), or
+# trains it when there is none, and writes exactly the path below,
 # work_dirs/teacher_synthetic/teacher.pth
 # (`make demo` does the same; override with --cfg-options
 # model.teacher_ckpt=...).
 _base_ = '../tiny/retinanet_r18w16_fpn_500it_synthetic.py'  # data, schedule, runtime and the student
-teacher = '{{ fileDirname }}/../tiny/retinanet_r34w32_fpn_500it_synthetic.py'
+teacher = '{{ fileDirname }}/../tiny/retinanet_r34w32_fpn_3000it_synthetic.py'
 model = dict(
     _delete_=True,
     type='ERADistiller',

@@ -5,7 +5,7 @@
 # work_dirs/teacher_synthetic/teacher.pth
 # (override with --cfg-options model.teacher_ckpt=...).
 _base_ = '../tiny/retinanet_r18w16_fpn_500it_synthetic.py'  # data, schedule, runtime and the student
-teacher = '{{ fileDirname }}/../tiny/retinanet_r34w32_fpn_500it_synthetic.py'
+teacher = '{{ fileDirname }}/../tiny/retinanet_r34w32_fpn_3000it_synthetic.py'
 model = dict(
     _delete_=True,
     type='PKDDistiller',

@@ -2,7 +2,7 @@
 # the from-scratch R18 x1/4 student (same 64-channel FPN and head) plus two
 # res-students (ResNet-18 at 1/8 width, 32-channel FPN projected to 64).
 _base_ = '../tiny/retinanet_r18w16_fpn_500it_deepforest.py'  # data, schedule, runtime and the student
-teacher = '{{ fileDirname }}/../tiny/retinanet_mnv2_fpn_500it_deepforest.py'
+teacher = '{{ fileDirname }}/../tiny/retinanet_mnv2_fpn_2000it_deepforest.py'
 res_student = dict(
     type='ResStudent',
     backbone=dict(

@@ -13,7 +13,7 @@
 # (`make demo` does the same; override with --cfg-options
 # model.teacher_ckpt=...).
 _base_ = '../tiny/retinanet_r18w16_fpn_500it_synthetic.py'  # data, schedule, runtime and the student
-teacher = '{{ fileDirname }}/../tiny/retinanet_r34w32_fpn_500it_synthetic.py'
+teacher = '{{ fileDirname }}/../tiny/retinanet_r34w32_fpn_3000it_synthetic.py'
 res_student = dict(
     type='ResStudent',
     backbone=dict(

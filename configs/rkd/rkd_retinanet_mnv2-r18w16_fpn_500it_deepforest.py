@@ -4,7 +4,7 @@
 # output convs; S + A is the plain student's forward (see
 # configs/rkd/rkd_retinanet_r34w32-r18w16_fpn_500it_synthetic.py).
 _base_ = '../tiny/retinanet_r18w16_fpn_500it_deepforest.py'  # data, schedule, runtime and the student
-teacher = '{{ fileDirname }}/../tiny/retinanet_mnv2_fpn_500it_deepforest.py'
+teacher = '{{ fileDirname }}/../tiny/retinanet_mnv2_fpn_2000it_deepforest.py'
 # The teacher checkpoint: `make teachers DATA=deepforest` writes exactly
 # work_dirs/teacher_deepforest/teacher.pth (tools/train_teachers.py).
 model = dict(

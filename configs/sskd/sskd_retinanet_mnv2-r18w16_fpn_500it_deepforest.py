@@ -14,7 +14,7 @@
 # detection; the FPN and head (0.41 M) start from scratch in the task phase,
 # so it gets about half of the run (260 iterations).
 _base_ = '../tiny/retinanet_r18w16_fpn_500it_deepforest.py'  # data, schedule, runtime and the student
-teacher = '{{ fileDirname }}/../tiny/retinanet_mnv2_fpn_500it_deepforest.py'
+teacher = '{{ fileDirname }}/../tiny/retinanet_mnv2_fpn_2000it_deepforest.py'
 # The teacher checkpoint: `make teachers DATA=deepforest` writes exactly
 # work_dirs/teacher_deepforest/teacher.pth (tools/train_teachers.py).
 model = dict(

@@ -18,7 +18,7 @@
 # and head (0.43 M) start from scratch in the task phase, so it gets about
 # half of the run.
 _base_ = '../tiny/retinanet_r18w16_fpn_500it_synthetic.py'  # data, schedule, runtime and the student
-teacher = '{{ fileDirname }}/../tiny/retinanet_r34w32_fpn_500it_synthetic.py'
+teacher = '{{ fileDirname }}/../tiny/retinanet_r34w32_fpn_3000it_synthetic.py'
 model = dict(
     _delete_=True,
     type='SSKDDistiller',

@@ -21,7 +21,7 @@ SYNTHETIC_CLASSES = ('circle', 'square', 'triangle', 'cross', 'ring')
 GENERATOR_VERSION = '1.0'
 # Distinct integers seed distinct random streams, so train and val never share
 # images even with the same seed.
-SPLIT_CODES = {'train': 0, 'val': 1}
+SPLIT_CODES = {'train': 0, 'val': 1, 'test': 2}
 
 MIN_OBJ_SIZE = 10.0  # px; smaller shapes are barely recognisable
 MAX_OBJ_FRAC = 0.4  # largest object side as a fraction of the image side
@@ -173,7 +173,7 @@ def generate_image(seed: int, split: str, index: int,
 
     Args:
         seed: Dataset seed.
-        split: ``'train'`` or ``'val'``.
+        split: ``'train'``, ``'val'`` or ``'test'``.
         index: Image index within the split.
         img_size: Image side in pixels.
 
@@ -266,12 +266,18 @@ def _write_split(out_dir: str, split: str, num: int, seed: int,
 
 
 def make_synthetic_coco(out_dir: str, num_train: int, num_val: int,
-                        seed: int = 0, img_size: int = 320) -> dict:
+                        seed: int = 0, img_size: int = 320,
+                        num_test: int = 0,
+                        test_seed: Optional[int] = None) -> dict:
     """Generates the synthetic dataset in COCO layout.
 
-    Layout: ``out_dir/{train,val}/NNNNNN.png`` and
-    ``out_dir/annotations/instances_{train,val}.json``. Existing files with
-    the same names are overwritten; other files are left alone.
+    Layout: ``out_dir/{train,val[,test]}/NNNNNN.png`` and
+    ``out_dir/annotations/instances_{train,val[,test]}.json``. Existing files
+    with the same names are overwritten; other files are left alone.
+
+    The test split is drawn with its own generator seed, so it shares no
+    image with train and val and was never seen while tuning on val: the
+    split results are reported on.
 
     Args:
         out_dir: Output root directory (created if missing).
@@ -279,15 +285,27 @@ def make_synthetic_coco(out_dir: str, num_train: int, num_val: int,
         num_val: Number of validation images.
         seed: Dataset seed; the same arguments give byte-identical output.
         img_size: Side of the square images in pixels (at least 32).
+        num_test: Number of test images (0: no test split).
+        test_seed: The test split's generator seed; must differ from
+            ``seed``. None: ``seed + 1``.
 
     Returns:
-        ``{'train': {...}, 'val': {...}}`` where each value holds
+        ``{'train': {...}, 'val': {...}[, 'test': {...}]}`` where each
+        value holds
         ``ann_file``, ``img_dir``, ``num_images`` and ``num_boxes``.
     """
     if img_size < 32:
         raise ValueError(f'img_size must be >= 32, got {img_size}')
-    if num_train < 0 or num_val < 0:
-        raise ValueError('num_train and num_val must be non-negative')
+    if min(num_train, num_val, num_test) < 0:
+        raise ValueError('num_train, num_val and num_test must be '
+                         'non-negative')
+    test_seed = seed + 1 if test_seed is None else test_seed
+    if num_test and test_seed == seed:
+        raise ValueError(f'test_seed must differ from seed ({seed}): the '
+                         'test split is drawn by another generator.')
     os.makedirs(osp.join(out_dir, 'annotations'), exist_ok=True)
-    return {split: _write_split(out_dir, split, num, seed, img_size)
-            for split, num in (('train', num_train), ('val', num_val))}
+    splits = [('train', num_train, seed), ('val', num_val, seed)]
+    if num_test:
+        splits.append(('test', num_test, test_seed))
+    return {split: _write_split(out_dir, split, num, split_seed, img_size)
+            for split, num, split_seed in splits}

@@ -27,6 +27,7 @@ from typing import Dict, List, Optional, Sequence
 
 from mmera.utils.atomic_files import atomic_output
 from .paths import WORK_DIRS, repo_path
+from .shipped_teachers import install_shipped, ship, shipped_record
 from .training import final_metrics, last_checkpoint, train
 
 #: The file name the distillation configs load from the teacher's work dir.
@@ -53,11 +54,11 @@ class TinySet:
 
 SETS: Dict[str, TinySet] = {
     'synthetic': TinySet(
-        'synthetic', 'configs/tiny/retinanet_r34w32_fpn_500it_synthetic.py',
+        'synthetic', 'configs/tiny/retinanet_r34w32_fpn_3000it_synthetic.py',
         'data/synthetic/annotations/instances_val.json',
         'make data-synthetic'),
     'deepforest': TinySet(
-        'deepforest', 'configs/tiny/retinanet_mnv2_fpn_500it_deepforest.py',
+        'deepforest', 'configs/tiny/retinanet_mnv2_fpn_2000it_deepforest.py',
         'data/deepforest/annotations/instances_val.json',
         'make data-deepforest pretrained'),
 }
@@ -189,8 +190,11 @@ def ensure_teacher(data: str, retrain: bool = False,
                    detector: str = DEFAULT_DETECTOR) -> str:
     """Returns the set's teacher checkpoint, training the teacher if needed.
 
-    An existing ``teacher.pth`` is kept unless ``retrain``. Otherwise the
-    teacher config is trained through ``tools/train.py`` into
+    An existing ``teacher.pth`` is kept unless ``retrain``. Otherwise, with
+    the default ``work_root`` and no ``options``, a copy shipped with the
+    repository for the set's teacher config is installed
+    (:mod:`mmera.runs.shipped_teachers`, checksum-verified); failing that
+    the teacher config is trained through ``tools/train.py`` into
     :func:`teacher_work_dir` (a finished run of the same command is reused
     unless ``retrain``) and its last checkpoint published as
     :func:`teacher_ckpt`.
@@ -213,12 +217,31 @@ def ensure_teacher(data: str, retrain: bool = False,
     if osp.isfile(ckpt) and not retrain:
         print(f'teacher ({label}): cached {ckpt}')
         return ckpt
+    shippable = not (retrain or work_root or options)
+    if shippable and install_shipped(osp.basename(work_dir),
+                                     _teacher_config_rel(data, detector),
+                                     ckpt):
+        print(f'teacher ({label}): installed the copy shipped in '
+              f'teachers/{osp.basename(work_dir)}.fp16.pth as {ckpt}')
+        return ckpt
     print(f'teacher ({label}): training {_teacher_config_rel(data, detector)}'
           f' into {work_dir} (cached afterwards)')
     train(teacher_config(data, detector), work_dir,
           [*TEACHER_OPTIONS, *options], f'teacher {label}',
           reuse=not retrain)
     return publish_teacher(work_dir, ckpt)
+
+
+def ship_teacher(data: str, detector: str = DEFAULT_DETECTOR) -> str:
+    """Keeps the set's finished teacher run (default work root) with the
+    repository, in fp16 (:func:`~mmera.runs.shipped_teachers.ship`).
+
+    Returns:
+        str: The shipped weights' path.
+    """
+    work_dir = teacher_work_dir(data, None, detector)
+    return ship(work_dir, osp.basename(work_dir),
+                _teacher_config_rel(data, detector))
 
 
 def _label(data: str, detector: str) -> str:
@@ -229,8 +252,12 @@ def _label(data: str, detector: str) -> str:
 
 def teacher_metrics(data: str, work_root: Optional[str] = None,
                     detector: str = DEFAULT_DETECTOR) -> Dict[str, float]:
-    """The teacher run's final bbox mAP / mAP50 (empty if it logged none)."""
+    """The teacher run's final bbox mAP / mAP50; for a teacher installed from
+    its shipped copy, the metrics recorded with it (empty if neither)."""
+    work_dir = teacher_work_dir(data, work_root, detector)
     try:
-        return final_metrics(teacher_work_dir(data, work_root, detector))
+        return final_metrics(work_dir)
     except (OSError, IndexError, KeyError):
-        return {}
+        record = shipped_record(osp.basename(work_dir),
+                                _teacher_config_rel(data, detector))
+        return dict(record['final']) if record and work_root is None else {}

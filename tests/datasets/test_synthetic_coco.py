@@ -173,3 +173,33 @@ def test_variety_of_classes_and_sizes():
     assert cats == set(range(1, len(SYNTHETIC_CLASSES) + 1))
     assert min(sides) < 16 and max(sides) > 80
     assert min(counts) >= 1 and max(counts) <= 8 and len(set(counts)) > 3
+
+
+def test_test_split_has_its_own_seed_and_leaves_train_val_as_they_were(
+        cli_root, tmp_path):
+    """``--num-test``: a report split from another generator seed; train and
+    val stay byte-identical to a run without it; no test image repeats a
+    train or val image."""
+    out = tmp_path / 'with_test'
+    proc = subprocess.run(
+        [sys.executable, CLI, '--out', str(out), '--num-train',
+         str(NUM['train']), '--num-val', str(NUM['val']), '--seed',
+         str(SEED), '--img-size', str(IMG_SIZE), '--num-test', '4',
+         '--test-seed', '11'],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert 'test 4 images' in proc.stdout and 'test seed 11' in proc.stdout
+    for split in NUM:
+        rel = osp.join('annotations', f'instances_{split}.json')
+        assert _read(osp.join(cli_root, rel)) == _read(str(out / rel))
+    coco = COCO(str(out / 'annotations' / 'instances_test.json'))
+    info = coco.dataset['info']
+    assert (info['seed'], info['split']) == (11, 'test')
+    assert len(coco.getImgIds()) == 4 and coco.getAnnIds()
+    seen = {_read(osp.join(cli_root, split, f'{i:06d}.png'))
+            for split, num in NUM.items() for i in range(num)}
+    assert not seen & {_read(str(out / 'test' / f'{i:06d}.png'))
+                       for i in range(4)}
+    with pytest.raises(ValueError, match='test_seed must differ from seed'):
+        make_synthetic_coco(str(tmp_path / 'x'), 1, 1, seed=SEED,
+                            num_test=1, test_seed=SEED)
