@@ -7,6 +7,7 @@
 #                DETECTORS="fcos atss gfl rtmdet fasterrcnn" or all: the other tiny detector families'
 #                teachers, work_dirs/teacher_<detector>_<data>/teacher.pth, synthetic only)
 #   make bench-families  ERA (and PKD on Faster R-CNN) vs the baseline on the tiny FCOS/ATSS/GFL/RTMDet/Faster R-CNN pairs (FAMILY_SEEDS="0 1 2"), resumable
+#   make bench-results  the main results table (issue 13): every method vs the baseline, report split, RESULT_SEEDS="0 1 2", RESULT_JOBS=2 at once, resumable
 #   make bench-methods  every distillation method on the real mini set: mAP, train-step ratio, deployed cost (BENCH_DATA=deepforest|synthetic)
 SHELL := /bin/bash
 PYTHON_SYS ?= python3
@@ -27,7 +28,7 @@ STAMP := $(VENV)/.mmera-setup-done
 DATA ?= synthetic
 SEEDS ?= 0
 
-.PHONY: setup test demo teachers bench-methods bench-families data-synthetic data-deepforest pretrained clean-venv
+.PHONY: setup test demo teachers bench-methods bench-families bench-results data-synthetic data-deepforest pretrained clean-venv
 
 setup: $(STAMP)
 
@@ -57,9 +58,9 @@ test: setup
 	$(PY) -m pytest tests
 
 data-synthetic: setup
-	@[ -f data/synthetic/annotations/instances_val.json ] || \
+	@[ -f data/synthetic/annotations/instances_test.json ] || \
 	  $(PY) tools/dataset_converters/make_synthetic_coco.py --out data/synthetic \
-	    --num-train 400 --num-val 100 --seed 0
+	    --num-train 400 --num-val 100 --seed 0 --num-test 200 --test-seed 1
 
 data-deepforest: setup
 	@[ -f data/deepforest/annotations/instances_test.json ] || \
@@ -97,6 +98,15 @@ bench-methods: setup $(DEMO_DEPS_$(BENCH_DATA))
 FAMILY_SEEDS ?= 0 1 2
 bench-families: setup data-synthetic
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) tools/benchmark/detector_families.py --seeds $(FAMILY_SEEDS)
+
+# The main results table (issue 13): baseline, cost-matched and head-initialised students, FitNet,
+# PKD, LD, CrossKD and ERA on the synthetic RetinaNet/GFL and deepforest RetinaNet suites, RESULT_SEEDS
+# seeds each, evaluated on each set's report (test) split; RESULT_JOBS runs at once; finished runs are
+# reused, so it continues where it stopped (work_dirs/results/results.md)
+RESULT_SEEDS ?= 0 1 2
+RESULT_JOBS ?= 2
+bench-results: setup data-synthetic data-deepforest pretrained
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) tools/benchmark/results.py --seeds $(RESULT_SEEDS) --jobs $(RESULT_JOBS)
 
 clean-venv:
 	rm -rf $(VENV)

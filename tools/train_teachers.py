@@ -12,7 +12,7 @@ For every set, trains its teacher config
 (converged: trained until their validation mAP plateaus)
 
 through ``tools/train.py`` into ``work_dirs/teacher_<data>/`` and publishes
-its last checkpoint, atomically, as exactly
+its best validation's checkpoint (else its last), atomically, as exactly
 ``work_dirs/teacher_<data>/teacher.pth``: the ``model.teacher_ckpt`` of the
 set's distillation configs (``configs/<method>/*_500it_<data>.py``). A
 teacher that exists already is kept unless ``--retrain``. The mapping lives

@@ -1,6 +1,7 @@
 """MBRNet: the multi-branch residual network at the heart of ERA."""
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
+import torch
 from mmcv.cnn import ConvModule, DepthwiseSeparableConvModule
 from mmengine.model import BaseModule, constant_init
 from torch import Tensor, nn
@@ -30,6 +31,11 @@ class MBRNet(BaseModule):
     its convs), so parameters do not grow with the number of levels. The last
     block's norm starts at zero, so every ``pred_k`` starts at exactly zero
     and the first approximation is ``P(S)``.
+
+    :meth:`loss` also returns, for the training log, the relative residual
+    ``||T - M_k|| / ||T||`` of every approximation and level
+    (:meth:`residual_norms`), which shows whether each branch shrinks what
+    is left of the teacher.
 
     Args:
         student_channels: Channels of the student's FPN features.
@@ -163,6 +169,44 @@ class MBRNet(BaseModule):
                             for r, p in zip(targets[-1], pred)])
         return targets
 
+    @staticmethod
+    @torch.no_grad()
+    def residual_norms(base: Levels, preds: List[Levels],
+                       teacher_feats: Levels) -> Dict[str, Tensor]:
+        """What is left of the teacher after each approximation, per level.
+
+        ``||T_l - M_k,l||_2 / ||T_l||_2`` over the whole batch, for
+        ``k = 0..K`` and every level ``l``: ERA's claim is that each branch
+        shrinks it. A diagnostic only: no gradient, detached inputs.
+
+        Args:
+            base: ``P(S)`` per level.
+            preds: ``preds[k]`` is branch k+1's prediction per level.
+            teacher_feats: ``T`` per level.
+
+        Returns:
+            dict: ``residual_k{k}_p{l}`` -> a 0-dim float32 tensor. The
+            names hold no ``loss``, so mmengine's ``parse_losses`` logs them
+            without adding them to the total loss.
+        """
+        norms = {}
+        for level, teacher in enumerate(teacher_feats):
+            # float32: a norm of a large fp16/bf16 map overflows or rounds
+            teacher = teacher.detach().float()
+            # clamped: a constant-zero teacher level gives inf, not NaN
+            size = torch.linalg.vector_norm(teacher).clamp_min(1e-12)
+            # T - M_k, built as (T - M_0) - pred_1 - ... - pred_k: one
+            # running map per level instead of K+1 approximations held at
+            # once (the same value up to float rounding)
+            residual = teacher - base[level].detach().float()
+            norms[f'residual_k0_p{level}'] = (
+                torch.linalg.vector_norm(residual) / size)
+            for k, pred in enumerate(preds, start=1):
+                residual = residual - pred[level].detach().float()
+                norms[f'residual_k{k}_p{level}'] = (
+                    torch.linalg.vector_norm(residual) / size)
+        return norms
+
     def loss(self, base: Levels, preds: List[Levels],
              teacher_feats: Levels) -> dict:
         """Feature-mimic loss and the branch residual loss.
@@ -171,7 +215,9 @@ class MBRNet(BaseModule):
             dict: ``loss_mimic`` (MSE of ``P(S)`` and ``T``, averaged over
             levels) and ``loss_residual`` (``sum_k scale_k * MSE(pred_k,
             r_k) / K``, each MSE averaged over levels); each level's MSE is
-            divided per ``feature_norm``.
+            divided per ``feature_norm``. Plus, to be logged but not
+            optimised, the relative residual norms ``residual_k{k}_p{l}``
+            of :meth:`residual_norms` (no ``loss`` in their names).
         """
         teacher_feats = [t.detach() for t in teacher_feats]
         norms = teacher_level_norms(teacher_feats, self.feature_norm)
@@ -181,7 +227,8 @@ class MBRNet(BaseModule):
             scale * feature_mse(pred, target, norms)
             for scale, pred, target in zip(self.branch_scales, preds,
                                            targets)) / self.num_branches
-        return dict(loss_mimic=loss_mimic, loss_residual=loss_residual)
+        return dict(loss_mimic=loss_mimic, loss_residual=loss_residual,
+                    **self.residual_norms(base, preds, teacher_feats))
 
 
 def _branch(in_channels: int, out_channels: int, num_blocks: int,

@@ -8,7 +8,8 @@ first ``make demo`` must not wait for it. Each teacher that
 
 * a line in ``teachers/SHA256SUMS`` (``sha256sum -c`` reads it);
 * ``<name>.json``: the teacher config it was trained from, the exact command,
-  its seconds, the final metrics and the validation curve (mAP per
+  its seconds, the checkpoint kept (:func:`teacher_checkpoint`: the best
+  validation's) with its val metrics, and the validation curve (mAP per
   validation, the "has it plateaued" evidence);
 * ``<name>.log``: the training log of that run.
 
@@ -22,6 +23,7 @@ import hashlib
 import json
 import os
 import os.path as osp
+import re
 import shutil
 from typing import Dict, Optional
 
@@ -29,8 +31,11 @@ import torch
 
 from mmera.utils.atomic_files import atomic_output
 from .paths import repo_path
-from .training import (DONE_MARKER, final_metrics, last_checkpoint,
-                       val_history)
+from .plots import scalar_rows, val_series
+from .training import DONE_MARKER, last_checkpoint
+
+#: The checkpoint mmengine's CheckpointHook keeps as the best validation's.
+BEST_PATTERN = 'best_coco_bbox_mAP_iter_*.pth'
 
 #: Where the shipped teachers live, relative to the repository.
 SHIPPED_DIR = 'teachers'
@@ -75,9 +80,41 @@ def _write_sums(root: str, sums: Dict[str, str]) -> None:
                 f.write(f'{sums[name]}  {name}\n')
 
 
+def teacher_checkpoint(work_dir: str) -> str:
+    """The checkpoint of a teacher run that becomes the teacher: its best
+    validation's (mmengine's ``save_best``), else its last.
+
+    The best, not the last: a teacher is a choice made on val (a small set
+    such as DeepForest's 42 training tiles is overfitted long before the
+    schedule ends); the students are then scored on the report split.
+    """
+    best = sorted(glob.glob(osp.join(work_dir, BEST_PATTERN)))
+    return best[-1] if best else last_checkpoint(work_dir)
+
+
+def val_curve(work_dir: str) -> list:
+    """The run's validations: ``[{'iter', 'mAP', 'mAP50'}]`` in order."""
+    rows = scalar_rows(work_dir)
+    map50 = val_series(rows, 'coco/bbox_mAP_50')
+    return [dict(iter=it, mAP=m, mAP50=map50.get(it))
+            for it, m in sorted(val_series(rows).items())]
+
+
+def checkpoint_metrics(work_dir: str, ckpt: str) -> Dict[str, float]:
+    """The validation metrics at ``ckpt``'s iteration (its file name's
+    ``iter_<n>``); the last validation's if it names none or none
+    matches; empty without validations."""
+    curve = val_curve(work_dir)
+    found = re.search(r'iter_(\d+)\.pth$', osp.basename(ckpt))
+    at = [r for r in curve if found and r['iter'] == int(found.group(1))]
+    row = (at or curve or [{}])[-1]
+    return {k: row[k] for k in ('mAP', 'mAP50') if row.get(k) is not None}
+
+
 def ship(work_dir: str, name: str, config: str,
          root: Optional[str] = None) -> str:
-    """Keeps a finished teacher run's last checkpoint with the repository.
+    """Keeps a finished teacher run's teacher (:func:`teacher_checkpoint`)
+    with the repository.
 
     Args:
         work_dir: The teacher's finished run (``tools/train.py`` work dir).
@@ -91,8 +128,8 @@ def ship(work_dir: str, name: str, config: str,
     root = root or repo_path(SHIPPED_DIR)
     os.makedirs(root, exist_ok=True)
     files = shipped_files(name, root)
-    ckpt = torch.load(last_checkpoint(work_dir), map_location='cpu',
-                      weights_only=False)
+    source = teacher_checkpoint(work_dir)
+    ckpt = torch.load(source, map_location='cpu', weights_only=False)
     half = {k: v.half() if v.is_floating_point() else v
             for k, v in ckpt['state_dict'].items()}
     meta = {'iter': ckpt.get('meta', {}).get('iter'), 'config': config}
@@ -101,11 +138,9 @@ def ship(work_dir: str, name: str, config: str,
     done = _done_record(work_dir)
     record = dict(config=config, command=done.get('cmd'),
                   seconds=done.get('seconds'), iterations=meta['iter'],
-                  final=final_metrics(work_dir),
-                  val_curve=[dict(iter=r.get('step'),
-                                  mAP=r['coco/bbox_mAP'],
-                                  mAP50=r['coco/bbox_mAP_50'])
-                             for r in val_history(work_dir)],
+                  checkpoint=osp.basename(source),
+                  metrics=checkpoint_metrics(work_dir, source),
+                  val_curve=val_curve(work_dir),
                   sha256=sha256(files['weights']))
     with atomic_output(files['record']) as tmp:
         with open(tmp, 'w') as f:
@@ -134,9 +169,9 @@ def _done_record(work_dir: str) -> dict:
 
 def shipped_record(name: str, config: str,
                    root: Optional[str] = None) -> Optional[dict]:
-    """The json record of shipped teacher ``name`` (command, seconds, final
-    metrics, validation curve), or None if no copy of ``config`` is
-    shipped."""
+    """The json record of shipped teacher ``name`` (command, seconds, the
+    checkpoint and its val ``metrics``, validation curve), or None if no
+    copy of ``config`` is shipped."""
     path = shipped_files(name, root)['record']
     if not osp.isfile(path):
         return None

@@ -15,11 +15,14 @@ out for RetinaNet, the first family (whose paths predate the others).
 This module is the one place that maps a set and a detector to its teacher
 config and to that checkpoint (:func:`teacher_ckpt`); :func:`ensure_teacher`
 trains the teacher config through ``tools/train.py`` into that work dir and
-publishes its last checkpoint there as ``teacher.pth``, atomically (a reader
+publishes its best validation's checkpoint (else its last) there as
+``teacher.pth``, atomically (a reader
 never sees a half-written file). ``tools/train_teachers.py`` (``make
 teachers``), ``tools/era_demo.py``, ``tools/benchmark/methods.py`` and
 ``tools/benchmark/detector_families.py`` all go through it.
 """
+import json
+import os
 import os.path as osp
 import shutil
 from dataclasses import dataclass
@@ -27,11 +30,14 @@ from typing import Dict, List, Optional, Sequence
 
 from mmera.utils.atomic_files import atomic_output
 from .paths import WORK_DIRS, repo_path
-from .shipped_teachers import install_shipped, ship, shipped_record
-from .training import final_metrics, last_checkpoint, train
+from .shipped_teachers import (checkpoint_metrics, install_shipped, ship,
+                               shipped_record, teacher_checkpoint)
+from .training import train
 
 #: The file name the distillation configs load from the teacher's work dir.
 TEACHER_FILE = 'teacher.pth'
+#: Beside it: the teacher config it was trained from (``{"config": ...}``).
+SOURCE_FILE = 'teacher_source.json'
 #: Options of every teacher run (the demo's students use seed 0 too).
 TEACHER_OPTIONS = ('randomness.seed=0', )
 
@@ -171,16 +177,15 @@ def teacher_ckpt(data: str, work_root: Optional[str] = None,
 
 
 def publish_teacher(work_dir: str, path: str) -> str:
-    """Copies the run's last checkpoint to ``path``, atomically.
-
-    The last checkpoint, not the best: the students are evaluated at their
-    last one too.
+    """Copies the run's teacher checkpoint to ``path``, atomically: its best
+    validation's, else its last
+    (:func:`~mmera.runs.shipped_teachers.teacher_checkpoint`).
 
     Returns:
         str: ``path``.
     """
     with atomic_output(path) as tmp:
-        shutil.copyfile(last_checkpoint(work_dir), tmp)
+        shutil.copyfile(teacher_checkpoint(work_dir), tmp)
     return path
 
 
@@ -196,7 +201,7 @@ def ensure_teacher(data: str, retrain: bool = False,
     (:mod:`mmera.runs.shipped_teachers`, checksum-verified); failing that
     the teacher config is trained through ``tools/train.py`` into
     :func:`teacher_work_dir` (a finished run of the same command is reused
-    unless ``retrain``) and its last checkpoint published as
+    unless ``retrain``) and its best validation's checkpoint published as
     :func:`teacher_ckpt`.
 
     Args:
@@ -214,22 +219,49 @@ def ensure_teacher(data: str, retrain: bool = False,
     work_dir = teacher_work_dir(data, work_root, detector)
     ckpt = teacher_ckpt(data, work_root, detector)
     label = _label(data, detector)
+    config = _teacher_config_rel(data, detector)
     if osp.isfile(ckpt) and not retrain:
-        print(f'teacher ({label}): cached {ckpt}')
-        return ckpt
+        if _source(work_dir) in (None, config):  # None: from before sources
+            print(f'teacher ({label}): cached {ckpt}')
+            return ckpt
+        _set_aside(work_dir, ckpt, label)
     shippable = not (retrain or work_root or options)
-    if shippable and install_shipped(osp.basename(work_dir),
-                                     _teacher_config_rel(data, detector),
-                                     ckpt):
+    if shippable and install_shipped(osp.basename(work_dir), config, ckpt):
         print(f'teacher ({label}): installed the copy shipped in '
               f'teachers/{osp.basename(work_dir)}.fp16.pth as {ckpt}')
-        return ckpt
-    print(f'teacher ({label}): training {_teacher_config_rel(data, detector)}'
-          f' into {work_dir} (cached afterwards)')
-    train(teacher_config(data, detector), work_dir,
-          [*TEACHER_OPTIONS, *options], f'teacher {label}',
-          reuse=not retrain)
-    return publish_teacher(work_dir, ckpt)
+    else:
+        print(f'teacher ({label}): training {config} into {work_dir} '
+              '(cached afterwards)')
+        train(teacher_config(data, detector), work_dir,
+              [*TEACHER_OPTIONS, *options], f'teacher {label}',
+              reuse=not retrain)
+        publish_teacher(work_dir, ckpt)
+    with atomic_output(osp.join(work_dir, SOURCE_FILE)) as tmp:
+        with open(tmp, 'w') as f:
+            json.dump(dict(config=config), f)
+    return ckpt
+
+
+def _source(work_dir: str) -> Optional[str]:
+    """The teacher config ``teacher.pth`` was made from (None: not
+    recorded, a teacher published before the record existed)."""
+    path = osp.join(work_dir, SOURCE_FILE)
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f).get('config')
+
+
+def _set_aside(work_dir: str, ckpt: str, label: str) -> None:
+    """Keeps a teacher made from another config as
+    ``teacher_<its config's name>.pth`` (never deleted), so the set's
+    current teacher config is provided in its place."""
+    old = _source(work_dir)
+    kept = osp.join(work_dir, f'teacher_{osp.splitext(osp.basename(old))[0]}'
+                    '.pth')
+    os.replace(ckpt, kept)
+    print(f'teacher ({label}): {ckpt} was made from {old}, not the set\'s '
+          f'teacher config today; kept as {kept}')
 
 
 def ship_teacher(data: str, detector: str = DEFAULT_DETECTOR) -> str:
@@ -252,12 +284,16 @@ def _label(data: str, detector: str) -> str:
 
 def teacher_metrics(data: str, work_root: Optional[str] = None,
                     detector: str = DEFAULT_DETECTOR) -> Dict[str, float]:
-    """The teacher run's final bbox mAP / mAP50; for a teacher installed from
-    its shipped copy, the metrics recorded with it (empty if neither)."""
+    """The val bbox mAP / mAP50 of the teacher's checkpoint (its run's best
+    validation, else its last); for a teacher installed from its shipped
+    copy, the metrics recorded with it (empty if neither)."""
     work_dir = teacher_work_dir(data, work_root, detector)
     try:
-        return final_metrics(work_dir)
-    except (OSError, IndexError, KeyError):
-        record = shipped_record(osp.basename(work_dir),
-                                _teacher_config_rel(data, detector))
-        return dict(record['final']) if record and work_root is None else {}
+        metrics = checkpoint_metrics(work_dir, teacher_checkpoint(work_dir))
+    except (OSError, IndexError, KeyError, ValueError):
+        metrics = {}
+    if metrics or work_root is not None:
+        return metrics
+    record = shipped_record(osp.basename(work_dir),
+                            _teacher_config_rel(data, detector))
+    return dict(record['metrics']) if record else {}

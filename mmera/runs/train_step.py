@@ -71,6 +71,9 @@ ERA_CONFIGS = {
                              'cspnextpafpn_500it_synthetic.py'),
     'tiny-fasterrcnn': repo_path(
         'configs/era/era_fasterrcnn_r34w32-r18w16_fpn_500it_synthetic.py'),
+    # the real mini set's pair: MobileNetV2 RetinaNet -> R18 x1/4
+    'tiny-deepforest': repo_path(
+        'configs/era/era_retinanet_mnv2-r18w16_fpn_500it_deepforest.py'),
     'coco-fasterrcnn': repo_path(
         'configs/era/era_fasterrcnn_r101-r50_fpn_1x_coco.py'),
 }

@@ -1,7 +1,7 @@
-"""The CrossKD configs train one step on CPU: the tiny synthetic ones and
-mmdet's COCO pairs, with random weights (no pretrained backbone, no zoo
-download) and a teacher checkpoint written here, loaded strictly through
-``teacher_ckpt``."""
+"""The CrossKD configs train one step on CPU: the tiny synthetic ones, the
+DeepForest mini set's (MobileNetV2 teacher) and mmdet's COCO pairs, with
+random weights (no pretrained backbone, no zoo download) and a teacher
+checkpoint written here, loaded strictly through ``teacher_ckpt``."""
 import os.path as osp
 
 import pytest
@@ -19,9 +19,18 @@ from mmdet.registry import MODELS
 from mmera.models.distillers import load_model_config
 
 CONFIGS = osp.join(REPO_ROOT, 'configs', 'crosskd')
+# config -> (head family, teacher config, teacher checkpoint in work_dirs/)
 TINY = {
-    'crosskd_retinanet_r34w32-r18w16_fpn_500it_synthetic.py': 'retinanet',
-    'crosskd_gfl_r34w32-r18w16_fpn_500it_synthetic.py': 'gfl',
+    'crosskd_retinanet_r34w32-r18w16_fpn_500it_synthetic.py':
+    ('retinanet', 'tiny/retinanet_r34w32_fpn_3000it_synthetic.py',
+     'teacher_synthetic/teacher.pth'),
+    'crosskd_gfl_r34w32-r18w16_fpn_500it_synthetic.py':
+    ('gfl', 'tiny/gfl_r34w32_fpn_500it_synthetic.py',
+     'teacher_gfl_synthetic/teacher.pth'),
+    # the real mini set: ImageNet-MobileNetV2 teacher, 1-class heads
+    'crosskd_retinanet_mnv2-r18w16_fpn_500it_deepforest.py':
+    ('retinanet', 'tiny/retinanet_mnv2_fpn_2000it_deepforest.py',
+     'teacher_deepforest/teacher.pth'),
 }
 # config -> (teacher, student) mmdet configs
 COCO = {
@@ -35,6 +44,10 @@ COCO = {
 
 # faster for these CPU steps on a shared 2-core machine
 pytestmark = pytest.mark.usefixtures('one_thread')
+
+
+def _repo_path(path: str) -> str:
+    return osp.relpath(osp.normpath(path), REPO_ROOT)
 
 
 @pytest.fixture(scope='module')
@@ -69,17 +82,24 @@ def _train_one_step(cfg, data, family):
 @pytest.mark.parametrize('name', sorted(TINY))
 def test_tiny_config_trains_one_step(name, teacher_ckpts):
     init_default_scope('mmdet')
+    family, teacher_rel, ckpt_rel = TINY[name]
     cfg = Config.fromfile(osp.join(CONFIGS, name))
     assert cfg.model.type == 'CrossKDDistiller'
     assert cfg.model.cross_index == 1  # the tiny heads have 2 tower convs
-    assert cfg.model.teacher_ckpt.endswith('/teacher.pth')
+    assert _repo_path(cfg.model.teacher_config) == f'configs/{teacher_rel}'
+    assert _repo_path(cfg.model.teacher_ckpt) == f'work_dirs/{ckpt_rel}'
     assert 'ExportStudentHook' in [h['type'] for h in cfg.custom_hooks]
-    cfg.model.teacher_ckpt = teacher_ckpts(
-        load_model_config(cfg.model.teacher_config))
+    # random weights: no pretrained backbone (the MobileNetV2 teacher's
+    # ImageNet init_cfg) in the written checkpoint
+    teacher = load_model_config(cfg.model.teacher_config).copy()
+    teacher.backbone.init_cfg = None
+    cfg.model.teacher_ckpt = teacher_ckpts(teacher)
     data = coco_batch()
-    for sample in data['data_samples']:  # the tiny sets have 5 classes
-        sample.gt_instances.labels %= 5
-    _train_one_step(cfg, data, TINY[name])
+    # the synthetic sets have 5 classes, the DeepForest set 1 ('Tree')
+    num_classes = cfg.model.student.bbox_head.num_classes
+    for sample in data['data_samples']:
+        sample.gt_instances.labels %= num_classes
+    _train_one_step(cfg, data, family)
 
 
 @pytest.mark.parametrize('name', sorted(COCO))

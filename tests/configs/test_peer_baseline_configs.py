@@ -1,14 +1,16 @@
 """The peer and baseline configs: mmdet's LD (``configs/ld/``), the
 head-initialised student (``configs/head_init/``, ``HeadInitHook``) and the
-cost-matched students (``configs/tiny/*_1000it_*``, ``*_1200it_*``).
+cost-matched students (``configs/tiny/*_<N>it_*`` of COST_MATCHED).
 
 Every tiny config trains ONE iteration through the runner it declares, on
-the tiny synthetic set; the LD and head-init ones with a random teacher
+the tiny synthetic set (a DeepForest one with the set's first class as its
+one class); the LD and head-init ones with a random teacher
 checkpoint that the test writes in mmengine's format (message hub included,
 so it loads under torch's ``weights_only`` only through mmera's
 allow-list). The COCO LD config builds offline (random weights, no
 download).
 """
+import copy
 import os.path as osp
 from types import SimpleNamespace
 
@@ -38,19 +40,27 @@ LD_COCO = 'ld/ld_gfl_r101-r50_fpn_1x_coco.py'
 HEAD_INIT = {
     'head_init/head-init_retinanet_r34w32-r18w16_fpn_500it_synthetic.py':
     ('tiny/retinanet_r18w16_fpn_500it_synthetic.py',
-     'tiny/retinanet_r34w32_fpn_500it_synthetic.py',
+     'tiny/retinanet_r34w32_fpn_3000it_synthetic.py',
      'teacher_synthetic/teacher.pth'),
     'head_init/head-init_gfl_r34w32-r18w16_fpn_500it_synthetic.py':
     ('tiny/gfl_r18w16_fpn_500it_synthetic.py',
      'tiny/gfl_r34w32_fpn_500it_synthetic.py',
      'teacher_gfl_synthetic/teacher.pth'),
+    # the real mini set: the ImageNet-MobileNetV2 teacher's 1-class head
+    'head_init/head-init_retinanet_mnv2-r18w16_fpn_500it_deepforest.py':
+    ('tiny/retinanet_r18w16_fpn_500it_deepforest.py',
+     'tiny/retinanet_mnv2_fpn_2000it_deepforest.py',
+     'teacher_deepforest/teacher.pth'),
 }
 # config -> (student, factor)
+# (tools/benchmark/train_step.py: ERA's era_all step / the student's)
 COST_MATCHED = {
-    'tiny/retinanet_r18w16_fpn_1000it_synthetic.py':
-    ('tiny/retinanet_r18w16_fpn_500it_synthetic.py', 2.0),
-    'tiny/gfl_r18w16_fpn_1200it_synthetic.py':
-    ('tiny/gfl_r18w16_fpn_500it_synthetic.py', 2.4),
+    'tiny/retinanet_r18w16_fpn_1900it_synthetic.py':
+    ('tiny/retinanet_r18w16_fpn_500it_synthetic.py', 3.8),
+    'tiny/gfl_r18w16_fpn_2050it_synthetic.py':
+    ('tiny/gfl_r18w16_fpn_500it_synthetic.py', 4.1),
+    'tiny/retinanet_r18w16_fpn_1700it_deepforest.py':
+    ('tiny/retinanet_r18w16_fpn_500it_deepforest.py', 3.4),
 }
 # mmdet's LD loss (configs/ld/ld_r18-gflv1-r101_fpn_1x_coco.py)
 MMDET_LD = Config.fromfile(
@@ -70,6 +80,23 @@ def _one_thread():
 
 def _cfg(rel: str) -> Config:
     return Config.fromfile(osp.join(CONFIGS, rel))
+
+
+def _offline(model_cfg):
+    """``model_cfg`` without a pretrained backbone (the MobileNetV2
+    teacher's ImageNet ``init_cfg``): random weights, nothing read."""
+    model_cfg = copy.deepcopy(model_cfg)
+    model_cfg.backbone.init_cfg = None
+    return model_cfg
+
+
+def _on_the_tiny_set(cfg) -> None:
+    """A DeepForest config (one class, 'Tree') trains on the tiny
+    synthetic set with its first class ('circle') as the one class; the
+    synthetic configs' classes are the set's own (nothing changes)."""
+    dataset = cfg.train_dataloader.dataset
+    if tuple(dataset.metainfo.classes) == ('Tree', ):
+        dataset.metainfo = dict(classes=('circle', ))
 
 
 def _repo_path(path: str) -> str:
@@ -136,6 +163,7 @@ def _train_one_iteration(make_tiny_config, rel, tmp_path, edit=None):
     cfg.default_hooks.checkpoint = None
     cfg.work_dir = str(tmp_path / 'work')
     cfg.experiment_name = f'peer_{tmp_path.name}'
+    _on_the_tiny_set(cfg)
     if edit is not None:
         edit(cfg)
     runner = RUNNERS.build(cfg)
@@ -267,7 +295,7 @@ def test_head_init_config_trains_one_iteration(rel, make_tiny_config,
     assert _repo_path(hook.checkpoint) == f'work_dirs/{ckpt_rel}'
 
     path = tmp_path / 'teacher.pth'
-    teacher = write_teacher_ckpt(_cfg(teacher_rel).model, path)
+    teacher = write_teacher_ckpt(_offline(_cfg(teacher_rel).model), path)
 
     def edit(cfg):
         cfg.custom_hooks[0].checkpoint = str(path)
@@ -277,10 +305,12 @@ def test_head_init_config_trains_one_iteration(rel, make_tiny_config,
     start = record.start
     head = [k for k in start if k.startswith('bbox_head.')]
     assert head and all(torch.equal(start[k], teacher[k]) for k in head)
-    # the rest keeps its own init: the backbone (other widths) and the
-    # neck's output convs (the teacher's shapes, not its weights)
-    assert start['backbone.conv1.weight'].shape != teacher[
-        'backbone.conv1.weight'].shape
+    # the rest keeps its own init: the backbone (other widths, or another
+    # backbone: MobileNetV2 has no such weight) and the neck's output convs
+    # (the teacher's shapes, not its weights)
+    conv1 = 'backbone.conv1.weight'
+    assert conv1 not in teacher or start[conv1].shape != teacher[
+        conv1].shape
     fpn = 'neck.fpn_convs.0.conv.weight'
     assert start[fpn].shape == teacher[fpn].shape
     assert not torch.equal(start[fpn], teacher[fpn])

@@ -1,9 +1,14 @@
 """MBRNet: residual targets, approximations, init, adapter, sharing, losses."""
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
+from mmengine.model import BaseModel
+from mmengine.optim import build_optim_wrapper
 from torch import nn
 
+from mmdet.registry import MODELS
 from mmera.models import MBRNet
 
 # Three FPN-like levels of decreasing size.
@@ -345,3 +350,156 @@ def test_bottleneck_keeps_the_full_width_state_dict_keys_of_its_blocks():
     light = MBRNet(8, 8, num_blocks=2, bottleneck_channels=4)
     assert set(dense.state_dict()) < set(light.state_dict())
     assert 'branches.0.3.conv.weight' in light.state_dict()
+
+
+# -- the residual norms logged every training step ---------------------------
+def _rel_norm(teacher, approx):
+    """||T - M|| / ||T|| over the whole batch, written out by hand."""
+    return (((teacher - approx)**2).sum().sqrt() /
+            (teacher**2).sum().sqrt()).item()
+
+
+def _residual_keys(num_branches, num_levels):
+    return {f'residual_k{k}_p{lvl}' for k in range(num_branches + 1)
+            for lvl in range(num_levels)}
+
+
+def test_loss_logs_a_residual_norm_per_approximation_and_level():
+    base, teacher = _levels(0), _levels(1)
+    preds = [_levels(10 + k) for k in range(3)]
+    net = MBRNet(8, 8, num_branches=3)
+    losses = net.loss(base, preds, teacher)
+    assert set(losses) == {'loss_mimic', 'loss_residual'} | _residual_keys(
+        3, len(SHAPES))
+    # logged, never summed into the total loss by mmengine ('loss' in key)
+    assert not any('loss' in k for k in _residual_keys(3, len(SHAPES)))
+    approx = MBRNet.approximations(base, preds)
+    for k in range(4):
+        for lvl in range(len(SHAPES)):
+            value = losses[f'residual_k{k}_p{lvl}']
+            assert value.dim() == 0 and value.dtype == torch.float32
+            assert value.item() == pytest.approx(
+                _rel_norm(teacher[lvl], approx[k][lvl]), rel=1e-5)
+    # k = 0 is the mimic's residual: ||T - P(S)|| / ||T||
+    assert losses['residual_k0_p1'].item() == pytest.approx(
+        _rel_norm(teacher[1], base[1]), rel=1e-6)
+
+
+def test_residual_norms_are_constants_of_the_graph():
+    base = [x.requires_grad_() for x in _levels(0)]
+    teacher = [x.requires_grad_() for x in _levels(1)]
+    preds = [[x.requires_grad_() for x in _levels(10 + k)] for k in range(2)]
+    losses = MBRNet(8, 8, num_branches=2).loss(base, preds, teacher)
+    for key in _residual_keys(2, len(SHAPES)):
+        assert not losses[key].requires_grad, key
+    # the losses themselves still train
+    assert losses['loss_mimic'].requires_grad
+    assert losses['loss_residual'].requires_grad
+
+
+def test_perfect_and_halving_branches_give_the_expected_norms():
+    base, teacher = _levels(0), _levels(1)
+    preds = []
+    for _ in range(3):
+        targets = MBRNet.residual_targets(base, preds + [None], teacher)
+        preds.append([0.5 * r for r in targets[-1]])
+    norms = MBRNet.residual_norms(base, preds, teacher)
+    # each halving branch leaves half of what was left
+    for k in range(1, 4):
+        for lvl in range(len(SHAPES)):
+            assert norms[f'residual_k{k}_p{lvl}'].item() == pytest.approx(
+                0.5**k * norms[f'residual_k0_p{lvl}'].item(), rel=1e-5)
+    # M_0 == T: nothing left anywhere
+    exact = MBRNet.residual_norms(teacher, preds[:1], teacher)
+    assert exact['residual_k0_p0'].item() == 0.0
+
+
+def test_fitting_shrinks_the_residual_from_k0_to_kK():
+    """A real optimisation of MBRNet's two losses to a fixed teacher: the
+    branches learn (part of) the residual, so ``M_K`` ends nearer ``T``
+    than ``M_0`` on every level (at init they are equal)."""
+    torch.manual_seed(0)
+    net = MBRNet(8, 8, num_branches=2, num_blocks=1)
+    net.init_weights()
+    net.train()
+    student, teacher = _levels(20), _levels(21)
+    first = net.loss(*net(student), teacher)
+    for lvl in range(len(SHAPES)):
+        assert first[f'residual_k2_p{lvl}'] == first[f'residual_k0_p{lvl}']
+    optim = torch.optim.Adam(net.parameters(), lr=0.01)
+    for _ in range(30):
+        losses = net.loss(*net(student), teacher)
+        optim.zero_grad()
+        (losses['loss_mimic'] + losses['loss_residual']).backward()
+        optim.step()
+    net.eval()
+    with torch.no_grad():
+        last = net.loss(*net(student), teacher)
+    for lvl in range(len(SHAPES)):
+        k0 = last[f'residual_k0_p{lvl}'].item()
+        assert last[f'residual_k2_p{lvl}'].item() < 0.95 * k0
+        assert last[f'residual_k2_p{lvl}'].item() < last[
+            f'residual_k1_p{lvl}'].item() < k0
+
+
+class _MBRNetModel(BaseModel):
+    """The smallest mmengine model around MBRNet: its ``loss`` dict is what
+    ``train_step`` parses and returns as the log vars."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = MBRNet(8, 8, num_branches=2)
+        self.net.init_weights()
+
+    def forward(self, inputs, teacher, mode='loss'):
+        return self.net.loss(*self.net(inputs), teacher)
+
+
+def test_parse_losses_sums_only_the_loss_terms():
+    model = _MBRNetModel()
+    losses = model(_levels(0), _levels(1))
+    total, log_vars = model.parse_losses(losses)
+    expected = losses['loss_mimic'] + losses['loss_residual']
+    assert total.item() == pytest.approx(expected.item(), rel=1e-6)
+    # the norms are logged, as they are (every key survives parsing)
+    for key in _residual_keys(2, len(SHAPES)):
+        assert torch.equal(log_vars[key], losses[key])
+    assert log_vars['loss'].item() == pytest.approx(expected.item(), rel=1e-6)
+    # and a training step returns them to the runner's log
+    optim_wrapper = build_optim_wrapper(
+        model, dict(optimizer=dict(type='SGD', lr=0.01)))
+    out = model.train_step(dict(inputs=_levels(0), teacher=_levels(1)),
+                           optim_wrapper)
+    assert _residual_keys(2, len(SHAPES)) <= set(out)
+
+
+def test_era_distiller_logs_the_norms_and_keeps_its_total_loss(
+        student_cfg, teacher_cfg, teacher_ckpt, batch):
+    """ERADistiller merges the norms as ``era.residual_k*_p*``; the total
+    loss is the sum of the ``loss`` terms alone, as before."""
+    torch.manual_seed(0)
+    model = MODELS.build(dict(
+        type='ERADistiller', student=copy.deepcopy(student_cfg),
+        teacher_config=copy.deepcopy(teacher_cfg), teacher_ckpt=teacher_ckpt,
+        mbrnet=dict(num_branches=2)))
+    model.init_weights()
+    model.train()
+    losses = model.loss(*batch)
+    levels = len(model.pairing.select_student(
+        model.student.extract_feat(batch[0])))
+    keys = {f'era.{k}' for k in _residual_keys(2, levels)}
+    assert keys <= set(losses)
+    total, log_vars = model.parse_losses(losses)
+    by_hand = sum(sum(v) if isinstance(v, list) else v
+                  for k, v in losses.items() if k.split('.')[-1].startswith(
+                      'loss'))
+    assert total.item() == pytest.approx(by_hand.item(), rel=1e-6)
+    # unchanged: the same total without the norms
+    without, _ = model.parse_losses(
+        {k: v for k, v in losses.items() if k not in keys})
+    assert torch.equal(total, without)
+    assert keys <= set(log_vars)
+    # zero-initialised branches: every approximation is still P(S)
+    for lvl in range(levels):
+        assert losses[f'era.residual_k2_p{lvl}'].item() == pytest.approx(
+            losses[f'era.residual_k0_p{lvl}'].item())

@@ -14,7 +14,7 @@ from mmdet.registry import MODELS
 from mmera.runs import shipped_teachers, teachers
 from mmera.runs.paths import REPO_ROOT
 from mmera.runs.shipped_teachers import (install_shipped, sha256, ship,
-                                         shipped_files)
+                                         shipped_files, teacher_checkpoint)
 from mmera.runs.teachers import SETS, ensure_teacher, teacher_config
 
 CONFIG = 'configs/tiny/retinanet_r18w16_fpn_500it_synthetic.py'
@@ -59,7 +59,8 @@ def test_ship_then_install_round_trips_in_fp16(finished_run, tmp_path):
     record = json.load(open(files['record']))
     assert record['config'] == CONFIG and record['iterations'] == 20
     assert record['command'] == ['tools/train.py', CONFIG]
-    assert record['final'] == {'mAP': 0.2, 'mAP50': 0.4}
+    assert record['checkpoint'] == 'iter_20.pth'  # no best kept: the last
+    assert record['metrics'] == {'mAP': 0.2, 'mAP50': 0.4}
     assert [r['iter'] for r in record['val_curve']] == [10, 20]
     assert open(files['log']).read() == 'the log\n'
     # SHA256SUMS is what `sha256sum -c` reads
@@ -78,6 +79,26 @@ def test_ship_then_install_round_trips_in_fp16(finished_run, tmp_path):
         torch.testing.assert_close(got, value.half().to(value.dtype))
     # it loads strictly into the teacher's model
     model.load_state_dict(loaded['state_dict'], strict=True)
+
+
+def test_the_best_validation_checkpoint_is_the_teacher(finished_run,
+                                                       tmp_path):
+    """A run that kept its best validation's checkpoint ships that one, with
+    that validation's metrics (a small set overfits before the end)."""
+    work, model = finished_run
+    best = work / 'best_coco_bbox_mAP_iter_10.pth'
+    state = {k: torch.zeros_like(v) for k, v in model.state_dict().items()}
+    torch.save({'meta': {'iter': 10}, 'state_dict': state}, best)
+    assert teacher_checkpoint(str(work)) == str(best)
+    root = str(tmp_path / 'teachers')
+    ship(str(work), 'teacher_tiny', CONFIG, root)
+    record = json.load(open(shipped_files('teacher_tiny', root)['record']))
+    assert record['checkpoint'] == best.name and record['iterations'] == 10
+    assert record['metrics'] == {'mAP': 0.1, 'mAP50': 0.2}
+    out = str(tmp_path / 'teacher.pth')
+    assert install_shipped('teacher_tiny', CONFIG, out, root)
+    loaded = torch.load(out, weights_only=True)['state_dict']
+    assert all(not v.any() for v in loaded.values() if v.is_floating_point())
 
 
 def test_install_refuses_a_stale_or_corrupt_copy(finished_run, tmp_path):

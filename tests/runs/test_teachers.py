@@ -1,6 +1,7 @@
 """The tiny sets' teachers: one mapping, the configs' own paths, training
 once, publishing the last checkpoint atomically."""
 import glob
+import json
 import os
 import os.path as osp
 
@@ -140,7 +141,32 @@ def test_ensure_teacher_trains_once_and_retrains_on_request(fake_train,
     assert fake_train[-1]['reuse'] is False
     assert open(path).read() == 'run 2'
     assert sorted(os.listdir(osp.dirname(path))) == [
-        'iter_1.pth', 'iter_2.pth', 'last_checkpoint', 'teacher.pth']
+        'iter_1.pth', 'iter_2.pth', 'last_checkpoint', 'teacher.pth',
+        'teacher_source.json']
+
+
+def test_a_teacher_of_another_config_is_set_aside_not_used(fake_train,
+                                                           tmp_path, capsys):
+    """teacher.pth made from another teacher config (e.g. the 500-iteration
+    teacher before the converged one) is kept under its config's name and
+    the set's teacher config is trained in its place; one without a
+    recorded source (published before sources existed) stays cached."""
+    root = str(tmp_path)
+    path = ensure_teacher('synthetic', work_root=root)
+    work = osp.dirname(path)
+    with open(osp.join(work, 'teacher_source.json'), 'w') as f:
+        json.dump({'config': 'configs/tiny/old_teacher_500it.py'}, f)
+    assert ensure_teacher('synthetic', work_root=root) == path
+    assert len(fake_train) == 2 and open(path).read() == 'run 2'
+    assert open(osp.join(work, 'teacher_old_teacher_500it.pth')).read() == \
+        'run 1'
+    assert 'kept as' in capsys.readouterr().out
+    with open(osp.join(work, 'teacher_source.json')) as f:
+        assert json.load(f)['config'] == \
+            teachers._teacher_config_rel('synthetic', 'retinanet')
+    os.remove(osp.join(work, 'teacher_source.json'))
+    ensure_teacher('synthetic', work_root=root)
+    assert len(fake_train) == 2
 
 
 def test_ensure_teacher_of_a_detector_family(fake_train, tmp_path, capsys):

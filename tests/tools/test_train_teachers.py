@@ -12,6 +12,7 @@ import torch
 from mmengine.config import Config
 
 import mmera.runs.teachers as teachers
+from mmera.runs.shipped_teachers import teacher_checkpoint
 from cli_helpers import REPO_ROOT, TOOLS, run_tool
 from mmera.runs.teachers import teacher_ckpt
 
@@ -65,8 +66,10 @@ def test_train_teachers_writes_the_configs_teacher_ckpt(synthetic_root,
     assert osp.isfile(cfg.model.teacher_ckpt), out  # the config's own path
     assert f'teacher synthetic: {expected}' in out
     work = osp.dirname(expected)
-    # exactly the last checkpoint of the run, published under its name
-    assert filecmp.cmp(expected, osp.join(work, 'iter_2.pth'), shallow=False)
+    # exactly the run's best validation checkpoint, published under its name
+    best = teacher_checkpoint(work)
+    assert osp.basename(best).startswith('best_coco_bbox_mAP_iter_')
+    assert filecmp.cmp(expected, best, shallow=False)
     assert not [f for f in os.listdir(work) if '.tmp' in f]
     state = torch.load(expected, map_location='cpu')['state_dict']
     assert any(k.startswith('backbone.layer4') for k in state)

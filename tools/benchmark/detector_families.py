@@ -38,7 +38,6 @@ import argparse
 import json
 import os
 import os.path as osp
-import statistics
 import sys
 import time
 from typing import Dict, List, Optional, Sequence
@@ -49,6 +48,9 @@ from _bootstrap import ensure_mmera_importable  # noqa: E402
 ensure_mmera_importable()
 
 from mmera.runs.paths import WORK_DIRS, repo_path  # noqa: E402
+from mmera.runs.seed_stats import (fmt_diffs, fmt_ms,  # noqa: E402
+                                   fmt_seconds, fmt_share, gain_share,
+                                   mean_std, ok_runs, paired_diffs)
 from mmera.runs.teachers import (ensure_teacher, require_data,  # noqa: E402
                                  teacher_ckpt, teacher_work_dir)
 from mmera.runs.training import (DONE_MARKER, STDOUT_LOG,  # noqa: E402
@@ -121,56 +123,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 # -- aggregation (pure: tested with fake metrics) ----------------------------
 
-def mean_std(values: Sequence[float]) -> Optional[Dict[str, float]]:
-    """``mean``, ``std`` (sample, 0 for one value) and ``n``; None if
-    empty."""
-    values = list(values)
-    if not values:
-        return None
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return dict(mean=statistics.mean(values), std=std, n=len(values))
-
-
-def paired_diffs(base: Dict[int, dict], other: Dict[int, dict],
-                 key: str) -> Dict[int, float]:
-    """``other`` - baseline of ``key`` for every seed where both runs have
-    it."""
-    return {
-        seed: other[seed][key] - base[seed][key]
-        for seed in sorted(set(base) & set(other))
-        if key in base[seed] and key in other[seed]
-    }
-
-
-def gain_share(diffs: Dict[int, float],
-               era_diffs: Dict[int, float]) -> Optional[Dict]:
-    """A cheaper ERA setting's gain over the baseline as a share of full
-    ERA's, on the seeds both have: ``mean`` (the ratio of the mean gains)
-    and ``per_seed`` (each seed's ratio); None without a common seed or
-    when ERA gained nothing on average."""
-    seeds = sorted(set(diffs) & set(era_diffs))
-    era_mean = statistics.mean(era_diffs[s] for s in seeds) if seeds else 0
-    if era_mean <= 0:
-        return None
-    return dict(mean=statistics.mean(diffs[s] for s in seeds) / era_mean,
-                per_seed={s: diffs[s] / era_diffs[s] if era_diffs[s] else
-                          float('nan') for s in seeds})
-
-
-def fmt_share(share: Optional[Dict]) -> str:
-    """``97% (s0 95%, s1 99%)``; ``-`` without a share."""
-    if not share:
-        return '-'
-    seeds = ', '.join(f's{s} {100 * v:.0f}%'
-                      for s, v in share['per_seed'].items())
-    return f"{100 * share['mean']:.0f}% ({seeds})"
-
-
-def _ok(runs: Dict[int, dict]) -> Dict[int, dict]:
-    """The finished runs (with metrics) of one method, by seed."""
-    return {s: r for s, r in runs.items() if 'mAP' in r}
-
-
 def summarize(results: Dict[str, Dict[str, Dict[int, dict]]]) -> Dict:
     """Per family: the teacher's metrics; for mAP and mAP50 the baseline's
     mean +- std and, per distiller run for that family, its mean +- std and
@@ -188,15 +140,15 @@ def summarize(results: Dict[str, Dict[str, Dict[int, dict]]]) -> Dict:
     """
     out = {}
     for family, methods in results.items():
-        base = _ok(methods.get('student', {}))
-        teacher = _ok(methods.get('teacher', {}))
+        base = ok_runs(methods.get('student', {}))
+        teacher = ok_runs(methods.get('teacher', {}))
         summary = dict(teacher=next(iter(teacher.values()), None))
         for key in ('mAP', 'mAP50'):
             per_method = {}
             for method in DISTILLERS:
                 if method not in methods:
                     continue
-                runs = _ok(methods[method])
+                runs = ok_runs(methods[method])
                 diffs = paired_diffs(base, runs, key)
                 per_method[method] = dict(
                     stat=mean_std([r[key] for r in runs.values()]),
@@ -210,7 +162,7 @@ def summarize(results: Dict[str, Dict[str, Dict[int, dict]]]) -> Dict:
                 baseline=mean_std([r[key] for r in base.values()]),
                 methods=per_method)
         summary['train_s'] = {
-            method: mean_std([r['train_s'] for r in _ok(runs).values()
+            method: mean_std([r['train_s'] for r in ok_runs(runs).values()
                               if 'train_s' in r])
             for method, runs in methods.items()
         }
@@ -221,29 +173,6 @@ def summarize(results: Dict[str, Dict[str, Dict[int, dict]]]) -> Dict:
         }
         out[family] = summary
     return out
-
-
-def fmt_ms(stat: Optional[Dict[str, float]], signed: bool = False) -> str:
-    """``0.123 +- 0.004 (n=3)``, ``0.123`` for one value, ``-`` for none."""
-    if stat is None:
-        return '-'
-    sign = '+' if signed else ''
-    if stat['n'] == 1:
-        return f'{stat["mean"]:{sign}.3f}'
-    return f'{stat["mean"]:{sign}.3f} +- {stat["std"]:.3f} (n={stat["n"]})'
-
-
-def fmt_diffs(diffs: Dict[int, float]) -> str:
-    """``s0 +0.012, s1 -0.003``; ``-`` when no seed has both runs."""
-    if not diffs:
-        return '-'
-    return ', '.join(f's{seed} {d:+.3f}' for seed, d in diffs.items())
-
-
-def fmt_seconds(stat: Optional[Dict[str, float]]) -> str:
-    if stat is None:
-        return '-'
-    return f'{stat["mean"] / 60:.1f} min'
 
 
 def markdown(summary: Dict) -> str:

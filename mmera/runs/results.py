@@ -1,0 +1,369 @@
+"""The main results table (issue 13): every method over seeds, one table.
+
+A suite (:data:`SUITES`) is a tiny set, the teacher detector its distillers
+learn from, the plain student (the baseline) and the methods compared with
+it. :func:`run_benchmark` trains every run of the suites asked,
+``<work_dir>/<suite>/<method>_seed<seed>/``, through ``tools/train.py``
+(:func:`mmera.runs.training.train`: a finished run of the same command is
+reused, an interrupted one resumed), evaluates each finished run's last
+checkpoint on the set's report split (:mod:`mmera.runs.report_split`) and
+rewrites ``results.md`` / ``results.json`` after every finished run
+(:func:`write_tables`, :mod:`mmera.runs.results_table`), then plots the
+curves (:func:`make_plots`, :mod:`mmera.runs.plots`).
+
+Runs train side by side with ``jobs`` > 1 (threads, each waiting on its
+``tools/train.py`` child); the teachers are ensured first, one at a time,
+so no two runs train the same teacher.
+"""
+import os
+import os.path as osp
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+
+from .paths import WORK_DIRS, repo_path
+from .report_split import evaluate as evaluate_report
+from .results_table import BASELINE, ERA, LABELS, write_report
+from .teachers import ensure_teacher, require_data, teacher_metrics
+from .training import (DONE_MARKER, STDOUT_LOG, best_alpha, final_metrics,
+                       run_seconds, train)
+
+#: The default root of the runs and tables.
+DEFAULT_WORK_DIR = osp.join(WORK_DIRS, 'results')
+
+
+@dataclass(frozen=True)
+class Suite:
+    """One block of the table: a set, a teacher, a baseline and methods.
+
+    Attributes:
+        data: The tiny set (a key of :data:`mmera.runs.teachers.SETS`).
+        detector: The teacher's detector family (``ensure_teacher``'s
+            ``detector``); the distillers' configs load its checkpoint.
+        baseline: The plain student's config, repository-relative.
+        methods: Method name -> its config, repository-relative.
+    """
+    data: str
+    detector: str
+    baseline: str
+    methods: Dict[str, str] = field(default_factory=dict)
+
+    def configs(self) -> Dict[str, str]:
+        """Every config of the suite, the baseline first."""
+        return {BASELINE: self.baseline, **self.methods}
+
+
+_ERA_ABLATION = 'configs/era/era-{}_retinanet_r34w32-r18w16_fpn_500it_' \
+    'synthetic.py'
+
+#: suite -> :class:`Suite`; a new block of the table is one more entry.
+SUITES: Dict[str, Suite] = {
+    'synthetic-retinanet': Suite(
+        'synthetic', 'retinanet',
+        'configs/tiny/retinanet_r18w16_fpn_500it_synthetic.py', {
+            # the student for ERA's measured cost (configs/tiny/README.md)
+            'cost-matched': 'configs/tiny/retinanet_r18w16_fpn_1900it_'
+            'synthetic.py',
+            'head-init': 'configs/head_init/head-init_retinanet_r34w32-'
+            'r18w16_fpn_500it_synthetic.py',
+            'fitnet': 'configs/fitnet/fitnet_retinanet_r34w32-r18w16_fpn_'
+            '500it_synthetic.py',
+            'pkd': 'configs/pkd/pkd_retinanet_r34w32-r18w16_fpn_500it_'
+            'synthetic.py',
+            'crosskd': 'configs/crosskd/crosskd_retinanet_r34w32-r18w16_fpn_'
+            '500it_synthetic.py',
+            'era': 'configs/era/era_retinanet_r34w32-r18w16_fpn_500it_'
+            'synthetic.py'}),
+    'synthetic-gfl': Suite(
+        'synthetic', 'gfl', 'configs/tiny/gfl_r18w16_fpn_500it_synthetic.py', {
+            'cost-matched': 'configs/tiny/gfl_r18w16_fpn_2050it_'
+            'synthetic.py',
+            'head-init': 'configs/head_init/head-init_gfl_r34w32-r18w16_fpn_'
+            '500it_synthetic.py',
+            'ld': 'configs/ld/ld_gfl_r34w32-r18w16_fpn_500it_synthetic.py',
+            'crosskd': 'configs/crosskd/crosskd_gfl_r34w32-r18w16_fpn_500it_'
+            'synthetic.py',
+            'era': 'configs/era/era_gfl_r34w32-r18w16_fpn_500it_synthetic.py'
+        }),
+    'deepforest-retinanet': Suite(
+        'deepforest', 'retinanet',
+        'configs/tiny/retinanet_r18w16_fpn_500it_deepforest.py', {
+            'cost-matched': 'configs/tiny/retinanet_r18w16_fpn_1700it_'
+            'deepforest.py',
+            'head-init': 'configs/head_init/head-init_retinanet_mnv2-r18w16_'
+            'fpn_500it_deepforest.py',
+            'fitnet': 'configs/fitnet/fitnet_retinanet_mnv2-r18w16_fpn_500it_'
+            'deepforest.py',
+            'pkd': 'configs/pkd/pkd_retinanet_mnv2-r18w16_fpn_500it_'
+            'deepforest.py',
+            'era': 'configs/era/era_retinanet_mnv2-r18w16_fpn_500it_'
+            'deepforest.py',
+            'crosskd': 'configs/crosskd/crosskd_retinanet_mnv2-r18w16_fpn_'
+            '500it_deepforest.py'}),
+    # ERA's ablations on the same protocol (synthetic set only): each
+    # configs/era/era-<variant>_* config changes one thing of ERA's
+    'synthetic-ablations': Suite(
+        'synthetic', 'retinanet',
+        'configs/tiny/retinanet_r18w16_fpn_500it_synthetic.py', {
+            'era': 'configs/era/era_retinanet_r34w32-r18w16_fpn_500it_'
+            'synthetic.py',
+            'era-notwi': _ERA_ABLATION.format('notwi'),
+            'era-k0': _ERA_ABLATION.format('k0'),
+            'era-k1': _ERA_ABLATION.format('k1'),
+            'era-k2': _ERA_ABLATION.format('k2'),
+            'era-1block': _ERA_ABLATION.format('1block'),
+            'era-separable': _ERA_ABLATION.format('separable'),
+            'era-sampled': _ERA_ABLATION.format('sampled'),
+            'era-last': _ERA_ABLATION.format('last'),
+            'era-nonorm': _ERA_ABLATION.format('nonorm'),
+        }),
+}
+
+
+def run_dir(work_dir: str, suite: str, method: str, seed: int) -> str:
+    """Where a run trains: ``<work_dir>/<config name>_seed<seed>``.
+
+    One run per config and seed, whichever suites list it: the ablation
+    suite's baseline and ERA are the main suite's runs, trained once.
+    """
+    config = SUITES[suite].configs()[method]
+    return osp.join(work_dir,
+                    f'{osp.splitext(osp.basename(config))[0]}_seed{seed}')
+
+
+def read_run(path: str, config: str, data: str) -> Optional[dict]:
+    """A finished run's numbers, evaluating it on the report split if needed.
+
+    Args:
+        path: The run's work dir.
+        config: Its config.
+        data: Its set.
+
+    Returns:
+        dict | None: ``val_mAP``, ``val_mAP50``, ``train_s`` and the
+        report-split ``mAP`` / ``mAP50`` (or ``report_error``; ERA runs also
+        ``st``, their best ST-mode alpha); ``{'error'}`` for an unreadable
+        run; None for an unfinished one.
+    """
+    if not osp.isfile(osp.join(path, DONE_MARKER)):
+        return None
+    try:
+        val = final_metrics(path)
+        run = dict(val_mAP=val['mAP'], val_mAP50=val['mAP50'],
+                   train_s=run_seconds(path))
+    except (OSError, IndexError, KeyError, ValueError) as e:
+        return dict(error=f'unreadable run: {e}')
+    report = evaluate_report(config, path, data)
+    if 'error' in report:
+        run['report_error'] = report['error']
+    else:
+        run.update(mAP=report['mAP'], mAP50=report['mAP50'])
+    try:
+        run['st'] = best_alpha(path)
+    except (OSError, IndexError, KeyError, ValueError):
+        pass  # only ERA runs sweep alpha
+    return run
+
+
+def run_one(work_dir: str, suite: str, method: str, seed: int,
+            train_it: bool = True, fresh: bool = False) -> Optional[dict]:
+    """Trains (or reuses) one run and reads it (see :func:`read_run`).
+
+    Args:
+        work_dir: The root of the runs.
+        suite: A key of :data:`SUITES`.
+        method: :data:`BASELINE` or one of the suite's methods.
+        seed: ``randomness.seed`` of the run.
+        train_it: Train the run (else only read a finished one).
+        fresh: Retrain a finished run.
+
+    Returns:
+        dict | None: The run; ``{'error', 'no_config'}`` when its config
+        does not exist, ``{'error', 'log'}`` when its training failed.
+    """
+    spec = SUITES[suite]
+    config = repo_path(spec.configs()[method])
+    if not osp.isfile(config):
+        return dict(error=f'no config: {spec.configs()[method]}',
+                    no_config=True)
+    path = run_dir(work_dir, suite, method, seed)
+    if train_it:
+        label = f'{suite} {method} s{seed}'
+        try:
+            train(config, path, [f'randomness.seed={seed}'], label,
+                  reuse=not fresh)
+        except SystemExit as e:  # train() names the failed run's log
+            print(f'[results] {label} FAILED: {e}', flush=True)
+            return dict(error=str(e), log=osp.join(path, STDOUT_LOG))
+    return read_run(path, config, spec.data)
+
+
+@contextmanager
+def one_thread_children(jobs: int) -> Iterator[None]:
+    """With ``jobs`` > 1, the children (``tools/train.py``,
+    ``tools/test.py``) run on one thread each: runs side by side on
+    threads of their own would fight over the cores."""
+    keys = ('OMP_NUM_THREADS', 'MKL_NUM_THREADS')
+    saved = {k: os.environ.get(k) for k in keys}
+    if jobs > 1:
+        os.environ.update({k: '1' for k in keys})
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _prepare(suites: Sequence[str], train_it: bool) -> Dict[str, str]:
+    """Checks each suite's data and ensures its teacher (when training);
+    returns ``suite -> problem`` for the suites that cannot train."""
+    problems = {}
+    for suite in suites:
+        spec = SUITES[suite]
+        try:
+            require_data(spec.data)
+            if train_it:
+                ensure_teacher(spec.data, detector=spec.detector)
+        except (FileNotFoundError, SystemExit) as e:
+            print(f'[results] {suite}: {e}', flush=True)
+            problems[suite] = str(e)
+    return problems
+
+
+def run_benchmark(suites: Sequence[str], seeds: Sequence[int], work_dir: str,
+                  methods: Optional[Sequence[str]] = None, jobs: int = 1,
+                  fresh: bool = False, report_only: bool = False) -> str:
+    """Trains the runs asked, ``jobs`` at once, and writes the tables.
+
+    Every method of the suites is in the tables (its finished runs of
+    ``seeds``); ``methods`` says which ones train. A failed run is reported
+    and the others go on; the next call retries it.
+
+    Args:
+        suites: Keys of :data:`SUITES`.
+        seeds: The seeds of every method.
+        work_dir: The root of the runs and of ``results.md`` /
+            ``results.json``.
+        methods: The methods to train (:data:`BASELINE` included); default
+            all.
+        jobs: Runs trained at once (each child on one thread when > 1).
+        fresh: Retrain finished runs.
+        report_only: Train nothing (finished runs are still evaluated on
+            the report split).
+
+    Returns:
+        str: The markdown of the tables.
+    """
+    work_dir = osp.abspath(work_dir)
+    problems = _prepare(suites, not report_only)
+    tasks: List[Tuple[str, str, int, bool]] = []
+    for seed in seeds:  # seed-major: the first seed's table fills first
+        for suite in suites:
+            for method in SUITES[suite].configs():
+                train_it = not report_only and suite not in problems and (
+                    methods is None or method in methods)
+                tasks.append((suite, method, seed, train_it))
+    # one job per run dir (suites share runs), training if any asks it;
+    # the runs only read go first: they are quick
+    jobs_of: Dict[str, List[Tuple[str, str, int, bool]]] = {}
+    for task in tasks:
+        jobs_of.setdefault(run_dir(work_dir, *task[:3]), []).append(task)
+    tasks = sorted(((*same[0][:3], any(t[3] for t in same))
+                    for same in jobs_of.values()), key=lambda t: t[3])
+    results: Dict = {s: {m: {} for m in SUITES[s].configs()} for s in suites}
+    meta = dict(seeds=list(seeds), suites=list(suites), problems=problems,
+                configs={s: SUITES[s].configs() for s in suites})
+
+    def one(task: Tuple[str, str, int, bool]) -> Optional[dict]:
+        suite, method, seed, train_it = task
+        try:
+            return run_one(work_dir, suite, method, seed, train_it, fresh)
+        except Exception as e:  # noqa: B902 one broken run stops no other
+            print(f'[results] {suite} {method} s{seed}: {e!r}', flush=True)
+            return dict(error=f'{type(e).__name__}: {e}')
+
+    start = time.time()
+    with one_thread_children(jobs), ThreadPoolExecutor(max(1, jobs)) as ex:
+        futures = {ex.submit(one, t): t for t in tasks}
+        for future in as_completed(futures):
+            suite, method, seed, train_it = futures[future]
+            run = future.result()
+            if run is not None:
+                for same in jobs_of[run_dir(work_dir, suite, method, seed)]:
+                    results[same[0]][same[1]][seed] = run
+            if train_it and not (run or {}).get('no_config'):
+                print(f'[results {time.time() - start:6.0f}s] {suite} '
+                      f'{method} s{seed} done', flush=True)
+                write_tables(work_dir, results, meta)
+    make_plots(work_dir, results)
+    return write_tables(work_dir, results, meta)
+
+
+def write_tables(work_dir: str, results: Dict, meta: Dict) -> str:
+    """Writes ``results.md`` / ``results.json`` of ``results`` (``suite ->
+    method -> seed -> run``) with each suite's teacher and existing plots.
+
+    Args:
+        work_dir: Where the tables (and plots) are.
+        results: The runs.
+        meta: ``seeds`` and ``problems`` (see :func:`run_benchmark`).
+
+    Returns:
+        str: The markdown.
+    """
+    heads, links, teachers = {}, {}, {}
+    for suite in results:
+        spec = SUITES[suite]
+        t = teachers[suite] = teacher_metrics(spec.data,
+                                              detector=spec.detector)
+        val = ', '.join(f'{k} {t[k]:.3f}' for k in ('mAP', 'mAP50')
+                        if k in t) or '- (no teacher run logged here)'
+        heads[suite] = f'Set {spec.data}, {spec.detector} teacher: val {val}.'
+        links[suite] = [(name, title) for name, title in
+                        plot_files(suite).values()
+                        if osp.isfile(osp.join(work_dir, name))]
+    meta = dict(meta, updated=time.strftime('%Y-%m-%d %H:%M'),
+                teachers=teachers)
+    return write_report(work_dir, results, meta, heads, links)
+
+
+def plot_files(suite: str) -> Dict[str, Tuple[str, str]]:
+    """kind -> (file name in the work dir, title) of a suite's plots."""
+    return dict(
+        map=(f'{suite}_map_vs_iter.png', f'{suite}: val mAP vs iteration'),
+        alpha=(f'{suite}_era_alpha.png', f'{suite}: ERA ST-mode mAP vs alpha'),
+        residuals=(f'{suite}_era_residuals.png',
+                   f'{suite}: ERA residual norms'))
+
+
+def make_plots(work_dir: str, results: Dict) -> None:
+    """Plots every suite's curves with :mod:`mmera.runs.plots` (skipped,
+    with a note, when that module or its plotting library is missing)."""
+    try:
+        from . import plots
+    except ImportError as e:
+        print(f'[results] no plots: {e}', flush=True)
+        return
+    for suite, runs in results.items():
+        dirs = {LABELS.get(m, m): [run_dir(work_dir, suite, m, s)
+                                   for s, r in sorted(seeds.items())
+                                   if 'val_mAP' in r]
+                for m, seeds in runs.items()}
+        dirs = {label: d for label, d in dirs.items() if d}
+        era = dirs.get(LABELS[ERA], [])
+        names = plot_files(suite)
+        for kind, fn, arg in (('map', plots.plot_map_curves, dirs),
+                              ('alpha', plots.plot_alpha, era),
+                              ('residuals', plots.plot_residual_norms, era)):
+            if not arg:
+                continue
+            name, title = names[kind]
+            try:
+                fn(arg, osp.join(work_dir, name), title)
+            except Exception as e:  # noqa: B902 a plot never stops a table
+                print(f'[results] {name} not plotted: {e!r}', flush=True)

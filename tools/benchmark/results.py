@@ -1,0 +1,96 @@
+"""The main results table (issue 13): every method, >= 3 seeds, one command.
+
+For each suite (:data:`mmera.runs.results.SUITES`: the synthetic RetinaNet
+and GFL pairs and the deepforest RetinaNet pair) this script
+
+1. ensures the suite's teacher (a cached or shipped checkpoint, else it is
+   trained, as ``make teachers`` does); the distillers' configs load it;
+2. trains the baseline (the plain student) and every method (cost-matched
+   student, head-initialised student, FitNet, PKD, LD, CrossKD, ERA: those
+   the suite has a config for; a missing config is reported as "no config")
+   over the seeds, into ``<work-dir>/<suite>/<method>_seed<seed>/``;
+3. evaluates each finished run's last checkpoint on the set's report split
+   (its test split, never used for a choice) with ``tools/test.py``, cached
+   in the run dir;
+4. writes ``<work-dir>/results.md`` and ``results.json`` after every
+   finished run (report and val mAP mean +- std, paired differences to the
+   baseline and "above" it or not, ERA against every method, wall-clock),
+   and at the end the plots (mAP vs iteration, ERA's alpha and residuals).
+
+It is resumable: a finished run of the same command is reused and an
+interrupted one resumes from its last checkpoint, so the same command picks
+up where it stopped across sittings, and more seeds train only the new
+runs. A failed run is reported and the others go on; the next call retries
+it.
+
+Budget: the main table first, ablations after it. Seed 0 of every suite
+trains before seed 1, so the table fills seed by seed. On the 2-core CPU
+machine a 500-iteration baseline run took 4-5 min and an ERA run 20-25 min
+(tools/benchmark/detector_families.py's runs), so one seed of the three
+suites is about 4 h and three seeds about 12 h of single runs; ``--jobs 2``
+shortens that on two free cores (``make bench-results`` uses 2).
+
+Examples::
+
+    python tools/benchmark/results.py                  # = make bench-results
+    python tools/benchmark/results.py --jobs 2 --seeds 0 1 2 3 4
+    python tools/benchmark/results.py --suites synthetic-gfl \\
+        --methods baseline era
+    python tools/benchmark/results.py --report-only    # tables only
+"""
+import argparse
+import os.path as osp
+import sys
+from typing import Optional, Sequence
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from _bootstrap import ensure_mmera_importable  # noqa: E402
+
+ensure_mmera_importable()
+
+from mmera.runs.results import (BASELINE, DEFAULT_WORK_DIR,  # noqa: E402
+                                SUITES, run_benchmark)
+
+#: every method of any suite, the baseline first
+METHODS = list(dict.fromkeys(m for s in SUITES.values() for m in s.configs()))
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--suites', nargs='+', choices=list(SUITES),
+                        default=list(SUITES))
+    parser.add_argument('--methods', nargs='+', choices=METHODS,
+                        default=None,
+                        help=f'the methods to train (default: all, '
+                        f'{BASELINE} included); the tables show every '
+                        f'finished run of every method')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--jobs', type=int, default=1,
+                        help='runs trained at once, each on one thread')
+    parser.add_argument('--work-dir', default=DEFAULT_WORK_DIR,
+                        help='the runs, results.md and results.json '
+                        '(default: work_dirs/results)')
+    parser.add_argument('--report-only', action='store_true',
+                        help='train nothing: the tables of the finished runs '
+                        '(still evaluated on the report split when needed)')
+    parser.add_argument('--fresh', action='store_true',
+                        help='retrain runs that already finished (the '
+                        'teachers stay)')
+    args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error('--jobs must be >= 1')
+    return args
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(argv)
+    text = run_benchmark(args.suites, args.seeds, args.work_dir,
+                         methods=args.methods, jobs=args.jobs,
+                         fresh=args.fresh, report_only=args.report_only)
+    print(text)
+    print(f'written: {osp.join(osp.abspath(args.work_dir), "results.md")} '
+          'and results.json')
+
+
+if __name__ == '__main__':
+    main()
