@@ -69,7 +69,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--cfg-options', nargs='+', default=[],
                         metavar='KEY=VALUE', help='passed to tools/train.py '
                         'for the teacher runs')
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.ship and (args.work_root or args.cfg_options):
+        parser.error('--ship keeps the teachers the configs load: drop '
+                     '--work-root and --cfg-options')
+    return args
 
 
 def plan(data_sets: Sequence[str],
@@ -100,13 +104,13 @@ def main() -> None:
         done[data, det] = ensure_teacher(data, args.retrain, args.work_root,
                                          args.cfg_options, detector=det)
         if args.ship:
-            if args.work_root or args.cfg_options:
-                raise SystemExit('--ship keeps the teachers the configs load: '
-                                 'drop --work-root and --cfg-options.')
-            print(f'shipped: {ship_teacher(data, det)}')
+            try:
+                print(f'shipped: {ship_teacher(data, det)}')
+            except (OSError, ValueError) as e:  # no run of it here
+                raise SystemExit(f'--ship: {e}')
     for (data, det), ckpt in done.items():
         metrics = teacher_metrics(data, args.work_root, det)
-        score = (f' (final bbox mAP {metrics["mAP"]:.3f}, mAP50 '
+        score = (f' (val bbox mAP {metrics["mAP"]:.3f}, mAP50 '
                  f'{metrics["mAP50"]:.3f})' if metrics else '')
         name = data if det == DEFAULT_DETECTOR else f'{det} {data}'
         print(f'teacher {name}: {ckpt}{score}')

@@ -193,7 +193,8 @@ class MBRNet(BaseModule):
         for level, teacher in enumerate(teacher_feats):
             # float32: a norm of a large fp16/bf16 map overflows or rounds
             teacher = teacher.detach().float()
-            # clamped: a constant-zero teacher level gives inf, not NaN
+            # clamped: a constant-zero teacher level gives a huge ratio
+            # (or 0), not NaN
             size = torch.linalg.vector_norm(teacher).clamp_min(1e-12)
             # T - M_k, built as (T - M_0) - pred_1 - ... - pred_k: one
             # running map per level instead of K+1 approximations held at

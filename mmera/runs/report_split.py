@@ -89,6 +89,18 @@ def missing_split(data: str) -> Optional[str]:
             f'{split.make}')
 
 
+def split_size(data: str) -> Optional[Dict[str, int]]:
+    """``images`` and ``boxes`` of the set's report split (None when it
+    is missing): the table says how much data its numbers stand on."""
+    path = repo_path(SPLITS[data].ann)
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        coco = json.load(f)
+    return dict(images=len(coco.get('images', [])),
+                boxes=len(coco.get('annotations', [])))
+
+
 def report_command(config: str, checkpoint: str, work_dir: str,
                    data: str) -> List[str]:
     """The ``tools/test.py`` command that evaluates ``checkpoint`` of

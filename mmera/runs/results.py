@@ -2,8 +2,9 @@
 
 A suite (:data:`SUITES`) is a tiny set, the teacher detector its distillers
 learn from, the plain student (the baseline) and the methods compared with
-it. :func:`run_benchmark` trains every run of the suites asked,
-``<work_dir>/<suite>/<method>_seed<seed>/``, through ``tools/train.py``
+it (:mod:`mmera.runs.suites`). :func:`run_benchmark` trains every run of
+the suites asked, ``<work_dir>/<config name>_seed<seed>/`` (one run per
+config and seed, whichever suites list it), through ``tools/train.py``
 (:func:`mmera.runs.training.train`: a finished run of the same command is
 reused, an interrupted one resumed), evaluates each finished run's last
 checkpoint on the set's report split (:mod:`mmera.runs.report_split`) and
@@ -15,111 +16,31 @@ Runs train side by side with ``jobs`` > 1 (threads, each waiting on its
 ``tools/train.py`` child); the teachers are ensured first, one at a time,
 so no two runs train the same teacher.
 """
+import json
 import os
 import os.path as osp
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
+from ..utils.atomic_files import write_text_atomic
 from .paths import WORK_DIRS, repo_path
 from .report_split import evaluate as evaluate_report
-from .results_table import BASELINE, ERA, LABELS, write_report
-from .teachers import ensure_teacher, require_data, teacher_metrics
+from .report_split import split_size
+from .results_table import ERA, LABELS, write_report
+from .suites import BASELINE, SUITES, TEACHER_FREE, Suite  # noqa: F401
+from .shipped_teachers import sha256
+from .teachers import (ensure_teacher, require_data, teacher_ckpt,
+                       teacher_metrics)
 from .training import (DONE_MARKER, STDOUT_LOG, best_alpha, final_metrics,
                        run_seconds, train)
 
+#: Beside a distilled run: the SHA-256 of the teacher it learned from.
+TEACHER_RECORD = 'teacher_used.json'
+
 #: The default root of the runs and tables.
 DEFAULT_WORK_DIR = osp.join(WORK_DIRS, 'results')
-
-
-@dataclass(frozen=True)
-class Suite:
-    """One block of the table: a set, a teacher, a baseline and methods.
-
-    Attributes:
-        data: The tiny set (a key of :data:`mmera.runs.teachers.SETS`).
-        detector: The teacher's detector family (``ensure_teacher``'s
-            ``detector``); the distillers' configs load its checkpoint.
-        baseline: The plain student's config, repository-relative.
-        methods: Method name -> its config, repository-relative.
-    """
-    data: str
-    detector: str
-    baseline: str
-    methods: Dict[str, str] = field(default_factory=dict)
-
-    def configs(self) -> Dict[str, str]:
-        """Every config of the suite, the baseline first."""
-        return {BASELINE: self.baseline, **self.methods}
-
-
-_ERA_ABLATION = 'configs/era/era-{}_retinanet_r34w32-r18w16_fpn_500it_' \
-    'synthetic.py'
-
-#: suite -> :class:`Suite`; a new block of the table is one more entry.
-SUITES: Dict[str, Suite] = {
-    'synthetic-retinanet': Suite(
-        'synthetic', 'retinanet',
-        'configs/tiny/retinanet_r18w16_fpn_500it_synthetic.py', {
-            # the student for ERA's measured cost (configs/tiny/README.md)
-            'cost-matched': 'configs/tiny/retinanet_r18w16_fpn_1900it_'
-            'synthetic.py',
-            'head-init': 'configs/head_init/head-init_retinanet_r34w32-'
-            'r18w16_fpn_500it_synthetic.py',
-            'fitnet': 'configs/fitnet/fitnet_retinanet_r34w32-r18w16_fpn_'
-            '500it_synthetic.py',
-            'pkd': 'configs/pkd/pkd_retinanet_r34w32-r18w16_fpn_500it_'
-            'synthetic.py',
-            'crosskd': 'configs/crosskd/crosskd_retinanet_r34w32-r18w16_fpn_'
-            '500it_synthetic.py',
-            'era': 'configs/era/era_retinanet_r34w32-r18w16_fpn_500it_'
-            'synthetic.py'}),
-    'synthetic-gfl': Suite(
-        'synthetic', 'gfl', 'configs/tiny/gfl_r18w16_fpn_500it_synthetic.py', {
-            'cost-matched': 'configs/tiny/gfl_r18w16_fpn_2050it_'
-            'synthetic.py',
-            'head-init': 'configs/head_init/head-init_gfl_r34w32-r18w16_fpn_'
-            '500it_synthetic.py',
-            'ld': 'configs/ld/ld_gfl_r34w32-r18w16_fpn_500it_synthetic.py',
-            'crosskd': 'configs/crosskd/crosskd_gfl_r34w32-r18w16_fpn_500it_'
-            'synthetic.py',
-            'era': 'configs/era/era_gfl_r34w32-r18w16_fpn_500it_synthetic.py'
-        }),
-    'deepforest-retinanet': Suite(
-        'deepforest', 'retinanet',
-        'configs/tiny/retinanet_r18w16_fpn_500it_deepforest.py', {
-            'cost-matched': 'configs/tiny/retinanet_r18w16_fpn_1700it_'
-            'deepforest.py',
-            'head-init': 'configs/head_init/head-init_retinanet_mnv2-r18w16_'
-            'fpn_500it_deepforest.py',
-            'fitnet': 'configs/fitnet/fitnet_retinanet_mnv2-r18w16_fpn_500it_'
-            'deepforest.py',
-            'pkd': 'configs/pkd/pkd_retinanet_mnv2-r18w16_fpn_500it_'
-            'deepforest.py',
-            'era': 'configs/era/era_retinanet_mnv2-r18w16_fpn_500it_'
-            'deepforest.py',
-            'crosskd': 'configs/crosskd/crosskd_retinanet_mnv2-r18w16_fpn_'
-            '500it_deepforest.py'}),
-    # ERA's ablations on the same protocol (synthetic set only): each
-    # configs/era/era-<variant>_* config changes one thing of ERA's
-    'synthetic-ablations': Suite(
-        'synthetic', 'retinanet',
-        'configs/tiny/retinanet_r18w16_fpn_500it_synthetic.py', {
-            'era': 'configs/era/era_retinanet_r34w32-r18w16_fpn_500it_'
-            'synthetic.py',
-            'era-notwi': _ERA_ABLATION.format('notwi'),
-            'era-k0': _ERA_ABLATION.format('k0'),
-            'era-k1': _ERA_ABLATION.format('k1'),
-            'era-k2': _ERA_ABLATION.format('k2'),
-            'era-1block': _ERA_ABLATION.format('1block'),
-            'era-separable': _ERA_ABLATION.format('separable'),
-            'era-sampled': _ERA_ABLATION.format('sampled'),
-            'era-last': _ERA_ABLATION.format('last'),
-            'era-nonorm': _ERA_ABLATION.format('nonorm'),
-        }),
-}
 
 
 def run_dir(work_dir: str, suite: str, method: str, seed: int) -> str:
@@ -191,13 +112,31 @@ def run_one(work_dir: str, suite: str, method: str, seed: int,
     path = run_dir(work_dir, suite, method, seed)
     if train_it:
         label = f'{suite} {method} s{seed}'
+        # a run distilled from another teacher than today's is redone
+        teacher = None if method in TEACHER_FREE else sha256(
+            teacher_ckpt(spec.data, detector=spec.detector))
+        stale = teacher is not None and _teacher_of(path) not in (None,
+                                                                  teacher)
         try:
             train(config, path, [f'randomness.seed={seed}'], label,
-                  reuse=not fresh)
+                  reuse=not (fresh or stale))
         except SystemExit as e:  # train() names the failed run's log
             print(f'[results] {label} FAILED: {e}', flush=True)
             return dict(error=str(e), log=osp.join(path, STDOUT_LOG))
+        if teacher is not None:
+            write_text_atomic(osp.join(path, TEACHER_RECORD),
+                              json.dumps(dict(sha256=teacher)))
     return read_run(path, config, spec.data)
+
+
+def _teacher_of(path: str) -> Optional[str]:
+    """The SHA-256 of the teacher a finished run was distilled from (None:
+    not recorded, a run made before the record existed)."""
+    try:
+        with open(osp.join(path, TEACHER_RECORD)) as f:
+            return json.load(f)['sha256']
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 @contextmanager
@@ -323,7 +262,13 @@ def write_tables(work_dir: str, results: Dict, meta: Dict) -> str:
                                               detector=spec.detector)
         val = ', '.join(f'{k} {t[k]:.3f}' for k in ('mAP', 'mAP50')
                         if k in t) or '- (no teacher run logged here)'
-        heads[suite] = f'Set {spec.data}, {spec.detector} teacher: val {val}.'
+        size = split_size(spec.data)
+        split = (f' Report split: {size["images"]} images, {size["boxes"]} '
+                 'boxes' + (' (few: read its differences with care)'
+                            if size['images'] < 20 else '') + '.'
+                 if size else '')
+        heads[suite] = (f'Set {spec.data}, {spec.detector} teacher: val '
+                        f'{val}.{split}')
         links[suite] = [(name, title) for name, title in
                         plot_files(suite).values()
                         if osp.isfile(osp.join(work_dir, name))]

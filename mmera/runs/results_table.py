@@ -15,9 +15,8 @@ from typing import Dict, List, Optional, Tuple
 from ..utils.atomic_files import write_text_atomic
 from .seed_stats import (Stat, compare, fmt_above, fmt_diffs, fmt_ms,
                          fmt_seconds, mean_std, ok_runs)
+from .suites import BASELINE  # the plain student of every suite
 
-#: The plain student every method of a suite is compared with.
-BASELINE = 'baseline'
 #: The method compared with every other one (the issue's goal).
 ERA = 'era'
 #: The methods' names in the tables and plots.

@@ -84,10 +84,11 @@ def is_above(diffs: Dict[int, float], stat: Optional[Stat],
         base_stat: The reference's :func:`mean_std` of the metric.
 
     Returns:
-        bool | None: None when there is nothing to compare (no common seed
-        or a missing statistic).
+        bool | None: None when there is nothing to compare: fewer than two
+        common seeds (one seed has no spread to beat) or a missing
+        statistic.
     """
-    if not diffs or stat is None or base_stat is None:
+    if len(diffs) < 2 or stat is None or base_stat is None:
         return None
     mean = statistics.mean(diffs.values())
     return (all(d > 0 for d in diffs.values()) and mean > stat['std']

@@ -31,7 +31,7 @@ import torch
 
 from mmera.utils.atomic_files import atomic_output
 from .paths import repo_path
-from .plots import scalar_rows, val_series
+from .run_logs import scalar_rows, val_series
 from .training import DONE_MARKER, last_checkpoint
 
 #: The checkpoint mmengine's CheckpointHook keeps as the best validation's.
@@ -88,8 +88,15 @@ def teacher_checkpoint(work_dir: str) -> str:
     such as DeepForest's 42 training tiles is overfitted long before the
     schedule ends); the students are then scored on the report split.
     """
-    best = sorted(glob.glob(osp.join(work_dir, BEST_PATTERN)))
+    best = sorted(glob.glob(osp.join(work_dir, BEST_PATTERN)),
+                  key=_iteration)  # iter_1000 after iter_250
     return best[-1] if best else last_checkpoint(work_dir)
+
+
+def _iteration(ckpt: str) -> int:
+    """The ``iter_<n>`` of a checkpoint's file name (-1 without one)."""
+    found = re.search(r'iter_(\d+)\.pth$', osp.basename(ckpt))
+    return int(found.group(1)) if found else -1
 
 
 def val_curve(work_dir: str) -> list:
@@ -102,13 +109,14 @@ def val_curve(work_dir: str) -> list:
 
 def checkpoint_metrics(work_dir: str, ckpt: str) -> Dict[str, float]:
     """The validation metrics at ``ckpt``'s iteration (its file name's
-    ``iter_<n>``); the last validation's if it names none or none
-    matches; empty without validations."""
+    ``iter_<n>``; the last validation's if it names none); empty when no
+    validation was made at it."""
     curve = val_curve(work_dir)
-    found = re.search(r'iter_(\d+)\.pth$', osp.basename(ckpt))
-    at = [r for r in curve if found and r['iter'] == int(found.group(1))]
-    row = (at or curve or [{}])[-1]
-    return {k: row[k] for k in ('mAP', 'mAP50') if row.get(k) is not None}
+    it = _iteration(ckpt)
+    row = ([r for r in curve if r['iter'] == it] if it >= 0 else curve[-1:]
+           ) or [{}]
+    return {k: row[-1][k] for k in ('mAP', 'mAP50')
+            if row[-1].get(k) is not None}
 
 
 def ship(work_dir: str, name: str, config: str,
@@ -128,6 +136,13 @@ def ship(work_dir: str, name: str, config: str,
     root = root or repo_path(SHIPPED_DIR)
     os.makedirs(root, exist_ok=True)
     files = shipped_files(name, root)
+    done = _done_record(work_dir)
+    cmd = done.get('cmd') or []
+    if len(cmd) < 2 or osp.normpath(cmd[1]) != osp.normpath(
+            repo_path(config)):
+        raise ValueError(
+            f'{work_dir} holds a run of {cmd[1] if len(cmd) > 1 else "?"}, '
+            f'not of {config}: train it first (`make teachers RETRAIN=1`).')
     source = teacher_checkpoint(work_dir)
     ckpt = torch.load(source, map_location='cpu', weights_only=False)
     half = {k: v.half() if v.is_floating_point() else v
@@ -135,7 +150,6 @@ def ship(work_dir: str, name: str, config: str,
     meta = {'iter': ckpt.get('meta', {}).get('iter'), 'config': config}
     with atomic_output(files['weights']) as tmp:
         torch.save({'state_dict': half, 'meta': meta}, tmp)
-    done = _done_record(work_dir)
     record = dict(config=config, command=done.get('cmd'),
                   seconds=done.get('seconds'), iterations=meta['iter'],
                   checkpoint=osp.basename(source),

@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
 from mmera.utils.atomic_files import atomic_output
-from .paths import WORK_DIRS, repo_path
+from .paths import REPO_ROOT, WORK_DIRS, repo_path
 from .shipped_teachers import (checkpoint_metrics, install_shipped, ship,
                                shipped_record, teacher_checkpoint)
-from .training import train
+from .training import DONE_MARKER, train
 
 #: The file name the distillation configs load from the teacher's work dir.
 TEACHER_FILE = 'teacher.pth'
@@ -221,7 +221,7 @@ def ensure_teacher(data: str, retrain: bool = False,
     label = _label(data, detector)
     config = _teacher_config_rel(data, detector)
     if osp.isfile(ckpt) and not retrain:
-        if _source(work_dir) in (None, config):  # None: from before sources
+        if _source(work_dir) in (None, config):  # None: nothing says
             print(f'teacher ({label}): cached {ckpt}')
             return ckpt
         _set_aside(work_dir, ckpt, label)
@@ -243,22 +243,30 @@ def ensure_teacher(data: str, retrain: bool = False,
 
 
 def _source(work_dir: str) -> Optional[str]:
-    """The teacher config ``teacher.pth`` was made from (None: not
-    recorded, a teacher published before the record existed)."""
-    path = osp.join(work_dir, SOURCE_FILE)
-    if not osp.isfile(path):
-        return None
-    with open(path) as f:
-        return json.load(f).get('config')
+    """The teacher config ``teacher.pth`` was made from: its record, else
+    (a teacher published before records existed) the config of the run
+    that trained it; None if neither says."""
+    for name, key in ((SOURCE_FILE, 'config'), (DONE_MARKER, 'cmd')):
+        try:
+            with open(osp.join(work_dir, name)) as f:
+                value = json.load(f)[key]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if key == 'cmd':  # [tools/train.py, <config>, ...]
+            value = osp.relpath(value[1], REPO_ROOT) if len(value) > 1 \
+                else None
+        if isinstance(value, str):
+            return value
+    return None
 
 
 def _set_aside(work_dir: str, ckpt: str, label: str) -> None:
-    """Keeps a teacher made from another config as
-    ``teacher_<its config's name>.pth`` (never deleted), so the set's
-    current teacher config is provided in its place."""
+    """Keeps a teacher made from another config beside the work dir as
+    ``<work dir>__<its config's name>.pth`` (outside it: training the
+    current config may clear the work dir), so the set's current teacher
+    config is provided in its place. Never deleted."""
     old = _source(work_dir)
-    kept = osp.join(work_dir, f'teacher_{osp.splitext(osp.basename(old))[0]}'
-                    '.pth')
+    kept = f'{work_dir}__{osp.splitext(osp.basename(old))[0]}.pth'
     os.replace(ckpt, kept)
     print(f'teacher ({label}): {ckpt} was made from {old}, not the set\'s '
           f'teacher config today; kept as {kept}')

@@ -21,6 +21,7 @@ from typing import Dict, List, Optional, Sequence
 
 from ..utils.atomic_files import write_text_atomic
 from .paths import REPO_ROOT, TRAIN_TOOL, repo_path
+from .run_logs import MAP_KEY, scalar_rows
 
 #: Written into the work dir once a run finished: the command and its time.
 DONE_MARKER = 'demo_done.json'
@@ -228,16 +229,10 @@ def val_history(work_dir: str) -> List[Dict[str, float]]:
     Raises:
         FileNotFoundError: If the run logged no scalars.
     """
-    runs = sorted(d for d in os.listdir(work_dir)
-                  if osp.isfile(osp.join(work_dir, d, 'vis_data',
-                                         'scalars.json')))
-    if not runs:
+    if not any(osp.isfile(osp.join(work_dir, d, 'vis_data', 'scalars.json'))
+               for d in os.listdir(work_dir)):
         raise FileNotFoundError(f'no vis_data/scalars.json under {work_dir}')
-    rows = []
-    for run in runs:
-        with open(osp.join(work_dir, run, 'vis_data', 'scalars.json')) as f:
-            rows += [json.loads(line) for line in f if line.strip()]
-    return [r for r in rows if 'coco/bbox_mAP' in r]
+    return [r for r in scalar_rows(work_dir) if MAP_KEY in r]
 
 
 def final_metrics(work_dir: str) -> Dict[str, float]:
@@ -247,7 +242,7 @@ def final_metrics(work_dir: str) -> Dict[str, float]:
         IndexError: If the run logged no validation with a bbox mAP.
     """
     last = val_history(work_dir)[-1]
-    return dict(mAP=last['coco/bbox_mAP'], mAP50=last['coco/bbox_mAP_50'])
+    return dict(mAP=last[MAP_KEY], mAP50=last['coco/bbox_mAP_50'])
 
 
 def best_alpha(work_dir: str) -> Dict[str, float]:

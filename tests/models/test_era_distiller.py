@@ -279,6 +279,32 @@ def test_twi_recompute_gives_the_same_loss(student_cfg, teacher_cfg,
                                                 rel=1e-6)
 
 
+def test_k0_emulation_keeps_its_branch_at_zero(student_cfg, teacher_cfg,
+                                               teacher_ckpt, batch):
+    """configs/era/era-k0_*: TWI on P(S) alone, emulated with one branch
+    that has no residual loss and TWI weight 0 on M_1. After AdamW steps
+    with weight decay its prediction is still exactly 0, so M_1 = M_0."""
+    torch.manual_seed(0)
+    model = _build(student_cfg, teacher_cfg, teacher_ckpt,
+                   mbrnet=dict(num_branches=1), residual_weight=0.0,
+                   twi_weights=[1.0, 0.0])
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optim = torch.optim.AdamW(params, lr=1e-2, weight_decay=0.05)
+    inputs, samples = batch
+    for _ in range(2):
+        loss, _ = model.parse_losses(model.loss(inputs, samples))
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+    feats = model.pairing.select_student(
+        list(model.student.extract_feat(inputs)))
+    base, preds = model.mbrnet(feats)
+    assert all(not p.any() for p in preds[0])
+    assert all(torch.equal(m, b) for m, b in zip(
+        MBRNet.approximations(base, preds)[1], base))
+
+
 def test_twi_last_and_sampled_modes(student_cfg, teacher_cfg, teacher_ckpt,
                                     batch):
     inputs, samples = batch

@@ -257,3 +257,20 @@ def test_recompute_is_a_training_path_only():
         with torch.no_grad():
             twi.loss(_features(head), WEIGHTS, make_samples())
     ckpt.assert_not_called()
+
+
+def test_recompute_under_bf16_matches_the_batched_bf16_loss():
+    """``recompute`` with ``precision='bf16'``: the checkpointed passes
+    re-enter their own autocast and give the batched bf16 loss."""
+    torch.manual_seed(0)
+    head = MODELS.build(tiny_head('gfl'))
+    head.init_weights()
+    samples = make_samples()
+    approx = _features(head)
+    losses = [TeacherHeadReuse(head, precision='bf16',
+                               recompute=recompute).train().loss(
+                                   approx, WEIGHTS, samples)
+              for recompute in (False, True)]
+    torch.testing.assert_close(losses[1], losses[0], rtol=1e-2, atol=1e-3)
+    losses[1].backward()
+    assert all(torch.isfinite(x.grad).all() for a in approx for x in a)

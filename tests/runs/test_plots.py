@@ -9,8 +9,8 @@ from matplotlib.image import imread
 
 from mmera.runs import plots
 from mmera.runs.plots import (mean_and_band, plot_alpha, plot_map_curves,
-                              plot_residual_norms, residual_series,
-                              scalar_rows, val_series)
+                              plot_residual_norms, residual_series)
+from mmera.runs.run_logs import scalar_rows, val_series
 from mmera.runs.training import val_history
 
 PNG_MAGIC = b'\x89PNG\r\n\x1a\n'

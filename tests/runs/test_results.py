@@ -16,6 +16,7 @@ from mmera.runs.report_split import (REPORT_FILE, ReportSplit, evaluate,
                                      report_command, split_options)
 from mmera.runs.results import (SUITES, Suite, run_benchmark, run_dir,
                                 run_one)
+from mmera.runs.suites import MAIN_SUITES
 from mmera.runs.results_table import (BASELINE, method_row,
                                       summarize_suite)
 from mmera.runs.training import finished_run, train_command
@@ -251,6 +252,10 @@ def fake(tmp_path, monkeypatch):
                         lambda data, detector: teachers.append(
                             (data, detector)) or '/t.pth')
     monkeypatch.setattr(results, 'require_data', lambda data: None)
+    teacher = tmp_path / 'teacher.pth'
+    teacher.write_text('teacher 1')
+    monkeypatch.setattr(results, 'teacher_ckpt',
+                        lambda data, detector: str(teacher))
     monkeypatch.setattr(results, 'teacher_metrics',
                         lambda data, detector: dict(mAP=0.3, mAP50=0.6))
     # the plots have their own test (below): matplotlib is slow
@@ -262,7 +267,7 @@ def fake(tmp_path, monkeypatch):
         monkeypatch.setattr(report_split, 'run_test', runs.run_test)
         return run_benchmark(['toy'], [0, 1, 2], work, **kw)
 
-    run.work, run.teachers = work, teachers
+    run.work, run.teachers, run.teacher = work, teachers, teacher
     return run
 
 
@@ -281,8 +286,10 @@ def test_benchmark_trains_evaluates_and_resumes(fake):
                                 'toy era s0']  # seed by seed
     assert len(runs.tested) == 9
     lines = text.splitlines()
-    assert 'Set synthetic, retinanet teacher: val mAP 0.300, mAP50 0.600.' \
-        in lines
+    # the header says how much data the report numbers stand on
+    assert ('Set synthetic, retinanet teacher: val mAP 0.300, mAP50 0.600. '
+            'Report split: 0 images, 0 boxes (few: read its differences '
+            'with care).') in lines
     era = next(x for x in lines if x.startswith('| ERA | 0.160'))
     assert era == ('| ERA | 0.160 +- 0.010 (n=3) | 0.500 +- 0.000 (n=3) | '
                    '0.170 +- 0.010 (n=3) | +0.050 +- 0.000 (n=3) | '
@@ -362,6 +369,20 @@ def test_parallel_jobs(fake, monkeypatch):
     assert 'error' not in json.dumps(_saved(fake.work)['results']['toy'][
         'era'])  # the barrier was passed: the runs did run side by side
     assert 'OMP_NUM_THREADS' not in os.environ  # restored afterwards
+
+
+def test_distilled_runs_are_redone_when_the_teacher_changes(fake):
+    """Runs record the teacher they learned from; a new teacher (retrained,
+    or a new shipped copy) retrains the distillers, not the baseline."""
+    fake(FakeRuns())
+    again = FakeRuns()
+    fake(again)
+    assert again.trained == []
+    fake.teacher.write_text('teacher 2')
+    third = FakeRuns()
+    fake(third)
+    assert sorted(third.trained) == sorted(
+        f'toy {m} s{s}' for m in ('pkd', 'era') for s in range(3))
 
 
 def test_suites_sharing_a_config_share_its_run(fake, monkeypatch):
@@ -489,7 +510,7 @@ def test_cli_defaults_and_call(monkeypatch, capsys):
     cli = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(cli)
     args = cli.parse_args([])
-    assert args.suites == list(SUITES) and args.seeds == [0, 1, 2]
+    assert args.suites == list(MAIN_SUITES) and args.seeds == [0, 1, 2]
     assert (args.jobs, args.methods, args.report_only, args.fresh) == (
         1, None, False, False)
     assert args.work_dir == osp.join(REPO_ROOT, 'work_dirs', 'results')

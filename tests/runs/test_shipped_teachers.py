@@ -18,6 +18,7 @@ from mmera.runs.shipped_teachers import (install_shipped, sha256, ship,
 from mmera.runs.teachers import SETS, ensure_teacher, teacher_config
 
 CONFIG = 'configs/tiny/retinanet_r18w16_fpn_500it_synthetic.py'
+TRAIN = osp.join(REPO_ROOT, 'tools', 'train.py')
 
 
 @pytest.fixture
@@ -36,7 +37,7 @@ def finished_run(tmp_path):
                 'optimizer': {'state': {}}}, ckpt)
     (work / 'last_checkpoint').write_text(str(ckpt))
     (work / 'demo_done.json').write_text(json.dumps(
-        {'cmd': ['tools/train.py', CONFIG], 'seconds': 12.5}))
+        {'cmd': [TRAIN, osp.join(REPO_ROOT, CONFIG)], 'seconds': 12.5}))
     rows = [{'coco/bbox_mAP': m, 'coco/bbox_mAP_50': 2 * m, 'step': s}
             for s, m in ((10, 0.1), (20, 0.2))]
     (work / '20260101_000000' / 'vis_data' / 'scalars.json').write_text(
@@ -58,7 +59,7 @@ def test_ship_then_install_round_trips_in_fp16(finished_run, tmp_path):
     assert os.path.getsize(weights) < 0.6 * full
     record = json.load(open(files['record']))
     assert record['config'] == CONFIG and record['iterations'] == 20
-    assert record['command'] == ['tools/train.py', CONFIG]
+    assert record['command'] == [TRAIN, osp.join(REPO_ROOT, CONFIG)]
     assert record['checkpoint'] == 'iter_20.pth'  # no best kept: the last
     assert record['metrics'] == {'mAP': 0.2, 'mAP50': 0.4}
     assert [r['iter'] for r in record['val_curve']] == [10, 20]
@@ -107,6 +108,10 @@ def test_install_refuses_a_stale_or_corrupt_copy(finished_run, tmp_path):
     os.makedirs(root)
     ship(str(work), 'teacher_tiny', CONFIG, root)
     out = str(tmp_path / 'teacher.pth')
+    # a run of another config is not shipped as this one
+    with pytest.raises(ValueError, match='holds a run of .*not of configs/'
+                       'other.py: train it first'):
+        ship(str(work), 'teacher_tiny', 'configs/other.py', root)
     # another teacher config today: not this copy; none shipped: nothing
     assert not install_shipped('teacher_tiny', 'configs/other.py', out, root)
     assert not install_shipped('teacher_none', CONFIG, out, root)
@@ -128,6 +133,8 @@ def test_ensure_teacher_installs_the_shipped_copy(finished_run, tmp_path,
     root = str(tmp_path / 'teachers')
     os.makedirs(root)
     config = teachers._teacher_config_rel('synthetic', 'retinanet')
+    (work / 'demo_done.json').write_text(json.dumps(
+        {'cmd': [TRAIN, osp.join(REPO_ROOT, config)], 'seconds': 1.0}))
     ship(str(work), 'teacher_synthetic', config, root)
     monkeypatch.setattr(teachers, 'WORK_DIRS', str(tmp_path / 'work_dirs'))
     monkeypatch.setattr(shipped_teachers, 'repo_path',
@@ -148,13 +155,11 @@ def test_ensure_teacher_installs_the_shipped_copy(finished_run, tmp_path,
 
 @pytest.mark.parametrize('data', sorted(SETS))
 def test_shipped_teachers_verify_and_load_into_their_config(data, tmp_path):
-    """The copies in teachers/ (where one is shipped for the set's teacher
-    config) pass their checksum and load strictly into that config's
-    model."""
+    """Every set's teacher is shipped in teachers/: its copy passes its
+    checksum and loads strictly into the set's teacher config's model."""
     name = f'teacher_{data}'
     files = shipped_files(name)
-    if not osp.isfile(files['weights']):
-        pytest.xfail(f'no teacher shipped for {data} yet')
+    assert osp.isfile(files['weights']), f'no teacher shipped for {data}'
     config = teachers._teacher_config_rel(data, 'retinanet')
     out = str(tmp_path / 'teacher.pth')
     assert install_shipped(name, config, out), \

@@ -149,8 +149,8 @@ def test_a_teacher_of_another_config_is_set_aside_not_used(fake_train,
                                                            tmp_path, capsys):
     """teacher.pth made from another teacher config (e.g. the 500-iteration
     teacher before the converged one) is kept under its config's name and
-    the set's teacher config is trained in its place; one without a
-    recorded source (published before sources existed) stays cached."""
+    the set's teacher config is trained in its place; without a record the
+    run that trained it names its config, and with neither it stays."""
     root = str(tmp_path)
     path = ensure_teacher('synthetic', work_root=root)
     work = osp.dirname(path)
@@ -158,15 +158,22 @@ def test_a_teacher_of_another_config_is_set_aside_not_used(fake_train,
         json.dump({'config': 'configs/tiny/old_teacher_500it.py'}, f)
     assert ensure_teacher('synthetic', work_root=root) == path
     assert len(fake_train) == 2 and open(path).read() == 'run 2'
-    assert open(osp.join(work, 'teacher_old_teacher_500it.pth')).read() == \
-        'run 1'
+    # kept outside the work dir: training the current config may clear it
+    assert open(f'{work}__old_teacher_500it.pth').read() == 'run 1'
     assert 'kept as' in capsys.readouterr().out
     with open(osp.join(work, 'teacher_source.json')) as f:
         assert json.load(f)['config'] == \
             teachers._teacher_config_rel('synthetic', 'retinanet')
+    # no record: the config of the run that trained it decides
     os.remove(osp.join(work, 'teacher_source.json'))
     ensure_teacher('synthetic', work_root=root)
-    assert len(fake_train) == 2
+    assert len(fake_train) == 2  # nothing says otherwise: cached
+    with open(osp.join(work, 'demo_done.json'), 'w') as f:
+        json.dump({'cmd': ['tools/train.py', osp.join(
+            REPO_ROOT, 'configs', 'tiny', 'older_teacher.py')]}, f)
+    ensure_teacher('synthetic', work_root=root)
+    assert len(fake_train) == 3
+    assert open(f'{work}__older_teacher.pth').read() == 'run 2'
 
 
 def test_ensure_teacher_of_a_detector_family(fake_train, tmp_path, capsys):

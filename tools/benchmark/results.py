@@ -1,14 +1,17 @@
 """The main results table (issue 13): every method, >= 3 seeds, one command.
 
-For each suite (:data:`mmera.runs.results.SUITES`: the synthetic RetinaNet
-and GFL pairs and the deepforest RetinaNet pair) this script
+For each suite (:data:`mmera.runs.suites.SUITES`: by default the main
+table's, the synthetic RetinaNet and GFL pairs and the deepforest RetinaNet
+pair; ``--suites synthetic-ablations`` adds ERA's ablations) this script
 
 1. ensures the suite's teacher (a cached or shipped checkpoint, else it is
    trained, as ``make teachers`` does); the distillers' configs load it;
 2. trains the baseline (the plain student) and every method (cost-matched
    student, head-initialised student, FitNet, PKD, LD, CrossKD, ERA: those
    the suite has a config for; a missing config is reported as "no config")
-   over the seeds, into ``<work-dir>/<suite>/<method>_seed<seed>/``;
+   over the seeds, into ``<work-dir>/<config name>_seed<seed>/`` (one run
+   per config and seed, shared by the suites that list it; a distilled run
+   whose teacher changed since is trained again);
 3. evaluates each finished run's last checkpoint on the set's report split
    (its test split, never used for a choice) with ``tools/test.py``, cached
    in the run dir;
@@ -23,12 +26,13 @@ up where it stopped across sittings, and more seeds train only the new
 runs. A failed run is reported and the others go on; the next call retries
 it.
 
-Budget: the main table first, ablations after it. Seed 0 of every suite
-trains before seed 1, so the table fills seed by seed. On the 2-core CPU
-machine a 500-iteration baseline run took 4-5 min and an ERA run 20-25 min
-(tools/benchmark/detector_families.py's runs), so one seed of the three
-suites is about 4 h and three seeds about 12 h of single runs; ``--jobs 2``
-shortens that on two free cores (``make bench-results`` uses 2).
+Budget: the main table first (the default suites), the ablations after it
+(``--suites synthetic-ablations``). Seed 0 of every suite asked trains
+before seed 1, so the table fills seed by seed. On the 2-core CPU machine,
+one thread per run, a 500-iteration baseline run takes 4-5 min and an ERA
+run 12-15 min, so one seed of the three main suites is about 2.5 h and
+three seeds about 8 h of single runs; ``--jobs 2`` halves that on two free
+cores (``make bench-results`` uses 2).
 
 Examples::
 
@@ -48,6 +52,7 @@ from _bootstrap import ensure_mmera_importable  # noqa: E402
 
 ensure_mmera_importable()
 
+from mmera.runs.suites import MAIN_SUITES  # noqa: E402
 from mmera.runs.results import (BASELINE, DEFAULT_WORK_DIR,  # noqa: E402
                                 SUITES, run_benchmark)
 
@@ -58,7 +63,10 @@ METHODS = list(dict.fromkeys(m for s in SUITES.values() for m in s.configs()))
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--suites', nargs='+', choices=list(SUITES),
-                        default=list(SUITES))
+                        default=list(MAIN_SUITES),
+                        help='default: the main table '
+                        f'({" ".join(MAIN_SUITES)}); the ERA ablations are '
+                        'synthetic-ablations')
     parser.add_argument('--methods', nargs='+', choices=METHODS,
                         default=None,
                         help=f'the methods to train (default: all, '
