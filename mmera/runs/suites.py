@@ -95,6 +95,10 @@ SUITES: Dict[str, Suite] = {
             'era-sampled': _ERA_ABLATION.format('sampled'),
             'era-last': _ERA_ABLATION.format('last'),
             'era-nonorm': _ERA_ABLATION.format('nonorm'),
+            'era-headinit': _ERA_ABLATION.format('headinit'),
+            # the proposal: era-fast for full ERA's cost (850 iterations)
+            'era-fast-850it': 'configs/era/era-fast_retinanet_r34w32-r18w16_'
+            'fpn_850it_synthetic.py',
         }),
 }
 

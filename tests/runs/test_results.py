@@ -32,7 +32,8 @@ EXPECTED = {
     'synthetic-ablations': ['baseline', 'era', 'era-notwi', 'era-k0',
                             'era-k1', 'era-k2', 'era-1block',
                             'era-separable', 'era-sampled', 'era-last',
-                            'era-nonorm'],
+                            'era-nonorm', 'era-headinit',
+                            'era-fast-850it'],
 }
 
 
