@@ -2,9 +2,10 @@
 
     python tools/era_demo.py [--data synthetic|deepforest] [--seeds 0 1 2]
 
-1. trains the tiny teacher once and caches it as
-   ``work_dirs/teacher_<data>/teacher.pth`` (what ``make teachers`` does, the
-   file the distillation configs load);
+1. provides the tiny teacher once as ``work_dirs/teacher_<data>/teacher.pth``
+   (what ``make teachers`` does, the file the distillation configs load):
+   the converged teacher shipped in ``teachers/`` (checksum-verified), or,
+   without one, the teacher config trained;
 2. for every seed, trains the same student without and with ERA through
    ``tools/train.py`` (same data order, schedule and evaluation);
 3. prints one table: teacher, baseline student, ERA student in S-mode and
