@@ -10,7 +10,7 @@ from torch.utils.checkpoint import checkpoint
 from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
 from mmdet.models.utils import unpack_gt_instances
 from mmdet.structures import SampleList
-from .anchor_loss import assign_targets, stacked_anchor_loss
+from .anchor_loss import AnchorTargets, assign_targets, stacked_anchor_loss
 from .head_loss_paths import chunk_outputs, loss_path, reused_targets
 from .utils import check_precision, freeze, freeze_norm_stats, frozen_forward
 
@@ -118,21 +118,50 @@ class TeacherHeadReuse(nn.Module):
         Returns:
             Tensor: The weighted detection loss (all the head's terms).
         """
-        if self.recompute and self.training and torch.is_grad_enabled():
-            return self._recomputed_loss(approximations, weights,
-                                         batch_data_samples)
-        outs = self(approximations)
-        if self.loss_path == 'stacked':
-            cls_scores, bbox_preds = outs
-            targets = assign_targets(self.head,
-                                     [x.shape[-2:] for x in cls_scores],
-                                     batch_data_samples, cls_scores[0].device)
+        # the targets as the head's own loss would assign them, once where
+        # the head allows it (see head_loss_paths): before any head pass
+        # ('stacked'), or by the first loss call and kept in ``memo`` for
+        # the others and for every recomputation ('reused_targets')
+        targets = assign_targets(
+            self.head, [x.shape[-2:] for x in approximations[0]],
+            batch_data_samples, approximations[0][0].device
+        ) if self.loss_path == 'stacked' else None
+        gt = unpack_gt_instances(batch_data_samples)
+        memo: list = []
+        if not (self.recompute and self.training and torch.is_grad_enabled()):
+            return self._outputs_loss(self(approximations), weights, targets,
+                                      gt, memo)
+
+        # recompute: one approximation at a time, its head pass and loss
+        # checkpointed ('per_approximation' heads assign again when a pass
+        # is recomputed: the same predictions give the same assignment)
+        def approximation_loss(weight: float, *levels: Tensor) -> Tensor:
+            return self._outputs_loss(self([list(levels)]), [weight], targets,
+                                      gt, memo)
+
+        return sum(
+            checkpoint(approximation_loss, weight, *approximation,
+                       use_reentrant=False)
+            for weight, approximation in zip(weights, approximations))
+
+    def _outputs_loss(self, outs: Tuple[Levels, ...], weights: Sequence[float],
+                      targets: Optional[AnchorTargets], gt: tuple,
+                      memo: list) -> Tensor:
+        """``sum_k weights[k] * head.loss_by_feat(copy k of outs)``.
+
+        Args:
+            outs: The head's outputs of ``len(weights)`` stacked copies.
+            weights: One weight per copy.
+            targets: The anchor targets (``'stacked'`` path), else None.
+            gt: ``unpack_gt_instances`` of the batch.
+            memo: The reused targets (``'reused_targets'`` path).
+        """
+        if targets is not None:
             losses_cls, losses_bbox = stacked_anchor_loss(
-                self.head, cls_scores, bbox_preds, targets, weights)
+                self.head, *outs, targets, weights)
             return sum(c + b for c, b in zip(losses_cls, losses_bbox))
-        gts, ignores, metas = unpack_gt_instances(batch_data_samples)
-        # 'reused_targets': the first loss call assigns, the others reuse it.
-        shared = (reused_targets(self.head) if self.loss_path
+        gts, ignores, metas = gt
+        shared = (reused_targets(self.head, memo) if self.loss_path
                   == 'reused_targets' else contextlib.nullcontext())
         total, n = 0., len(weights)
         with shared:
@@ -141,43 +170,6 @@ class TeacherHeadReuse(nn.Module):
                                                 gts, metas, ignores)
                 total = total + weight * sum_losses(losses)
         return total
-
-    def _recomputed_loss(self, approximations: Sequence[Levels],
-                         weights: Sequence[float],
-                         batch_data_samples: SampleList) -> Tensor:
-        """:meth:`loss`, one approximation at a time, each head pass and loss
-        checkpointed (``recompute``).
-
-        The targets are the ones :meth:`loss` uses: assigned once before the
-        loop (``'stacked'``) or by the first loss call and kept in ``memo``
-        for the others and for every recomputation (``'reused_targets'``);
-        ``'per_approximation'`` heads assign inside each pass, again when it
-        is recomputed (the same predictions give the same assignment).
-        """
-        gts, ignores, metas = unpack_gt_instances(batch_data_samples)
-        targets = None
-        if self.loss_path == 'stacked':
-            targets = assign_targets(
-                self.head, [x.shape[-2:] for x in approximations[0]],
-                batch_data_samples, approximations[0][0].device)
-        memo: list = []
-
-        def approximation_loss(weight: float, *levels: Tensor) -> Tensor:
-            outs = self([list(levels)])
-            if targets is not None:
-                losses_cls, losses_bbox = stacked_anchor_loss(
-                    self.head, *outs, targets, [weight])
-                return sum(c + b for c, b in zip(losses_cls, losses_bbox))
-            shared = (reused_targets(self.head, memo) if self.loss_path
-                      == 'reused_targets' else contextlib.nullcontext())
-            with shared:
-                losses = self.head.loss_by_feat(*outs, gts, metas, ignores)
-            return weight * sum_losses(losses)
-
-        return sum(
-            checkpoint(approximation_loss, weight, *approximation,
-                       use_reentrant=False)
-            for weight, approximation in zip(weights, approximations))
 
     def predict(self, features: Levels, batch_data_samples: SampleList,
                 rescale: bool = True, cfg: Optional[dict] = None) -> list:
