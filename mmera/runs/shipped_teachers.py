@@ -30,6 +30,7 @@ from typing import Dict, Optional
 import torch
 
 from mmera.utils.atomic_files import atomic_output
+from mmera.utils.checkpoint_fit import read_checkpoint_weights
 from .paths import repo_path
 from .run_logs import scalar_rows, val_series
 from .training import DONE_MARKER, last_checkpoint
@@ -144,10 +145,11 @@ def ship(work_dir: str, name: str, config: str,
             f'{work_dir} holds a run of {cmd[1] if len(cmd) > 1 else "?"}, '
             f'not of {config}: train it first (`make teachers RETRAIN=1`).')
     source = teacher_checkpoint(work_dir)
-    ckpt = torch.load(source, map_location='cpu', weights_only=False)
+    weights = read_checkpoint_weights(source, 'teacher checkpoint')
     half = {k: v.half() if v.is_floating_point() else v
-            for k, v in ckpt['state_dict'].items()}
-    meta = {'iter': ckpt.get('meta', {}).get('iter'), 'config': config}
+            for k, v in weights.items()}
+    it = _iteration(source)
+    meta = {'iter': it if it >= 0 else None, 'config': config}
     with atomic_output(files['weights']) as tmp:
         torch.save({'state_dict': half, 'meta': meta}, tmp)
     record = dict(config=config, command=done.get('cmd'),
