@@ -33,7 +33,7 @@ from mmera.utils.atomic_files import atomic_output
 from mmera.utils.checkpoint_fit import read_checkpoint_weights
 from .paths import repo_path
 from .run_logs import scalar_rows, val_series
-from .training import DONE_MARKER, last_checkpoint
+from .training import done_record, last_checkpoint
 
 #: The checkpoint mmengine's CheckpointHook keeps as the best validation's.
 BEST_PATTERN = 'best_coco_bbox_mAP_iter_*.pth'
@@ -137,7 +137,7 @@ def ship(work_dir: str, name: str, config: str,
     root = root or repo_path(SHIPPED_DIR)
     os.makedirs(root, exist_ok=True)
     files = shipped_files(name, root)
-    done = _done_record(work_dir)
+    done = done_record(work_dir)
     cmd = done.get('cmd') or []
     if len(cmd) < 2 or osp.normpath(cmd[1]) != osp.normpath(
             repo_path(config)):
@@ -172,15 +172,6 @@ def ship(work_dir: str, name: str, config: str,
     sums[osp.basename(files['weights'])] = record['sha256']
     _write_sums(root, sums)
     return files['weights']
-
-
-def _done_record(work_dir: str) -> dict:
-    path = osp.join(work_dir, DONE_MARKER)
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'{work_dir} holds no finished run '
-                                f'({DONE_MARKER} missing): train it first.')
-    with open(path) as f:
-        return json.load(f)
 
 
 def shipped_record(name: str, config: str,

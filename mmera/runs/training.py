@@ -186,10 +186,23 @@ def train(config: str, work_dir: str, options: Sequence[str], label: str,
     record(DONE_MARKER)
 
 
+def done_record(work_dir: str) -> dict:
+    """The marker of a finished run: its ``cmd`` and ``seconds``.
+
+    Raises:
+        FileNotFoundError: If the run did not finish (no marker).
+    """
+    path = osp.join(work_dir, DONE_MARKER)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{work_dir} holds no finished run '
+                                f'({DONE_MARKER} missing): train it first.')
+    with open(path) as f:
+        return json.load(f)
+
+
 def run_seconds(work_dir: str) -> float:
     """The training time of a finished run (from its marker), in seconds."""
-    with open(osp.join(work_dir, DONE_MARKER)) as f:
-        return float(json.load(f)['seconds'])
+    return float(done_record(work_dir)['seconds'])
 
 
 def last_checkpoint(work_dir: str) -> str:
