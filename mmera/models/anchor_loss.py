@@ -44,6 +44,17 @@ class AnchorTargets(NamedTuple):
     bbox_weights: Levels
     avg_factor: float
 
+    @property
+    def num_images(self) -> int:
+        """B, the images the targets were assigned for."""
+        return self.labels[0].size(0)
+
+    def image(self, i: int) -> 'AnchorTargets':
+        """Image ``i``'s targets, with the batch's ``avg_factor``: the
+        losses of the B images' parts sum to the batch's loss."""
+        return AnchorTargets(*([lvl[i:i + 1] for lvl in levels]
+                               for levels in self[:5]), self.avg_factor)
+
 
 def supports_assign_once(head) -> bool:
     """Whether ``head`` (an instance or a class) computes its loss exactly as
@@ -127,7 +138,7 @@ def stacked_anchor_loss(head: AnchorHead,
     Returns:
         tuple: The class and the box losses, one scalar per level.
     """
-    num_imgs = targets.labels[0].size(0)
+    num_imgs = targets.num_images
     num_copies = cls_scores[0].size(0) // num_imgs
     if num_copies * num_imgs != cls_scores[0].size(0):
         raise ValueError(

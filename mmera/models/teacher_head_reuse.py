@@ -46,7 +46,8 @@ class TeacherHeadReuse(nn.Module):
             only their input and a scalar, and run again in the backward.
             The same loss and gradients, at the memory of ONE head pass
             instead of K+1 (exact TWI's memory) for one more head forward
-            per approximation.
+            per approximation. Where the targets are assigned once
+            (``'stacked'``), one pass is one image of one approximation.
 
     Raises:
         ValueError: For a head that is not a dense head (DETR-like query
@@ -135,14 +136,26 @@ class TeacherHeadReuse(nn.Module):
         # recompute: one approximation at a time, its head pass and loss
         # checkpointed ('per_approximation' heads assign again when a pass
         # is recomputed: the same predictions give the same assignment)
-        def approximation_loss(weight: float, *levels: Tensor) -> Tensor:
-            return self._outputs_loss(self([list(levels)]), [weight], targets,
+        def approximation_loss(weight: float, part: Optional[AnchorTargets],
+                               *levels: Tensor) -> Tensor:
+            return self._outputs_loss(self([list(levels)]), [weight], part,
                                       gt, memo)
 
+        if targets is None:
+            return sum(
+                checkpoint(approximation_loss, weight, None, *approximation,
+                           use_reentrant=False)
+                for weight, approximation in zip(weights, approximations))
+        # 'stacked': one (approximation, image) at a time, which halves the
+        # peak again at batch 2 (the head pass and the focal loss's
+        # per-anchor intermediates are per image); exact, since each image's
+        # loss keeps the batch's normaliser and the head's norms are frozen
         return sum(
-            checkpoint(approximation_loss, weight, *approximation,
+            checkpoint(approximation_loss, weight, targets.image(i),
+                       *(x[i:i + 1] for x in approximation),
                        use_reentrant=False)
-            for weight, approximation in zip(weights, approximations))
+            for weight, approximation in zip(weights, approximations)
+            for i in range(targets.num_images))
 
     def _outputs_loss(self, outs: Tuple[Levels, ...], weights: Sequence[float],
                       targets: Optional[AnchorTargets], gt: tuple,

@@ -31,12 +31,16 @@ def _batch(num_classes: int):
 def test_coco_era_config_trains_one_step(tmp_path):
     init_default_scope('mmdet')
     for name in ('era-fast_retinanet_r101-r50_fpn_1x_coco.py',
+                 'era-lowmem_retinanet_r101-r50_fpn_1x_coco.py',
                  'era_retinanet_r101-r50_fpn_2x_coco.py',
                  'era_retinanet_r101-r50_fpn_1x_coco.py'):
         cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'era', name))
         assert cfg.model.type == 'ERADistiller'
         assert cfg.model.teacher_ckpt.startswith('https://download.openmmlab')
         assert cfg.model.student.backbone.depth == 50
+        if name.startswith('era-lowmem'):  # exact TWI, checkpointed
+            assert cfg.model.twi_recompute is True
+            assert cfg.model.get('twi_mode', 'all') == 'all'
     # random weights: no pretrained backbones, no zoo teacher download
     teacher_cfg = load_model_config(cfg.model.teacher_config)
     assert teacher_cfg.backbone.depth == 101

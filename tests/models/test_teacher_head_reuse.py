@@ -247,6 +247,29 @@ def test_recompute_gives_the_same_loss_and_gradients_and_saves_less(family):
     assert saved_re < saved / 4, (saved_re, saved)
 
 
+@pytest.mark.parametrize('family', ['retinanet', 'fcos'])
+def test_recompute_checkpoints_one_image_where_targets_are_assigned_once(
+        family):
+    """``'stacked'`` heads (targets assigned before any pass): one
+    checkpoint per approximation AND image, each saving one image's input;
+    the others one per approximation (their targets are the whole batch's).
+    """
+    torch.manual_seed(0)
+    head = MODELS.build(tiny_head(family))
+    head.init_weights()
+    twi = TeacherHeadReuse(head, recompute=True).train()
+    samples = make_samples()
+    approx = _features(head)
+    from mmera.models import teacher_head_reuse as module
+    with mock.patch.object(module, 'checkpoint', wraps=module.checkpoint
+                           ) as ckpt:
+        twi.loss(approx, WEIGHTS, samples).backward()
+    per_pass = len(samples) if family == 'retinanet' else 1
+    assert ckpt.call_count == len(WEIGHTS) * per_pass
+    batch_rows = {args[3].size(0) for args, _ in ckpt.call_args_list}
+    assert batch_rows == {len(samples) // per_pass}
+
+
 def test_recompute_is_a_training_path_only():
     """In eval, or under no_grad, ``recompute`` changes nothing."""
     head = MODELS.build(tiny_head('retinanet'))
