@@ -9,7 +9,7 @@
 # (override with --cfg-options model.teacher_ckpt=...).
 # data, schedule, runtime and the student
 _base_ = '../tiny/gfl_r18w16_fpn_500it_synthetic.py'
-teacher = '{{ fileDirname }}/../tiny/gfl_r34w32_fpn_500it_synthetic.py'  # noqa: E501
+teacher = '{{ fileDirname }}/../tiny/gfl_r34w32_fpn_3000it_synthetic.py'  # noqa: E501
 model = dict(
     _delete_=True,
     type='CrossKDDistiller',

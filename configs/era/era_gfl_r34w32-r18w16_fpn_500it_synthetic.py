@@ -10,7 +10,7 @@
 # (tools/benchmark/detector_families.py does the same; override with --cfg-options
 # model.teacher_ckpt=...).
 _base_ = '../tiny/gfl_r18w16_fpn_500it_synthetic.py'  # data, schedule, runtime and the student
-teacher = '{{ fileDirname }}/../tiny/gfl_r34w32_fpn_500it_synthetic.py'
+teacher = '{{ fileDirname }}/../tiny/gfl_r34w32_fpn_3000it_synthetic.py'
 model = dict(
     _delete_=True,
     type='ERADistiller',

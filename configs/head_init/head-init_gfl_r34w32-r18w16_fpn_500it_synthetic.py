@@ -17,7 +17,7 @@
 _base_ = '../tiny/gfl_r18w16_fpn_500it_synthetic.py'
 # the teacher the checkpoint was trained with (names the pair; not read by
 # training)
-teacher_config = '{{ fileDirname }}/../tiny/gfl_r34w32_fpn_500it_synthetic.py'  # noqa: E501
+teacher_config = '{{ fileDirname }}/../tiny/gfl_r34w32_fpn_3000it_synthetic.py'  # noqa: E501
 teacher_ckpt = '{{ fileDirname }}/../../work_dirs/teacher_gfl_synthetic/teacher.pth'  # noqa: E501
 custom_hooks = [
     dict(type='HeadInitHook', checkpoint=teacher_ckpt, module='bbox_head')

@@ -14,7 +14,7 @@
 # GFLHead's weights, so they load into the plain student config.
 # data, schedule and runtime of the student
 _base_ = '../tiny/gfl_r18w16_fpn_500it_synthetic.py'
-teacher = '{{ fileDirname }}/../tiny/gfl_r34w32_fpn_500it_synthetic.py'
+teacher = '{{ fileDirname }}/../tiny/gfl_r34w32_fpn_3000it_synthetic.py'
 model = dict(
     type='KnowledgeDistillationSingleStageDetector',
     teacher_config=teacher,

@@ -79,7 +79,7 @@ DEFAULT_DETECTOR = 'retinanet'
 DETECTOR_TEACHERS: Dict[str, Dict[str, str]] = {
     'fcos': {'synthetic': 'configs/tiny/fcos_r34w32_fpn_500it_synthetic.py'},
     'atss': {'synthetic': 'configs/tiny/atss_r34w32_fpn_500it_synthetic.py'},
-    'gfl': {'synthetic': 'configs/tiny/gfl_r34w32_fpn_500it_synthetic.py'},
+    'gfl': {'synthetic': 'configs/tiny/gfl_r34w32_fpn_3000it_synthetic.py'},
     'rtmdet': {
         'synthetic':
         'configs/tiny/rtmdet_cspnextw24_cspnextpafpn_500it_synthetic.py'

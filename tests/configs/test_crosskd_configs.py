@@ -25,7 +25,7 @@ TINY = {
     ('retinanet', 'tiny/retinanet_r34w32_fpn_3000it_synthetic.py',
      'teacher_synthetic/teacher.pth'),
     'crosskd_gfl_r34w32-r18w16_fpn_500it_synthetic.py':
-    ('gfl', 'tiny/gfl_r34w32_fpn_500it_synthetic.py',
+    ('gfl', 'tiny/gfl_r34w32_fpn_3000it_synthetic.py',
      'teacher_gfl_synthetic/teacher.pth'),
     # the real mini set: ImageNet-MobileNetV2 teacher, 1-class heads
     'crosskd_retinanet_mnv2-r18w16_fpn_500it_deepforest.py':

@@ -44,7 +44,7 @@ HEAD_INIT = {
      'teacher_synthetic/teacher.pth'),
     'head_init/head-init_gfl_r34w32-r18w16_fpn_500it_synthetic.py':
     ('tiny/gfl_r18w16_fpn_500it_synthetic.py',
-     'tiny/gfl_r34w32_fpn_500it_synthetic.py',
+     'tiny/gfl_r34w32_fpn_3000it_synthetic.py',
      'teacher_gfl_synthetic/teacher.pth'),
     # the real mini set: the ImageNet-MobileNetV2 teacher's 1-class head
     'head_init/head-init_retinanet_mnv2-r18w16_fpn_500it_deepforest.py':
@@ -191,7 +191,7 @@ def test_ld_tiny_config_is_the_student_with_an_ld_head():
     teacher = model.pop('teacher_config')
     assert osp.isfile(teacher)
     assert _repo_path(teacher) == (
-        'configs/tiny/gfl_r34w32_fpn_500it_synthetic.py')
+        'configs/tiny/gfl_r34w32_fpn_3000it_synthetic.py')
     ckpt = model.pop('teacher_ckpt')
     assert osp.normpath(ckpt) == osp.normpath(era.model.teacher_ckpt)
     assert _repo_path(ckpt) == 'work_dirs/teacher_gfl_synthetic/teacher.pth'
