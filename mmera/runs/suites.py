@@ -96,6 +96,10 @@ SUITES: Dict[str, Suite] = {
             'era-last': _ERA_ABLATION.format('last'),
             'era-nonorm': _ERA_ABLATION.format('nonorm'),
             'era-headinit': _ERA_ABLATION.format('headinit'),
+            # the proposal's control: the head-initialised student trained
+            # for ERA's cost (the same compute and head start, no ERA)
+            'head-init-cost-matched': 'configs/head_init/head-init_retinanet_'
+            'r34w32-r18w16_fpn_1900it_synthetic.py',
             # the proposal: era-fast for full ERA's cost (850 iterations)
             'era-fast-850it': 'configs/era/era-fast_retinanet_r34w32-r18w16_'
             'fpn_850it_synthetic.py',

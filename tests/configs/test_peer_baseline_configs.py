@@ -42,6 +42,11 @@ HEAD_INIT = {
     ('tiny/retinanet_r18w16_fpn_500it_synthetic.py',
      'tiny/retinanet_r34w32_fpn_3000it_synthetic.py',
      'teacher_synthetic/teacher.pth'),
+    # head-init and cost-matched: the control of ERA's era-headinit
+    'head_init/head-init_retinanet_r34w32-r18w16_fpn_1900it_synthetic.py':
+    ('tiny/retinanet_r18w16_fpn_1900it_synthetic.py',
+     'tiny/retinanet_r34w32_fpn_3000it_synthetic.py',
+     'teacher_synthetic/teacher.pth'),
     'head_init/head-init_gfl_r34w32-r18w16_fpn_500it_synthetic.py':
     ('tiny/gfl_r18w16_fpn_500it_synthetic.py',
      'tiny/gfl_r34w32_fpn_3000it_synthetic.py',

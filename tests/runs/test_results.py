@@ -33,6 +33,7 @@ EXPECTED = {
                             'era-k1', 'era-k2', 'era-1block',
                             'era-separable', 'era-sampled', 'era-last',
                             'era-nonorm', 'era-headinit',
+                            'head-init-cost-matched',
                             'era-fast-850it'],
 }
 
