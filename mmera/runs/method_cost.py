@@ -8,7 +8,7 @@ the validation images, and the training-step times on one fixed real batch at
 several points of the schedule.
 """
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from mmengine.analysis import FlopAnalyzer
@@ -125,6 +125,33 @@ def reskd_adaptive_cost(model: nn.Module, cfg: Config, size: int) -> Dict:
                 depth_histogram=cost['depth_histogram'])
 
 
+def build_model(config: str, teacher_ckpt: Optional[str] = None
+                ) -> Tuple[Config, nn.Module]:
+    """``config`` and its model, built and initialised (a distiller loads
+    its teacher: ``teacher_ckpt``, default the config's)."""
+    init_default_scope('mmdet')
+    torch.manual_seed(0)
+    cfg = Config.fromfile(config)
+    if teacher_ckpt and 'teacher_ckpt' in cfg.model:
+        cfg.model.teacher_ckpt = teacher_ckpt
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    return cfg, model
+
+
+def config_step_times(config: str, iters: int = 4, points: int = 2) -> Dict:
+    """The training-step times of any config's model on its first real
+    batch (the results table's step ratios).
+
+    Returns:
+        dict: ``times_ms`` (:func:`time_steps`) and ``max_iters`` (its
+        schedule's iterations).
+    """
+    cfg, model = build_model(config)
+    times = time_steps(model, cfg, fixed_batch(cfg), iters, points)
+    return dict(times_ms=times, max_iters=cfg.train_cfg.max_iters)
+
+
 def measure(method: str, data: str, teacher_ckpt: Optional[str] = None,
             checkpoint: Optional[str] = None, iters: int = 4,
             points: int = 4) -> Dict:
@@ -144,13 +171,7 @@ def measure(method: str, data: str, teacher_ckpt: Optional[str] = None,
         dict: ``gflops`` and ``params_m`` of the deployed model,
         ``times_ms`` (the step times), for ResKD also the adaptive cost.
     """
-    init_default_scope('mmdet')
-    torch.manual_seed(0)
-    cfg = Config.fromfile(config_of(method, data))
-    if teacher_ckpt and 'teacher_ckpt' in cfg.model:
-        cfg.model.teacher_ckpt = teacher_ckpt
-    model = MODELS.build(cfg.model)
-    model.init_weights()
+    cfg, model = build_model(config_of(method, data), teacher_ckpt)
     if checkpoint:
         load_checkpoint(model, checkpoint, map_location='cpu', strict=True,
                         logger='silent')

@@ -31,6 +31,7 @@ from .report_split import split_size
 from .results_table import ERA, LABELS, write_report
 from .suites import BASELINE, SUITES, TEACHER_FREE, Suite  # noqa: F401
 from .shipped_teachers import sha256
+from .step_times import load_step_times
 from .teachers import (ensure_teacher, require_data, teacher_ckpt,
                        teacher_metrics)
 from .training import (DONE_MARKER, STDOUT_LOG, best_alpha, final_metrics,
@@ -273,7 +274,7 @@ def write_tables(work_dir: str, results: Dict, meta: Dict) -> str:
                         plot_files(suite).values()
                         if osp.isfile(osp.join(work_dir, name))]
     meta = dict(meta, updated=time.strftime('%Y-%m-%d %H:%M'),
-                teachers=teachers)
+                teachers=teachers, step_times=load_step_times(work_dir))
     return write_report(work_dir, results, meta, heads, links)
 
 

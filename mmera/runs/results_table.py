@@ -4,8 +4,9 @@
 into ``results.md`` / ``results.json``: per suite, each method's report-split
 mAP / mAP50 and val mAP (mean +- std over seeds), its paired differences to
 the baseline, whether it is reliably above it
-(:func:`mmera.runs.seed_stats.is_above`), its wall-clock, and ERA against
-every other method with the same rule.
+(:func:`mmera.runs.seed_stats.is_above`), its wall-clock, its train step
+and compute as ratios to the baseline's (:mod:`mmera.runs.step_times`), and
+ERA against every other method with the same rule.
 """
 import json
 import os
@@ -15,6 +16,7 @@ from typing import Dict, List, Optional, Tuple
 from ..utils.atomic_files import write_text_atomic
 from .seed_stats import (Stat, compare, fmt_above, fmt_diffs, fmt_ms,
                          fmt_seconds, mean_std, ok_runs)
+from .step_times import ratios
 from .suites import BASELINE  # the plain student of every suite
 
 #: The method compared with every other one (the issue's goal).
@@ -25,21 +27,26 @@ LABELS = {BASELINE: 'baseline', 'cost-matched': 'cost-matched',
           'ld': 'LD', 'crosskd': 'CrossKD', ERA: 'ERA'}
 _HEADER = ('| method | report mAP | report mAP50 | val mAP | '
            '- baseline (report mAP) | per seed | above baseline | '
-           'time/run | x baseline | n | failed seeds |')
+           'time/run | wall-clock x baseline | train step x baseline | '
+           'compute x baseline | n | failed seeds |')
+_COLUMNS = _HEADER.count('|') - 1
 _INTRO = (
     '# Main results: ERA against the baseline and the other methods\n\n'
     "Report mAP: each run's last checkpoint on the set's test split, never "
     'used for a choice (val: the final validation of the run). Differences '
     'are paired by seed; "above": every paired difference > 0 and their '
     'mean > the std of both methods. The wall-clock of runs trained side by '
-    'side (--jobs > 1) includes their contention.\n\n')
+    'side (--jobs > 1) includes their contention; the train step is timed '
+    'on a quiet machine, each config alone (`results.py --step-times`), and '
+    'compute = train step x iterations.\n\n')
 
 
 def _stat(runs: Dict[int, dict], key: str) -> Optional[Stat]:
     return mean_std([r[key] for r in ok_runs(runs, key).values()])
 
 
-def summarize_suite(runs: Dict[str, Dict[int, dict]]) -> Dict:
+def summarize_suite(runs: Dict[str, Dict[int, dict]],
+                    steps: Optional[Dict[str, dict]] = None) -> Dict:
     """One suite's numbers.
 
     Args:
@@ -47,12 +54,16 @@ def summarize_suite(runs: Dict[str, Dict[int, dict]]) -> Dict:
             (report split), ``val_mAP``, ``train_s`` (finished; without
             ``mAP`` but with ``report_error`` when the split could not be
             evaluated), ``{'error'}`` (failed) or ``{'error', 'no_config'}``.
+        steps: ``method ->`` its timed train step
+            (:mod:`mmera.runs.step_times`); None: not timed.
 
     Returns:
         dict: ``methods``: per method the :func:`mean_std` of ``mAP``,
         ``mAP50``, ``val_mAP`` and ``train_s``, ``n`` (finished runs),
         ``failed`` (seeds), ``no_config`` (its message or None),
-        ``time_ratio`` (mean wall-clock / the baseline's) and, but for the
+        ``time_ratio`` (mean wall-clock / the baseline's), ``steps``
+        (:func:`~mmera.runs.step_times.ratios`: train step and compute as
+        ratios to the baseline's, or None) and, but for the
         baseline, ``vs_baseline`` (:func:`compare` on the report mAP);
         ``era_vs``: ERA against every other method (ERA - method);
         ``report_errors``: why finished runs lack report-split metrics.
@@ -73,6 +84,7 @@ def summarize_suite(runs: Dict[str, Dict[int, dict]]) -> Dict:
             row['vs_baseline'] = compare(base, seeds, 'mAP')
         row['time_ratio'] = (row['train_s']['mean'] / base_s['mean'] if (
             row['train_s'] and base_s and base_s['mean']) else None)
+        row['steps'] = ratios(steps or {}, method, BASELINE)
         methods[method] = row
     era = runs.get(ERA, {})
     era_vs = {m: compare(seeds, era, 'mAP')
@@ -86,14 +98,16 @@ def method_row(method: str, row: Dict) -> str:
     """A method's line of the suite's table (``row``: its summary)."""
     label = LABELS.get(method, method)
     if row['no_config']:
-        return f'| {label} | {row["no_config"]} |' + ' - |' * 9
+        return f'| {label} | {row["no_config"]} |' + ' - |' * (_COLUMNS - 2)
     vs = row.get('vs_baseline') or {}
-    ratio = row['time_ratio']
+    ratio, steps = row['time_ratio'], row.get('steps') or {}
     cells = [label, fmt_ms(row['mAP']), fmt_ms(row['mAP50']),
              fmt_ms(row['val_mAP']), fmt_ms(vs.get('diff'), signed=True),
              fmt_diffs(vs.get('diffs', {})), fmt_above(vs.get('above')),
              fmt_seconds(row['train_s']),
-             '-' if ratio is None else f'{ratio:.2f}x', str(row['n']),
+             '-' if ratio is None else f'{ratio:.2f}x',
+             *(f'{steps[k]:.2f}x' if k in steps else '-'
+               for k in ('step', 'compute')), str(row['n']),
              ', '.join(f's{s}' for s in row['failed']) or '-']
     return '| ' + ' | '.join(cells) + ' |'
 
@@ -115,7 +129,7 @@ def suite_markdown(suite: str, s: Dict, head: str,
     lines = [f'## {suite}', '', head, '']
     if s['report_errors']:
         lines += [f'- {e}' for e in s['report_errors']] + ['']
-    lines += [_HEADER, '| --- ' * 11 + '|']
+    lines += [_HEADER, '| --- ' * _COLUMNS + '|']
     lines += [method_row(m, row) for m, row in s['methods'].items()]
     lines += ['', '**ERA vs each method** (report mAP, ERA - method):', '',
               '| method | ERA - method | per seed | ERA above |',
@@ -144,7 +158,9 @@ def write_report(work_dir: str, results: Dict, meta: Dict,
     Returns:
         str: The markdown.
     """
-    summary = {s: summarize_suite(runs) for s, runs in results.items()}
+    steps = meta.get('step_times', {})
+    summary = {s: summarize_suite(runs, steps.get(s))
+               for s, runs in results.items()}
     lines = [f'Seeds {meta["seeds"]}; updated {meta["updated"]}.']
     if meta['problems']:  # suites that could not train
         lines += [''] + [f'- {s}: {p}' for s, p in meta['problems'].items()]

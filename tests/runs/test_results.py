@@ -296,7 +296,7 @@ def test_benchmark_trains_evaluates_and_resumes(fake):
     assert era == ('| ERA | 0.160 +- 0.010 (n=3) | 0.500 +- 0.000 (n=3) | '
                    '0.170 +- 0.010 (n=3) | +0.050 +- 0.000 (n=3) | '
                    's0 +0.050, s1 +0.050, s2 +0.050 | above | 10.0 min | '
-                   '3.00x | 3 | - |')
+                   '3.00x | - | - | 3 | - |')  # steps not timed here
     pkd = next(x for x in lines if x.startswith('| PKD |'))
     assert '| s0 +0.010, s1 -0.010, s2 +0.010 | no |' in pkd
     assert any(x.startswith('| CrossKD | no config: configs/crosskd/not_'
@@ -458,6 +458,30 @@ def test_summary_pairs_seeds_and_applies_the_above_rule():
     assert 'era' not in s['era_vs']
 
 
+def test_step_ratios_come_from_the_timed_steps_and_the_schedules():
+    """The train-step column is the timed step over the baseline's; the
+    compute column multiplies in the iterations (the cost-matched student:
+    the same step, 3.8x the iterations); an untimed method shows '-'."""
+    steps = {BASELINE: dict(median_ms=100.0, max_iters=500),
+             'cost-matched': dict(median_ms=110.0, max_iters=1900),
+             'era': dict(median_ms=380.0, max_iters=500)}
+    runs = {BASELINE: _runs([0.10, 0.12]), 'cost-matched': _runs([0.3, 0.3]),
+            'era': _runs([0.2, 0.2]), 'fitnet': _runs([0.1, 0.1])}
+    m = summarize_suite(runs, steps)['methods']
+    assert m['era']['steps'] == pytest.approx(dict(step=3.8, compute=3.8))
+    assert m['cost-matched']['steps'] == pytest.approx(
+        dict(step=1.1, compute=1.1 * 3.8))
+    assert m[BASELINE]['steps'] == pytest.approx(dict(step=1, compute=1))
+    assert m['fitnet']['steps'] is None
+    cells = [c.strip() for c in method_row('cost-matched',
+                                           m['cost-matched']).split('|')]
+    assert cells[10:12] == ['1.10x', '4.18x']
+    cells = [c.strip() for c in method_row('fitnet', m['fitnet']).split('|')]
+    assert cells[10:12] == ['-', '-']
+    # nothing timed: no ratios at all
+    assert summarize_suite(runs)['methods']['era']['steps'] is None
+
+
 # -- the plots --------------------------------------------------------------
 
 def test_plots_of_each_suite_are_made_and_linked(fake, monkeypatch):
@@ -528,3 +552,12 @@ def test_cli_defaults_and_call(monkeypatch, capsys):
         methods=['baseline', 'era'], jobs=2, fresh=False,
         report_only=False))]
     assert 'table' in capsys.readouterr().out
+    # --step-times: timed after the runs, then the tables again
+    timed = []
+    monkeypatch.setattr(cli, 'measure_step_times',
+                        lambda suites, work_dir: timed.append(suites))
+    calls.clear()
+    cli.main(['--suites', 'synthetic-gfl', '--report-only', '--step-times',
+              '--work-dir', '/w'])
+    assert timed == [['synthetic-gfl']]
+    assert [kw['report_only'] for _, kw in calls] == [True, True]

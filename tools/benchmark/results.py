@@ -41,6 +41,7 @@ Examples::
     python tools/benchmark/results.py --suites synthetic-gfl \\
         --methods baseline era
     python tools/benchmark/results.py --report-only    # tables only
+    python tools/benchmark/results.py --report-only --step-times  # + ratios
 """
 import argparse
 import os.path as osp
@@ -52,6 +53,7 @@ from _bootstrap import ensure_mmera_importable  # noqa: E402
 
 ensure_mmera_importable()
 
+from mmera.runs.step_times import measure_step_times  # noqa: E402
 from mmera.runs.suites import MAIN_SUITES  # noqa: E402
 from mmera.runs.results import (BASELINE, DEFAULT_WORK_DIR,  # noqa: E402
                                 SUITES, run_benchmark)
@@ -84,6 +86,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--fresh', action='store_true',
                         help='retrain runs that already finished (the '
                         'teachers stay)')
+    parser.add_argument('--step-times', action='store_true',
+                        help='also time every config\'s train step, each in '
+                        'a process of its own (on an otherwise idle '
+                        'machine: the table\'s train-step and compute '
+                        'ratios; kept in step_times.json)')
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error('--jobs must be >= 1')
@@ -95,6 +102,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     text = run_benchmark(args.suites, args.seeds, args.work_dir,
                          methods=args.methods, jobs=args.jobs,
                          fresh=args.fresh, report_only=args.report_only)
+    if args.step_times:  # after the runs: their teachers exist by then
+        measure_step_times(args.suites, args.work_dir)
+        text = run_benchmark(args.suites, args.seeds, args.work_dir,
+                             report_only=True)
     print(text)
     print(f'written: {osp.join(osp.abspath(args.work_dir), "results.md")} '
           'and results.json')
