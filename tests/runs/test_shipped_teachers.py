@@ -153,18 +153,25 @@ def test_ensure_teacher_installs_the_shipped_copy(finished_run, tmp_path,
     assert len(trained) == 1
 
 
-@pytest.mark.parametrize('data', sorted(SETS))
-def test_shipped_teachers_verify_and_load_into_their_config(data, tmp_path):
-    """Every set's teacher is shipped in teachers/: its copy passes its
-    checksum and loads strictly into the set's teacher config's model."""
-    name = f'teacher_{data}'
+#: (set, detector) of every teacher kept in teachers/: each set's own and
+#: the GFL pair's (the results table's GFL suite)
+SHIPPED = [(data, 'retinanet') for data in sorted(SETS)] + [
+    ('synthetic', 'gfl')]
+
+
+@pytest.mark.parametrize('data,detector', SHIPPED)
+def test_shipped_teachers_verify_and_load_into_their_config(
+        data, detector, tmp_path):
+    """Every shipped teacher is in teachers/: its copy passes its checksum
+    and loads strictly into its teacher config's model."""
+    name = osp.basename(teachers.teacher_work_dir(data, detector=detector))
     files = shipped_files(name)
-    assert osp.isfile(files['weights']), f'no teacher shipped for {data}'
-    config = teachers._teacher_config_rel(data, 'retinanet')
+    assert osp.isfile(files['weights']), f'no teacher shipped as {name}'
+    config = teachers._teacher_config_rel(data, detector)
     out = str(tmp_path / 'teacher.pth')
     assert install_shipped(name, config, out), \
         f'{files["weights"]} was trained from another config than {config}'
-    cfg = Config.fromfile(teacher_config(data)).model
+    cfg = Config.fromfile(teacher_config(data, detector)).model
     cfg.backbone.init_cfg = None
     model = MODELS.build(cfg)
     model.load_state_dict(torch.load(out, weights_only=True)['state_dict'],
