@@ -9,6 +9,7 @@ import subprocess
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
 
 from mmdet.registry import MODELS
 from mmera.runs import shipped_teachers, teachers
@@ -171,6 +172,7 @@ def test_shipped_teachers_verify_and_load_into_their_config(
     out = str(tmp_path / 'teacher.pth')
     assert install_shipped(name, config, out), \
         f'{files["weights"]} was trained from another config than {config}'
+    init_default_scope('mmdet')  # the detector builds its preprocessor
     cfg = Config.fromfile(teacher_config(data, detector)).model
     cfg.backbone.init_cfg = None
     model = MODELS.build(cfg)
