@@ -60,8 +60,7 @@ def measure_step_times(suites: Sequence[str], work_dir: str,
             return [sys.executable, _TOOL, repo_path(configs[method]),
                     '--iters', str(iters), '--points', str(points)]
 
-        pooled = sweep(list(configs), rounds, command, MARK,
-                       concat_keys=('times_ms', ))
+        pooled = sweep(list(configs), rounds, command, MARK)
         kept[suite] = {m: {k: r[k] for k in _KEEP if k in r}
                        for m, r in pooled.items()}
         write_text_atomic(osp.join(work_dir, STEP_FILE),
