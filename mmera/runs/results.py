@@ -17,12 +17,10 @@ Runs train side by side with ``jobs`` > 1 (threads, each waiting on its
 so no two runs train the same teacher.
 """
 import json
-import os
 import os.path as osp
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import contextmanager
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..utils.atomic_files import write_text_atomic
 from .paths import WORK_DIRS, repo_path
@@ -31,11 +29,11 @@ from .report_split import split_size
 from .results_table import ERA, LABELS, write_report
 from .suites import BASELINE, SUITES, TEACHER_FREE, Suite  # noqa: F401
 from .shipped_teachers import sha256
-from .step_times import load_step_times
+from .step_times import load_step_times, measure_step_times
 from .teachers import (ensure_teacher, require_data, teacher_ckpt,
                        teacher_metrics)
 from .training import (DONE_MARKER, STDOUT_LOG, best_alpha, final_metrics,
-                       run_seconds, train)
+                       one_thread_children, run_seconds, train)
 
 #: Beside a distilled run: the SHA-256 of the teacher it learned from.
 TEACHER_RECORD = 'teacher_used.json'
@@ -140,25 +138,6 @@ def _teacher_of(path: str) -> Optional[str]:
         return None
 
 
-@contextmanager
-def one_thread_children(jobs: int) -> Iterator[None]:
-    """With ``jobs`` > 1, the children (``tools/train.py``,
-    ``tools/test.py``) run on one thread each: runs side by side on
-    threads of their own would fight over the cores."""
-    keys = ('OMP_NUM_THREADS', 'MKL_NUM_THREADS')
-    saved = {k: os.environ.get(k) for k in keys}
-    if jobs > 1:
-        os.environ.update({k: '1' for k in keys})
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def _prepare(suites: Sequence[str], train_it: bool) -> Dict[str, str]:
     """Checks each suite's data and ensures its teacher (when training);
     returns ``suite -> problem`` for the suites that cannot train."""
@@ -177,7 +156,8 @@ def _prepare(suites: Sequence[str], train_it: bool) -> Dict[str, str]:
 
 def run_benchmark(suites: Sequence[str], seeds: Sequence[int], work_dir: str,
                   methods: Optional[Sequence[str]] = None, jobs: int = 1,
-                  fresh: bool = False, report_only: bool = False) -> str:
+                  fresh: bool = False, report_only: bool = False,
+                  step_times: bool = False) -> str:
     """Trains the runs asked, ``jobs`` at once, and writes the tables.
 
     Every method of the suites is in the tables (its finished runs of
@@ -195,6 +175,9 @@ def run_benchmark(suites: Sequence[str], seeds: Sequence[int], work_dir: str,
         fresh: Retrain finished runs.
         report_only: Train nothing (finished runs are still evaluated on
             the report split).
+        step_times: Time every config's train step after the runs (their
+            teachers exist by then), for the table's step and compute
+            ratios (:func:`mmera.runs.step_times.measure_step_times`).
 
     Returns:
         str: The markdown of the tables.
@@ -240,6 +223,8 @@ def run_benchmark(suites: Sequence[str], seeds: Sequence[int], work_dir: str,
                 print(f'[results {time.time() - start:6.0f}s] {suite} '
                       f'{method} s{seed} done', flush=True)
                 write_tables(work_dir, results, meta)
+    if step_times:
+        measure_step_times(suites, work_dir)
     make_plots(work_dir, results)
     return write_tables(work_dir, results, meta)
 

@@ -17,7 +17,8 @@ import shutil
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional, Sequence
+from contextlib import contextmanager
+from typing import Dict, Iterator, List, Optional, Sequence
 
 from ..utils.atomic_files import write_text_atomic
 from .paths import REPO_ROOT, TRAIN_TOOL, repo_path
@@ -274,3 +275,22 @@ def best_alpha(work_dir: str) -> Dict[str, float]:
                      key=lambda kv: kv[1]['coco/bbox_mAP'])
     return dict(mAP=res['coco/bbox_mAP'], mAP50=res['coco/bbox_mAP_50'],
                 alpha=float(alpha))
+
+
+@contextmanager
+def one_thread_children(jobs: int) -> Iterator[None]:
+    """With ``jobs`` > 1, the children (``tools/train.py``,
+    ``tools/test.py``) run on one thread each: runs side by side on
+    threads of their own would fight over the cores."""
+    keys = ('OMP_NUM_THREADS', 'MKL_NUM_THREADS')
+    saved = {k: os.environ.get(k) for k in keys}
+    if jobs > 1:
+        os.environ.update({k: '1' for k in keys})
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -340,6 +340,28 @@ def test_report_only_trains_nothing(fake):
                 if x.startswith('| PKD |')).endswith('| 2 | - |')
 
 
+def test_step_times_are_measured_once_after_the_runs(fake, monkeypatch):
+    """``step_times=True`` times the suites after the runs (their teachers
+    exist by then) and the one table written afterwards shows the ratios."""
+    runs = FakeRuns()
+    timed = []
+
+    def measure(suites, work_dir):
+        timed.append((list(suites), len(runs.trained)))
+        steps = {BASELINE: dict(median_ms=100.0, max_iters=500),
+                 'era': dict(median_ms=350.0, max_iters=500)}
+        with open(osp.join(work_dir, 'step_times.json'), 'w') as f:
+            json.dump({'toy': steps}, f)
+
+    monkeypatch.setattr(results, 'measure_step_times', measure)
+    text = fake(runs, step_times=True)
+    assert timed == [(['toy'], 9)]  # once, after all nine runs
+    era = next(x for x in text.splitlines() if x.startswith('| ERA |'))
+    assert '| 3.50x | 3.50x |' in era
+    fake(FakeRuns())  # without it nothing is timed again
+    assert len(timed) == 1
+
+
 def test_methods_choose_what_trains(fake):
     runs = FakeRuns()
     text = fake(runs, methods=['era'])
@@ -550,14 +572,11 @@ def test_cli_defaults_and_call(monkeypatch, capsys):
               '--seeds', '3', '--jobs', '2', '--work-dir', '/w'])
     assert calls == [((['synthetic-gfl'], [3], '/w'), dict(
         methods=['baseline', 'era'], jobs=2, fresh=False,
-        report_only=False))]
+        report_only=False, step_times=False))]
     assert 'table' in capsys.readouterr().out
-    # --step-times: timed after the runs, then the tables again
-    timed = []
-    monkeypatch.setattr(cli, 'measure_step_times',
-                        lambda suites, work_dir: timed.append(suites))
+    # --step-times: one pass, the runs' step timed inside it
     calls.clear()
     cli.main(['--suites', 'synthetic-gfl', '--report-only', '--step-times',
               '--work-dir', '/w'])
-    assert timed == [['synthetic-gfl']]
-    assert [kw['report_only'] for _, kw in calls] == [True, True]
+    assert [(kw['report_only'], kw['step_times']) for _, kw in calls] == [
+        (True, True)]

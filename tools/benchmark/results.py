@@ -53,7 +53,6 @@ from _bootstrap import ensure_mmera_importable  # noqa: E402
 
 ensure_mmera_importable()
 
-from mmera.runs.step_times import measure_step_times  # noqa: E402
 from mmera.runs.suites import MAIN_SUITES  # noqa: E402
 from mmera.runs.results import (BASELINE, DEFAULT_WORK_DIR,  # noqa: E402
                                 SUITES, run_benchmark)
@@ -101,11 +100,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     text = run_benchmark(args.suites, args.seeds, args.work_dir,
                          methods=args.methods, jobs=args.jobs,
-                         fresh=args.fresh, report_only=args.report_only)
-    if args.step_times:  # after the runs: their teachers exist by then
-        measure_step_times(args.suites, args.work_dir)
-        text = run_benchmark(args.suites, args.seeds, args.work_dir,
-                             report_only=True)
+                         fresh=args.fresh, report_only=args.report_only,
+                         step_times=args.step_times)
     print(text)
     print(f'written: {osp.join(osp.abspath(args.work_dir), "results.md")} '
           'and results.json')
