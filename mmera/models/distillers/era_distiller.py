@@ -12,8 +12,8 @@ from ..teacher_head_reuse import TeacherHeadReuse
 from ..two_stage_head_reuse import TwoStageHeadReuse, build_twi, is_cascade
 from ..utils import check_precision, check_weight
 from .base_distiller import BaseDistiller, ConfigLike
+from .era_inference import check_inference_mode, head_name
 
-INFERENCE_MODES = ('S', 'T', 'ST')
 TWI_MODES = ('all', 'last', 'sampled', 'none')
 
 
@@ -218,39 +218,16 @@ class ERADistiller(BaseDistiller):
         """Selects ``'S'``, ``'T'`` or ``'ST'`` (with ``alpha``) for predict.
 
         Raises:
-            ValueError: For an unknown mode or alpha outside [0, 1].
+            ValueError: For an unknown mode, one the pair cannot run
+                (:func:`~.era_inference.check_inference_mode`) or alpha
+                outside [0, 1].
         """
-        if mode not in INFERENCE_MODES:
-            raise ValueError(f'ERADistiller: unknown inference mode {mode!r}; '
-                             f'choose one of {INFERENCE_MODES}.')
-        if mode != 'S' and self.twi is None:
-            raise ValueError(
-                f'ERADistiller: inference mode {mode!r} runs the teacher\'s '
-                'heads on the student\'s features (TWI), which this pair '
-                'has not (twi_mode="none" without a usable teacher head); '
-                'use mode "S".')
-        if mode == 'ST' and self._cascades:
-            raise ValueError(
-                'ERADistiller: inference mode "ST" is not supported with '
-                f'Cascade R-CNN ({" and ".join(self._cascades)} '
-                f'{"have" if len(self._cascades) > 1 else "has"} a '
-                'cascade RoI head): a cascade refines its boxes stage by '
-                'stage and averages its stages\' class scores, so no single '
-                'box head\'s outputs can be blended with the other '
-                'detector\'s and decoded alike; use mode "S" (the student '
-                'alone) or "T" (the teacher\'s heads on M_K).')
-        if mode == 'ST' and not self._heads_match:
-            raise ValueError(
-                'ERADistiller: inference mode "ST" blends the raw outputs of '
-                f'the student\'s head ({_head_name(self.student)}) and the '
-                f'TWI head ({self.twi.head_name}) and decodes them with the '
-                'student\'s, but the two decode differently (class, priors, '
-                'strides, box coder or outputs differ; or the student has a '
-                'mask head); use mode "S" or "T".')
         alpha = self.alpha if alpha is None else float(alpha)
-        if not 0.0 <= alpha <= 1.0:
-            raise ValueError(f'ERADistiller: alpha must be in [0, 1], got '
-                             f'{alpha}.')
+        check_inference_mode(
+            mode, alpha, has_twi=self.twi is not None,
+            heads_match=self._heads_match, cascades=self._cascades,
+            student_head=head_name(self.student),
+            twi_head=getattr(self.twi, 'head_name', ''))
         self.inference_mode, self.alpha = mode, alpha
 
     def load_teacher(self) -> None:
@@ -351,10 +328,3 @@ class ERADistiller(BaseDistiller):
                                              batch_data_samples, rescale)
         return self.student.add_pred_to_datasample(batch_data_samples,
                                                    results)
-
-
-def _head_name(detector) -> str:
-    head = getattr(detector, 'bbox_head', None)
-    if head is None:
-        head = getattr(getattr(detector, 'roi_head', None), 'bbox_head', None)
-    return type(head).__name__
