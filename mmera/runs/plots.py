@@ -1,16 +1,16 @@
 """Figures of finished or partial runs: mAP curves, alpha sweeps, residuals.
 
-Each function takes the work dirs of runs made by ``tools/train.py``, writes
-a PNG and returns its path. They read what the runs left on disk (their
-``vis_data/scalars.json`` and ERA's ``alpha_sweep.json``) and tolerate runs
-still in progress: a half-written last line or a seed without a validation
-yet is skipped, never an error.
+Each function takes what runs made by ``tools/train.py`` logged (their
+scalar rows, :func:`mmera.runs.run_logs.scalar_rows`, and ERA's last alpha
+sweep, :func:`mmera.runs.run_logs.last_sweep`; read from the work dirs or
+from the runs' records, :mod:`mmera.runs.run_records`), writes a PNG and
+returns its path. They tolerate runs still in progress: a seed without a
+validation yet is skipped, never an error.
 
 Figures are drawn on a bare :class:`~matplotlib.figure.Figure` (the Agg
 canvas), not through ``pyplot``: no global backend or figure state is
 touched, so callers that use ``pyplot`` themselves are unaffected.
 """
-import json
 import os
 import os.path as osp
 import re
@@ -21,7 +21,7 @@ from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .run_logs import MAP_KEY, scalar_rows, val_series
+from .run_logs import MAP_KEY, val_series
 
 #: ``era.residual_k{k}_p{l}``, logged by ERA every training step.
 _RESIDUAL_KEY = re.compile(r'^era\.residual_k(\d+)_p(\d+)$')
@@ -51,12 +51,12 @@ def mean_and_band(per_seed: Sequence[Series]
             values.min(axis=0), values.max(axis=0))
 
 
-def plot_map_curves(runs: Dict[str, List[str]], path: str,
+def plot_map_curves(runs: Dict[str, List[Sequence[dict]]], path: str,
                     title: str) -> str:
     """bbox mAP vs iteration per method: the seed mean and its min..max.
 
     Args:
-        runs: Method label -> the work dirs of its seeds.
+        runs: Method label -> the scalar rows of each of its seeds.
         path: The PNG to write (its folder is created).
         title: The figure's title.
 
@@ -64,16 +64,16 @@ def plot_map_curves(runs: Dict[str, List[str]], path: str,
         str: ``path``.
     """
     fig, (ax,) = _figure(1)
-    for label, dirs in runs.items():
-        per_seed = [val_series(scalar_rows(d)) for d in dirs]
+    for label, seeds in runs.items():
+        per_seed = [val_series(rows) for rows in seeds]
         xs, mean, low, high = mean_and_band(per_seed)
         if not len(xs):
             # kept in the legend so a missing method is seen, not hidden
             ax.plot([], [], label=f'{label} (no iteration common to its '
-                    f'{len(dirs)} seeds yet)')
+                    f'{len(seeds)} seeds yet)')
             continue
         line, = ax.plot(xs, mean, marker='o', markersize=3,
-                        label=f'{label} (n={len(dirs)})')
+                        label=f'{label} (n={len(seeds)})')
         ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.2,
                         linewidth=0)
     ax.set_xlabel('iteration')
@@ -85,20 +85,21 @@ def plot_map_curves(runs: Dict[str, List[str]], path: str,
     return _save(fig, path)
 
 
-def plot_alpha(runs: List[str], path: str, title: str) -> Optional[str]:
+def plot_alpha(runs: Sequence[Optional[dict]], path: str,
+               title: str) -> Optional[str]:
     """ST-mode bbox mAP vs alpha (ERA's last sweep), mean +- std over runs.
 
     Args:
-        runs: ERA work dirs; each may hold ``alpha_sweep.json`` (written by
-            ``AlphaSweepHook``: a list of sweeps, each with ``iter`` and
-            ``results``: alpha -> metrics).
+        runs: The last alpha sweep of each ERA run (``AlphaSweepHook``'s:
+            ``iter`` and ``results``, alpha -> metrics), None for a run
+            without one.
         path: The PNG to write.
         title: The figure's title.
 
     Returns:
         str | None: ``path``, or None (and no file) if no run has a sweep.
     """
-    sweeps = [s for s in (_last_sweep(d) for d in runs) if s is not None]
+    sweeps = [s for s in runs if s]
     if not sweeps:
         return None
     per_run = [{float(a): float(m[MAP_KEY]) for a, m in s['results'].items()}
@@ -125,19 +126,6 @@ def plot_alpha(runs: List[str], path: str, title: str) -> Optional[str]:
     return _save(fig, path)
 
 
-def _last_sweep(work_dir: str) -> Optional[dict]:
-    """The run's last alpha sweep, or None without a readable one."""
-    try:
-        with open(osp.join(work_dir, 'alpha_sweep.json')) as f:
-            sweeps = json.load(f)
-    except (OSError, ValueError):
-        return None
-    if not isinstance(sweeps, list) or not sweeps:
-        return None
-    last = sweeps[-1]
-    return last if isinstance(last, dict) and last.get('results') else None
-
-
 def residual_series(rows: Sequence[dict]
                     ) -> Dict[Tuple[int, int], Dict[int, float]]:
     """ERA's logged residual norms: ``(k, level) -> {iteration: value}``.
@@ -161,13 +149,13 @@ def residual_series(rows: Sequence[dict]
     return series
 
 
-def plot_residual_norms(runs: List[str], path: str,
+def plot_residual_norms(runs: Sequence[Sequence[dict]], path: str,
                         title: str) -> Optional[str]:
     """``||T_l - M_k,l|| / ||T_l||`` vs iteration: a panel per level, a
     line per approximation k (the mean over runs).
 
     Args:
-        runs: ERA work dirs.
+        runs: The scalar rows of each ERA run.
         path: The PNG to write.
         title: The figure's title.
 
@@ -175,8 +163,7 @@ def plot_residual_norms(runs: List[str], path: str,
         str | None: ``path``, or None (and no file) if no run logged the
         norms.
     """
-    per_run = [s for s in (residual_series(scalar_rows(d)) for d in runs)
-               if s]
+    per_run = [s for s in (residual_series(rows) for rows in runs) if s]
     if not per_run:
         return None
     keys = sorted(set().union(*per_run))

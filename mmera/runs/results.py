@@ -10,33 +10,34 @@ reused, an interrupted one resumed), evaluates each finished run's last
 checkpoint on the set's report split (:mod:`mmera.runs.report_split`) and
 rewrites ``results.md`` / ``results.json`` after every finished run
 (:func:`write_tables`, :mod:`mmera.runs.results_table`), then plots the
-curves (:func:`make_plots`, :mod:`mmera.runs.plots`).
+curves (:func:`make_plots`, :mod:`mmera.runs.plots`). With a records dir,
+every finished run's numbers and curves are also kept there
+(:mod:`mmera.runs.run_records`): a later sitting without the work dirs
+reuses them.
 
 Runs train side by side with ``jobs`` > 1 (threads, each waiting on its
 ``tools/train.py`` child); the teachers are ensured first, one at a time,
 so no two runs train the same teacher.
 """
-import json
 import os.path as osp
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from ..utils.atomic_files import write_text_atomic
-from .paths import WORK_DIRS, repo_path
+from .paths import REPO_ROOT, WORK_DIRS, repo_path
 from .report_split import evaluate as evaluate_report
 from .report_split import split_size
-from .results_table import ERA, LABELS, write_report
+from .results_plots import make_plots, plot_files
+from .results_table import LABELS, write_report
+from .run_records import (load_record, read_curves, record_key, run_curves,
+                          teacher_used, write_record, write_teacher_used)
 from .suites import BASELINE, SUITES, TEACHER_FREE, Suite  # noqa: F401
-from .shipped_teachers import sha256
+from .shipped_teachers import install_shipped, sha256
 from .step_times import load_step_times, measure_step_times
 from .teachers import (ensure_teacher, require_data, teacher_ckpt,
-                       teacher_metrics)
+                       teacher_config, teacher_metrics)
 from .training import (DONE_MARKER, STDOUT_LOG, best_alpha, final_metrics,
                        one_thread_children, run_seconds, train)
-
-#: Beside a distilled run: the SHA-256 of the teacher it learned from.
-TEACHER_RECORD = 'teacher_used.json'
 
 #: The default root of the runs and tables.
 DEFAULT_WORK_DIR = osp.join(WORK_DIRS, 'results')
@@ -88,8 +89,15 @@ def read_run(path: str, config: str, data: str) -> Optional[dict]:
 
 
 def run_one(work_dir: str, suite: str, method: str, seed: int,
-            train_it: bool = True, fresh: bool = False) -> Optional[dict]:
+            train_it: bool = True, fresh: bool = False,
+            records_dir: Optional[str] = None) -> Optional[dict]:
     """Trains (or reuses) one run and reads it (see :func:`read_run`).
+
+    A run is reused from its work dir when it finished there, else from its
+    record in ``records_dir`` (:mod:`mmera.runs.run_records`: the run of
+    the same config, seed and teacher, trained in another sitting); only
+    without either is it trained. Every run read from a work dir refreshes
+    its record.
 
     Args:
         work_dir: The root of the runs.
@@ -97,7 +105,8 @@ def run_one(work_dir: str, suite: str, method: str, seed: int,
         method: :data:`BASELINE` or one of the suite's methods.
         seed: ``randomness.seed`` of the run.
         train_it: Train the run (else only read a finished one).
-        fresh: Retrain a finished run.
+        fresh: Retrain a finished run (its record is not used).
+        records_dir: The runs' records (None: none read or written).
 
     Returns:
         dict | None: The run; ``{'error', 'no_config'}`` when its config
@@ -109,33 +118,45 @@ def run_one(work_dir: str, suite: str, method: str, seed: int,
         return dict(error=f'no config: {spec.configs()[method]}',
                     no_config=True)
     path = run_dir(work_dir, suite, method, seed)
-    if train_it:
+    name = osp.basename(path)
+    teacher = None if method in TEACHER_FREE else _teacher_sha(spec)
+    key = record_key(config, seed, teacher) if records_dir else {}
+    record = None if fresh else load_record(records_dir, name, key)
+    # a run distilled from another teacher than today's is redone
+    stale = teacher is not None and teacher_used(path) not in (None, teacher)
+    if train_it and record is None:
         label = f'{suite} {method} s{seed}'
-        # a run distilled from another teacher than today's is redone
-        teacher = None if method in TEACHER_FREE else sha256(
-            teacher_ckpt(spec.data, detector=spec.detector))
-        stale = teacher is not None and _teacher_of(path) not in (None,
-                                                                  teacher)
         try:
             train(config, path, [f'randomness.seed={seed}'], label,
                   reuse=not (fresh or stale))
         except SystemExit as e:  # train() names the failed run's log
             print(f'[results] {label} FAILED: {e}', flush=True)
             return dict(error=str(e), log=osp.join(path, STDOUT_LOG))
+        stale = False
         if teacher is not None:
-            write_text_atomic(osp.join(path, TEACHER_RECORD),
-                              json.dumps(dict(sha256=teacher)))
-    return read_run(path, config, spec.data)
+            write_teacher_used(path, teacher)
+    if stale or not osp.isfile(osp.join(path, DONE_MARKER)):
+        return None if record is None else dict(record['run'],
+                                                from_record=True)
+    run = read_run(path, config, spec.data)
+    if records_dir and run is not None and 'mAP' in run:
+        write_record(records_dir, name, key, run, run_curves(path))
+    return run
 
 
-def _teacher_of(path: str) -> Optional[str]:
-    """The SHA-256 of the teacher a finished run was distilled from (None:
-    not recorded, a run made before the record existed)."""
-    try:
-        with open(osp.join(path, TEACHER_RECORD)) as f:
-            return json.load(f)['sha256']
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+def _teacher_sha(spec: Suite) -> Optional[str]:
+    """The SHA-256 of the suite's teacher checkpoint (None: not there)."""
+    ckpt = teacher_ckpt(spec.data, detector=spec.detector)
+    return sha256(ckpt) if osp.isfile(ckpt) else None
+
+
+def _install_shipped_teacher(spec: Suite) -> None:
+    """Installs the suite's shipped teacher if none is there (no training):
+    its SHA-256 is what the records of the suite's distilled runs match."""
+    ckpt = teacher_ckpt(spec.data, detector=spec.detector)
+    if not osp.isfile(ckpt):
+        install_shipped(osp.basename(osp.dirname(ckpt)), osp.relpath(
+            teacher_config(spec.data, spec.detector), REPO_ROOT), ckpt)
 
 
 def _prepare(suites: Sequence[str], train_it: bool) -> Dict[str, str]:
@@ -148,7 +169,9 @@ def _prepare(suites: Sequence[str], train_it: bool) -> Dict[str, str]:
             require_data(spec.data)
             if train_it:
                 ensure_teacher(spec.data, detector=spec.detector)
-        except (FileNotFoundError, SystemExit) as e:
+            else:
+                _install_shipped_teacher(spec)
+        except (FileNotFoundError, SystemExit, ValueError) as e:
             print(f'[results] {suite}: {e}', flush=True)
             problems[suite] = str(e)
     return problems
@@ -157,7 +180,8 @@ def _prepare(suites: Sequence[str], train_it: bool) -> Dict[str, str]:
 def run_benchmark(suites: Sequence[str], seeds: Sequence[int], work_dir: str,
                   methods: Optional[Sequence[str]] = None, jobs: int = 1,
                   fresh: bool = False, report_only: bool = False,
-                  step_times: bool = False) -> str:
+                  step_times: bool = False,
+                  records_dir: Optional[str] = None) -> str:
     """Trains the runs asked, ``jobs`` at once, and writes the tables.
 
     Every method of the suites is in the tables (its finished runs of
@@ -178,6 +202,9 @@ def run_benchmark(suites: Sequence[str], seeds: Sequence[int], work_dir: str,
         step_times: Time every config's train step after the runs (their
             teachers exist by then), for the table's step and compute
             ratios (:func:`mmera.runs.step_times.measure_step_times`).
+        records_dir: Where the runs' records are read and written
+            (:mod:`mmera.runs.run_records`; the step times are kept there
+            too); None: only the work dirs.
 
     Returns:
         str: The markdown of the tables.
@@ -200,12 +227,14 @@ def run_benchmark(suites: Sequence[str], seeds: Sequence[int], work_dir: str,
                     for same in jobs_of.values()), key=lambda t: t[3])
     results: Dict = {s: {m: {} for m in SUITES[s].configs()} for s in suites}
     meta = dict(seeds=list(seeds), suites=list(suites), problems=problems,
-                configs={s: SUITES[s].configs() for s in suites})
+                configs={s: SUITES[s].configs() for s in suites},
+                step_dir=records_dir or work_dir)
 
     def one(task: Tuple[str, str, int, bool]) -> Optional[dict]:
         suite, method, seed, train_it = task
         try:
-            return run_one(work_dir, suite, method, seed, train_it, fresh)
+            return run_one(work_dir, suite, method, seed, train_it, fresh,
+                           records_dir)
         except Exception as e:  # noqa: B902 one broken run stops no other
             print(f'[results] {suite} {method} s{seed}: {e!r}', flush=True)
             return dict(error=f'{type(e).__name__}: {e}')
@@ -224,9 +253,25 @@ def run_benchmark(suites: Sequence[str], seeds: Sequence[int], work_dir: str,
                       f'{method} s{seed} done', flush=True)
                 write_tables(work_dir, results, meta)
     if step_times:
-        measure_step_times(suites, work_dir)
-    make_plots(work_dir, results)
+        measure_step_times(suites, records_dir or work_dir)
+    make_plots(work_dir, {
+        suite: {LABELS.get(m, m): [_curves(work_dir, records_dir, suite, m,
+                                           s, r)
+                                   for s, r in sorted(seeds.items())
+                                   if 'val_mAP' in r]
+                for m, seeds in runs.items()}
+        for suite, runs in results.items()})
     return write_tables(work_dir, results, meta)
+
+
+def _curves(work_dir: str, records_dir: Optional[str], suite: str,
+            method: str, seed: int, run: dict) -> dict:
+    """The run's :func:`~mmera.runs.run_records.run_curves`, from its work
+    dir or, for a run reused from its record, from the record."""
+    path = run_dir(work_dir, suite, method, seed)
+    if run.get('from_record'):
+        return read_curves(records_dir, osp.basename(path))
+    return run_curves(path)
 
 
 def write_tables(work_dir: str, results: Dict, meta: Dict) -> str:
@@ -236,7 +281,8 @@ def write_tables(work_dir: str, results: Dict, meta: Dict) -> str:
     Args:
         work_dir: Where the tables (and plots) are.
         results: The runs.
-        meta: ``seeds`` and ``problems`` (see :func:`run_benchmark`).
+        meta: ``seeds``, ``problems`` and ``step_dir``, where the step
+            times are (see :func:`run_benchmark`).
 
     Returns:
         str: The markdown.
@@ -258,43 +304,9 @@ def write_tables(work_dir: str, results: Dict, meta: Dict) -> str:
         links[suite] = [(name, title) for name, title in
                         plot_files(suite).values()
                         if osp.isfile(osp.join(work_dir, name))]
-    meta = dict(meta, updated=time.strftime('%Y-%m-%d %H:%M'),
-                teachers=teachers, step_times=load_step_times(work_dir))
+    # the step times are kept with the records, else in the work dir
+    steps = load_step_times(meta.get('step_dir', work_dir))
+    meta = {k: v for k, v in meta.items() if k != "step_dir"}
+    meta.update(updated=time.strftime('%Y-%m-%d %H:%M'), teachers=teachers,
+                step_times=steps)
     return write_report(work_dir, results, meta, heads, links)
-
-
-def plot_files(suite: str) -> Dict[str, Tuple[str, str]]:
-    """kind -> (file name in the work dir, title) of a suite's plots."""
-    return dict(
-        map=(f'{suite}_map_vs_iter.png', f'{suite}: val mAP vs iteration'),
-        alpha=(f'{suite}_era_alpha.png', f'{suite}: ERA ST-mode mAP vs alpha'),
-        residuals=(f'{suite}_era_residuals.png',
-                   f'{suite}: ERA residual norms'))
-
-
-def make_plots(work_dir: str, results: Dict) -> None:
-    """Plots every suite's curves with :mod:`mmera.runs.plots` (skipped,
-    with a note, when that module or its plotting library is missing)."""
-    try:
-        from . import plots
-    except ImportError as e:
-        print(f'[results] no plots: {e}', flush=True)
-        return
-    for suite, runs in results.items():
-        dirs = {LABELS.get(m, m): [run_dir(work_dir, suite, m, s)
-                                   for s, r in sorted(seeds.items())
-                                   if 'val_mAP' in r]
-                for m, seeds in runs.items()}
-        dirs = {label: d for label, d in dirs.items() if d}
-        era = dirs.get(LABELS[ERA], [])
-        names = plot_files(suite)
-        for kind, fn, arg in (('map', plots.plot_map_curves, dirs),
-                              ('alpha', plots.plot_alpha, era),
-                              ('residuals', plots.plot_residual_norms, era)):
-            if not arg:
-                continue
-            name, title = names[kind]
-            try:
-                fn(arg, osp.join(work_dir, name), title)
-            except Exception as e:  # noqa: B902 a plot never stops a table
-                print(f'[results] {name} not plotted: {e!r}', flush=True)

@@ -7,7 +7,7 @@ segment in its own timestamped dir.
 import json
 import os
 import os.path as osp
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 #: The validation metric of the tiny runs' curves.
 MAP_KEY = 'coco/bbox_mAP'
@@ -72,3 +72,18 @@ def val_series(rows: Sequence[dict], key: str = MAP_KEY) -> Dict[int, float]:
         elif 'step' in row:
             last_train = int(row['step'])
     return series
+
+
+def last_sweep(work_dir: str) -> Optional[dict]:
+    """ERA's last alpha sweep (``AlphaSweepHook``'s ``alpha_sweep.json``, a
+    list of sweeps, each with ``iter`` and ``results``: alpha -> metrics);
+    None without a readable one (not an ERA run, or none made yet)."""
+    try:
+        with open(osp.join(work_dir, 'alpha_sweep.json')) as f:
+            sweeps = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(sweeps, list) or not sweeps:
+        return None
+    last = sweeps[-1]
+    return last if isinstance(last, dict) and last.get('results') else None

@@ -10,7 +10,7 @@ from matplotlib.image import imread
 from mmera.runs import plots
 from mmera.runs.plots import (mean_and_band, plot_alpha, plot_map_curves,
                               plot_residual_norms, residual_series)
-from mmera.runs.run_logs import scalar_rows, val_series
+from mmera.runs.run_logs import last_sweep, scalar_rows, val_series
 from mmera.runs.training import val_history
 
 PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
@@ -156,6 +156,8 @@ def test_map_curves_plot_the_mean_at_common_iterations(tmp_path,
 
     monkeypatch.setattr(plots, 'mean_and_band', spy)
     path = str(tmp_path / 'figs' / 'map.png')
+    runs = {label: [scalar_rows(d) for d in dirs]
+            for label, dirs in runs.items()}
     assert plot_map_curves(runs, path, 'tiny synthetic') == path
     _assert_png(path)
     era, student, pending = drawn
@@ -176,14 +178,18 @@ def test_alpha_plot_of_the_last_sweeps(tmp_path):
         str(tmp_path / 'no_sweep'),
     ]
     path = str(tmp_path / 'alpha.png')
-    assert plot_alpha(runs, path, 'ERA ST mode') == path
+    sweeps = [last_sweep(d) for d in runs]
+    assert [s['iter'] if s else None for s in sweeps] == [500, 500, None]
+    assert plot_alpha(sweeps, path, 'ERA ST mode') == path
     _assert_png(path)
 
 
 def test_alpha_plot_is_none_without_a_sweep(tmp_path):
     empty = _alpha_run(tmp_path, 'empty', [])
     path = str(tmp_path / 'alpha.png')
-    assert plot_alpha([empty, str(tmp_path / 'none')], path, 't') is None
+    sweeps = [last_sweep(empty), last_sweep(str(tmp_path / 'none'))]
+    assert sweeps == [None, None]
+    assert plot_alpha(sweeps, path, 't') is None
     assert not os.path.exists(path)
 
 
@@ -194,6 +200,7 @@ def test_residual_plot_has_a_panel_per_level(tmp_path, levels):
                            [0.3 + i] * levels]) for i in range(2)]
     runs.append(_map_run(tmp_path, 'student', [0.1]))  # no norms: skipped
     path = str(tmp_path / f'res{levels}.png')
+    runs = [scalar_rows(d) for d in runs]
     assert plot_residual_norms(runs, path, 'ERA residuals') == path
     # figure width grows with the panels (3.2 in each, 120 dpi)
     _assert_png(path, width=None if levels == 1 else int(3.2 * 3 * 120))
@@ -202,5 +209,6 @@ def test_residual_plot_has_a_panel_per_level(tmp_path, levels):
 def test_residual_plot_is_none_without_norms(tmp_path):
     runs = [_map_run(tmp_path, 'student', [0.1]), str(tmp_path / 'none')]
     path = str(tmp_path / 'res.png')
+    runs = [scalar_rows(d) for d in runs]
     assert plot_residual_norms(runs, path, 't') is None
     assert not os.path.exists(path)

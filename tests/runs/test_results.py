@@ -3,6 +3,7 @@ its suites' configs, and the whole protocol on fake runs (no training)."""
 import json
 import os
 import os.path as osp
+import shutil
 import sys
 import threading
 import types
@@ -19,6 +20,8 @@ from mmera.runs.results import (SUITES, Suite, run_benchmark, run_dir,
 from mmera.runs.suites import MAIN_SUITES
 from mmera.runs.results_table import (BASELINE, method_row,
                                       summarize_suite)
+from mmera.runs.run_logs import scalar_rows
+from mmera.runs.run_records import compact_rows
 from mmera.runs.training import finished_run, train_command
 
 #: the methods each suite compares (issue 13)
@@ -409,6 +412,42 @@ def test_distilled_runs_are_redone_when_the_teacher_changes(fake):
         f'toy {m} s{s}' for m in ('pkd', 'era') for s in range(3))
 
 
+def test_a_new_checkout_reuses_the_runs_records(fake, tmp_path,
+                                                monkeypatch):
+    """The records kept with the repository stand for the runs when their
+    work dirs are gone (another checkout): nothing trains or evaluates
+    again, the tables and the plots' curves are the same; a new teacher
+    retrains the distillers (their records no longer match) and ``fresh``
+    everything."""
+    records = str(tmp_path / 'records')
+    plotted = []
+    monkeypatch.setattr(results, 'make_plots',
+                        lambda work_dir, curves: plotted.append(curves))
+    first = fake(FakeRuns(), records_dir=records)
+    assert sorted(os.listdir(records)) == sorted(
+        f'{osp.basename(run_dir(fake.work, "toy", m, s))}.json'
+        for m in (BASELINE, 'pkd', 'era') for s in range(3))
+    shutil.rmtree(fake.work)  # the work dirs are gone with the checkout
+    again = FakeRuns()
+    second = fake(again, records_dir=records)
+    assert again.trained == [] and again.tested == []
+    table = [x for x in first.splitlines() if x.startswith('| ')]
+    assert [x for x in second.splitlines() if x.startswith('| ')] == table
+    assert plotted[1] == plotted[0]
+    assert [len(c['rows']) for c in plotted[1]['toy']['ERA']] == [2, 2, 2]
+    # report-only reads them too
+    assert fake(FakeRuns(), records_dir=records, report_only=True).count(
+        '| ERA | 0.160 +- 0.010 (n=3)') == 1
+    fake.teacher.write_text('teacher 2')
+    third = FakeRuns()
+    fake(third, records_dir=records)
+    assert sorted(third.trained) == sorted(
+        f'toy {m} s{s}' for m in ('pkd', 'era') for s in range(3))
+    fourth = FakeRuns()
+    fake(fourth, records_dir=records, fresh=True)
+    assert len(fourth.trained) == 9
+
+
 def test_suites_sharing_a_config_share_its_run(fake, monkeypatch):
     """A config listed by two suites (the ablations' baseline and ERA are
     the main suite's) trains once per seed; both suites report it."""
@@ -524,14 +563,19 @@ def test_plots_of_each_suite_are_made_and_linked(fake, monkeypatch):
     monkeypatch.setattr('mmera.runs.plots', module, raising=False)
     monkeypatch.setattr(results, 'make_plots', REAL_MAKE_PLOTS)
     text = fake(FakeRuns())
-    era = [run_dir(fake.work, 'toy', 'era', s) for s in range(3)]
+
+    def rows(method):  # what FakeRuns logged, in the records' compact form
+        return [compact_rows(scalar_rows(run_dir(fake.work, 'toy', method,
+                                                 s))) for s in range(3)]
+
     assert calls[0] == ('map', {
-        label: [run_dir(fake.work, 'toy', m, s) for s in range(3)]
-        for label, m in (('baseline', BASELINE), ('PKD', 'pkd'),
-                         ('ERA', 'era'))}, 'toy_map_vs_iter.png',
-        'toy: val mAP vs iteration')
-    assert calls[1][:3] == ('alpha', era, 'toy_era_alpha.png')
-    assert calls[2][:3] == ('residuals', era, 'toy_era_residuals.png')
+        label: rows(m) for label, m in (('baseline', BASELINE),
+                                        ('PKD', 'pkd'), ('ERA', 'era'))},
+        'toy_map_vs_iter.png', 'toy: val mAP vs iteration')
+    assert [len(r) for r in rows('era')] == [2, 2, 2]
+    # FakeRuns' ERA sweeps no alpha: each run's sweep is None
+    assert calls[1][:3] == ('alpha', [None] * 3, 'toy_era_alpha.png')
+    assert calls[2][:3] == ('residuals', rows('era'), 'toy_era_residuals.png')
     for name in ('toy_map_vs_iter.png', 'toy_era_alpha.png',
                  'toy_era_residuals.png'):
         assert f']({name})' in text
@@ -542,7 +586,8 @@ def test_plots_are_skipped_without_the_module(tmp_path, monkeypatch,
     import mmera.runs
     monkeypatch.setitem(sys.modules, 'mmera.runs.plots', None)
     monkeypatch.delattr(mmera.runs, 'plots', raising=False)
-    REAL_MAKE_PLOTS(str(tmp_path), {'toy': {'era': {0: {'val_mAP': 0.1}}}})
+    REAL_MAKE_PLOTS(str(tmp_path), {'toy': {'ERA': [
+        dict(rows=[{'step': 1, 'coco/bbox_mAP': 0.1}], alpha_sweep=None)]}})
     assert 'no plots' in capsys.readouterr().out
 
 
@@ -572,7 +617,8 @@ def test_cli_defaults_and_call(monkeypatch, capsys):
               '--seeds', '3', '--jobs', '2', '--work-dir', '/w'])
     assert calls == [((['synthetic-gfl'], [3], '/w'), dict(
         methods=['baseline', 'era'], jobs=2, fresh=False,
-        report_only=False, step_times=False))]
+        report_only=False, step_times=False,
+        records_dir=osp.join(REPO_ROOT, 'docs', 'results', 'runs')))]
     assert 'table' in capsys.readouterr().out
     # --step-times: one pass, the runs' step timed inside it
     calls.clear()
@@ -580,3 +626,8 @@ def test_cli_defaults_and_call(monkeypatch, capsys):
               '--work-dir', '/w'])
     assert [(kw['report_only'], kw['step_times']) for _, kw in calls] == [
         (True, True)]
+    calls.clear()
+    cli.main(['--no-records', '--records-dir', '/r'])
+    assert calls[0][1]['records_dir'] is None
+    cli.main(['--records-dir', '/r'])
+    assert calls[1][1]['records_dir'] == '/r'

@@ -23,8 +23,12 @@ pair; ``--suites synthetic-ablations`` adds ERA's ablations) this script
 It is resumable: a finished run of the same command is reused and an
 interrupted one resumes from its last checkpoint, so the same command picks
 up where it stopped across sittings, and more seeds train only the new
-runs. A failed run is reported and the others go on; the next call retries
-it.
+runs. Each finished run's numbers and curves are also kept with the
+repository, in ``docs/results/runs/<run>.json`` (``--records-dir``): in a
+fresh clone, where ``work_dirs/`` is empty, a run recorded there with the
+same config, seed and teacher is reused, not trained again (commit the
+records with the tables). A failed run is reported and the others go on;
+the next call retries it.
 
 Budget: the main table first (the default suites), the ablations after it
 (``--suites synthetic-ablations``). Seed 0 of every suite asked trains
@@ -56,6 +60,7 @@ ensure_mmera_importable()
 from mmera.runs.suites import MAIN_SUITES  # noqa: E402
 from mmera.runs.results import (BASELINE, DEFAULT_WORK_DIR,  # noqa: E402
                                 SUITES, run_benchmark)
+from mmera.runs.run_records import RECORDS_DIR  # noqa: E402
 
 #: every method of any suite, the baseline first
 METHODS = list(dict.fromkeys(m for s in SUITES.values() for m in s.configs()))
@@ -85,6 +90,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--fresh', action='store_true',
                         help='retrain runs that already finished (the '
                         'teachers stay)')
+    parser.add_argument('--records-dir', default=RECORDS_DIR,
+                        help='each finished run\'s numbers and curves, kept '
+                        'with the repository: a run recorded there (same '
+                        'config, seed and teacher) is reused when its work '
+                        'dir is gone (default: docs/results/runs; the step '
+                        'times are kept there too)')
+    parser.add_argument('--no-records', action='store_true',
+                        help='neither read nor write records: only the work '
+                        'dirs count')
     parser.add_argument('--step-times', action='store_true',
                         help='also time every config\'s train step, each in '
                         'a process of its own (on an otherwise idle '
@@ -101,7 +115,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     text = run_benchmark(args.suites, args.seeds, args.work_dir,
                          methods=args.methods, jobs=args.jobs,
                          fresh=args.fresh, report_only=args.report_only,
-                         step_times=args.step_times)
+                         step_times=args.step_times,
+                         records_dir=None if args.no_records
+                         else args.records_dir)
     print(text)
     print(f'written: {osp.join(osp.abspath(args.work_dir), "results.md")} '
           'and results.json')
