@@ -96,6 +96,8 @@ SUITES: Dict[str, Suite] = {
             'era-last': _ERA_ABLATION.format('last'),
             'era-nonorm': _ERA_ABLATION.format('nonorm'),
             'era-headinit': _ERA_ABLATION.format('headinit'),
+            # the fix the ablations propose: TWI kept out of the branches
+            'era-twidetach': _ERA_ABLATION.format('twidetach'),
             # the proposal's control: the head-initialised student trained
             # for ERA's cost (the same compute and head start, no ERA)
             'head-init-cost-matched': 'configs/head_init/head-init_retinanet_'

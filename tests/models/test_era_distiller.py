@@ -195,6 +195,30 @@ def test_twi_gradients_reach_the_student_through_the_frozen_head(
     assert all(p.grad is None for p in model.teacher.parameters())
 
 
+@pytest.mark.parametrize('detach', [False, True])
+def test_twi_detach_branches_keeps_twi_out_of_the_branches(
+        student_cfg, teacher_cfg, teacher_ckpt, batch, detach):
+    """``twi_detach_branches``: TWI's gradient reaches the student through
+    P(S) alone; the branches get none of it (ERA as published: they do)."""
+    torch.manual_seed(0)
+    model = _build(student_cfg, teacher_cfg, teacher_ckpt,
+                   twi_detach_branches=detach)
+    _perturb_mbrnet(model)  # branches that predict something
+    model.train()
+    model.loss(*batch)['era.loss_twi'].backward()
+
+    def nonzero(params):
+        return any(p.grad is not None and torch.count_nonzero(p.grad) > 0
+                   for p in params)
+
+    assert nonzero(model.student.backbone.parameters())
+    assert nonzero(model.mbrnet.branches.parameters()) is not detach
+    # the residual loss still trains the branches
+    model.zero_grad()
+    model.loss(*batch)['era.loss_residual'].backward()
+    assert nonzero(model.mbrnet.branches.parameters())
+
+
 def _approximations(model, inputs):
     feats = list(model.student.extract_feat(inputs))
     base, preds = model.mbrnet(feats)

@@ -35,7 +35,7 @@ EXPECTED = {
     'synthetic-ablations': ['baseline', 'era', 'era-notwi', 'era-k0',
                             'era-k1', 'era-k2', 'era-1block',
                             'era-separable', 'era-sampled', 'era-last',
-                            'era-nonorm', 'era-headinit',
+                            'era-nonorm', 'era-headinit', 'era-twidetach',
                             'head-init-cost-matched',
                             'era-fast-850it'],
 }

@@ -80,6 +80,12 @@ class ERADistiller(BaseDistiller):
             and gradients at the memory of one head pass instead of K+1, for
             one more head forward per approximation; see
             :class:`TeacherHeadReuse`. Pays off with ``twi_mode='all'``.
+        twi_detach_branches: Score M_k = P(S) + the branches' predictions
+            detached, so TWI's gradient reaches the student through P(S)
+            only and the branches learn from the residual loss alone (the
+            ablations show TWI otherwise turns them into adapters for the
+            teacher's head: they stop shrinking the residual). False
+            (default): ERA as published, TWI trains the branches too.
         init_student_head: Copy the teacher head's weights into the student
             head at the start of training (shapes must match).
         inference_mode: ``'S'``, ``'T'`` or ``'ST'``.
@@ -103,6 +109,7 @@ class ERADistiller(BaseDistiller):
                  twi_probability: float = 1.0,
                  twi_precision: str = 'fp32',
                  twi_recompute: bool = False,
+                 twi_detach_branches: bool = False,
                  init_student_head: bool = False,
                  inference_mode: str = 'S',
                  alpha: float = 0.5,
@@ -146,6 +153,7 @@ class ERADistiller(BaseDistiller):
         self.twi_weight = twi_weight
         self.twi_mode = twi_mode
         self.twi_probability = float(twi_probability)
+        self.twi_detach_branches = bool(twi_detach_branches)
         self.init_student_head = init_student_head
         self.set_inference_mode(inference_mode, alpha)
 
@@ -282,6 +290,8 @@ class ERADistiller(BaseDistiller):
 
         if self.twi_mode != 'none' and self.twi_weight > 0:
             if self._twi_this_step():
+                if self.twi_detach_branches:  # branches: residual loss only
+                    preds = [[p.detach() for p in pred] for pred in preds]
                 approx, weights = self._twi_selection(
                     MBRNet.approximations(base, preds))
                 era['loss_twi'] = (self.twi_weight / self.twi_probability *
