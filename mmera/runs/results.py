@@ -24,7 +24,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .paths import REPO_ROOT, WORK_DIRS, repo_path
+from .paths import WORK_DIRS, repo_path
 from .report_split import evaluate as evaluate_report
 from .report_split import split_size
 from .results_plots import make_plots, plot_files
@@ -32,10 +32,10 @@ from .results_table import LABELS, write_report
 from .run_records import (load_record, read_curves, record_key, run_curves,
                           teacher_used, write_record, write_teacher_used)
 from .suites import BASELINE, SUITES, TEACHER_FREE, Suite  # noqa: F401
-from .shipped_teachers import install_shipped, sha256
+from .shipped_teachers import sha256
 from .step_times import load_step_times, measure_step_times
 from .teachers import (ensure_teacher, require_data, teacher_ckpt,
-                       teacher_config, teacher_metrics)
+                       teacher_metrics)
 from .training import (DONE_MARKER, STDOUT_LOG, best_alpha, final_metrics,
                        one_thread_children, run_seconds, train)
 
@@ -90,7 +90,8 @@ def read_run(path: str, config: str, data: str) -> Optional[dict]:
 
 def run_one(work_dir: str, suite: str, method: str, seed: int,
             train_it: bool = True, fresh: bool = False,
-            records_dir: Optional[str] = None) -> Optional[dict]:
+            records_dir: Optional[str] = None,
+            teacher_sha: Optional[str] = None) -> Optional[dict]:
     """Trains (or reuses) one run and reads it (see :func:`read_run`).
 
     A run is reused from its work dir when it finished there, else from its
@@ -107,6 +108,8 @@ def run_one(work_dir: str, suite: str, method: str, seed: int,
         train_it: Train the run (else only read a finished one).
         fresh: Retrain a finished run (its record is not used).
         records_dir: The runs' records (None: none read or written).
+        teacher_sha: The SHA-256 of the suite's teacher checkpoint, which
+            :func:`run_benchmark` hashes once per suite; None: hashed here.
 
     Returns:
         dict | None: The run; ``{'error', 'no_config'}`` when its config
@@ -119,7 +122,9 @@ def run_one(work_dir: str, suite: str, method: str, seed: int,
                     no_config=True)
     path = run_dir(work_dir, suite, method, seed)
     name = osp.basename(path)
-    teacher = None if method in TEACHER_FREE else _teacher_sha(spec)
+    teacher = None
+    if method not in TEACHER_FREE:
+        teacher = teacher_sha or _teacher_sha(spec)
     key = record_key(config, seed, teacher) if records_dir else {}
     record = None if fresh else load_record(records_dir, name, key)
     # a run distilled from another teacher than today's is redone
@@ -150,27 +155,18 @@ def _teacher_sha(spec: Suite) -> Optional[str]:
     return sha256(ckpt) if osp.isfile(ckpt) else None
 
 
-def _install_shipped_teacher(spec: Suite) -> None:
-    """Installs the suite's shipped teacher if none is there (no training):
-    its SHA-256 is what the records of the suite's distilled runs match."""
-    ckpt = teacher_ckpt(spec.data, detector=spec.detector)
-    if not osp.isfile(ckpt):
-        install_shipped(osp.basename(osp.dirname(ckpt)), osp.relpath(
-            teacher_config(spec.data, spec.detector), REPO_ROOT), ckpt)
-
-
 def _prepare(suites: Sequence[str], train_it: bool) -> Dict[str, str]:
-    """Checks each suite's data and ensures its teacher (when training);
-    returns ``suite -> problem`` for the suites that cannot train."""
+    """Checks each suite's data and ensures its teacher (trained only when
+    ``train_it``; else a shipped copy is installed, whose SHA-256 is what the
+    records of the suite's distilled runs match); returns ``suite ->
+    problem`` for the suites that cannot train."""
     problems = {}
     for suite in suites:
         spec = SUITES[suite]
         try:
             require_data(spec.data)
-            if train_it:
-                ensure_teacher(spec.data, detector=spec.detector)
-            else:
-                _install_shipped_teacher(spec)
+            ensure_teacher(spec.data, detector=spec.detector,
+                           train_missing=train_it)
         except (FileNotFoundError, SystemExit, ValueError) as e:
             print(f'[results] {suite}: {e}', flush=True)
             problems[suite] = str(e)
@@ -226,6 +222,8 @@ def run_benchmark(suites: Sequence[str], seeds: Sequence[int], work_dir: str,
     tasks = sorted(((*same[0][:3], any(t[3] for t in same))
                     for same in jobs_of.values()), key=lambda t: t[3])
     results: Dict = {s: {m: {} for m in SUITES[s].configs()} for s in suites}
+    # hashed once per suite, after _prepare installed or trained them
+    teacher_shas = {suite: _teacher_sha(SUITES[suite]) for suite in suites}
     meta = dict(seeds=list(seeds), suites=list(suites), problems=problems,
                 configs={s: SUITES[s].configs() for s in suites},
                 step_dir=records_dir or work_dir)
@@ -234,7 +232,7 @@ def run_benchmark(suites: Sequence[str], seeds: Sequence[int], work_dir: str,
         suite, method, seed, train_it = task
         try:
             return run_one(work_dir, suite, method, seed, train_it, fresh,
-                           records_dir)
+                           records_dir, teacher_shas[suite])
         except Exception as e:  # noqa: B902 one broken run stops no other
             print(f'[results] {suite} {method} s{seed}: {e!r}', flush=True)
             return dict(error=f'{type(e).__name__}: {e}')

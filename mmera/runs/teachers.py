@@ -192,7 +192,8 @@ def publish_teacher(work_dir: str, path: str) -> str:
 def ensure_teacher(data: str, retrain: bool = False,
                    work_root: Optional[str] = None,
                    options: Sequence[str] = (),
-                   detector: str = DEFAULT_DETECTOR) -> str:
+                   detector: str = DEFAULT_DETECTOR,
+                   train_missing: bool = True) -> Optional[str]:
     """Returns the set's teacher checkpoint, training the teacher if needed.
 
     An existing ``teacher.pth`` is kept unless ``retrain``. Otherwise, with
@@ -212,9 +213,13 @@ def ensure_teacher(data: str, retrain: bool = False,
             :data:`TEACHER_OPTIONS`).
         detector: The detector family (default RetinaNet, the set's
             :class:`TinySet` teacher).
+        train_missing: Train the teacher when no checkpoint is there and
+            none is shipped (False: install a shipped copy only, as a
+            report that trains nothing needs).
 
     Returns:
-        str: The checkpoint's absolute path.
+        str | None: The checkpoint's absolute path; None when it is not
+        there and ``train_missing`` is False.
     """
     work_dir = teacher_work_dir(data, work_root, detector)
     ckpt = teacher_ckpt(data, work_root, detector)
@@ -229,6 +234,10 @@ def ensure_teacher(data: str, retrain: bool = False,
     if shippable and install_shipped(osp.basename(work_dir), config, ckpt):
         print(f'teacher ({label}): installed the copy shipped in '
               f'teachers/{osp.basename(work_dir)}.fp16.pth as {ckpt}')
+    elif not train_missing:
+        print(f'teacher ({label}): none at {ckpt} and none shipped; not '
+              'trained')
+        return None
     else:
         print(f'teacher ({label}): training {config} into {work_dir} '
               '(cached afterwards)')

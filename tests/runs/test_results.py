@@ -22,6 +22,7 @@ from mmera.runs.results_table import (BASELINE, method_row,
                                       summarize_suite)
 from mmera.runs.run_logs import scalar_rows
 from mmera.runs.run_records import compact_rows
+from mmera.runs.shipped_teachers import sha256
 from mmera.runs.training import finished_run, train_command
 
 #: the methods each suite compares (issue 13)
@@ -254,8 +255,8 @@ def fake(tmp_path, monkeypatch):
     monkeypatch.setitem(report_split.SPLITS, 'synthetic', _split(tmp_path))
     teachers = []
     monkeypatch.setattr(results, 'ensure_teacher',
-                        lambda data, detector: teachers.append(
-                            (data, detector)) or '/t.pth')
+                        lambda data, detector, train_missing: teachers.append(
+                            (data, detector, train_missing)) or '/t.pth')
     monkeypatch.setattr(results, 'require_data', lambda data: None)
     teacher = tmp_path / 'teacher.pth'
     teacher.write_text('teacher 1')
@@ -284,7 +285,7 @@ def _saved(work):
 def test_benchmark_trains_evaluates_and_resumes(fake):
     runs = FakeRuns()
     text = fake(runs)
-    assert fake.teachers == [('synthetic', 'retinanet')]
+    assert fake.teachers == [('synthetic', 'retinanet', True)]
     assert sorted(runs.trained) == sorted(
         f'toy {m} s{s}' for m in (BASELINE, 'pkd', 'era') for s in range(3))
     assert runs.trained[:3] == ['toy baseline s0', 'toy pkd s0',
@@ -420,10 +421,14 @@ def test_a_new_checkout_reuses_the_runs_records(fake, tmp_path,
     retrains the distillers (their records no longer match) and ``fresh``
     everything."""
     records = str(tmp_path / 'records')
-    plotted = []
+    plotted, hashed = [], []
     monkeypatch.setattr(results, 'make_plots',
                         lambda work_dir, curves: plotted.append(curves))
+    monkeypatch.setattr(results, 'sha256',
+                        lambda path: hashed.append(path) or sha256(path))
     first = fake(FakeRuns(), records_dir=records)
+    # the teacher is hashed once per suite, not once per run
+    assert hashed == [str(fake.teacher)]
     assert sorted(os.listdir(records)) == sorted(
         f'{osp.basename(run_dir(fake.work, "toy", m, s))}.json'
         for m in (BASELINE, 'pkd', 'era') for s in range(3))
@@ -435,9 +440,10 @@ def test_a_new_checkout_reuses_the_runs_records(fake, tmp_path,
     assert [x for x in second.splitlines() if x.startswith('| ')] == table
     assert plotted[1] == plotted[0]
     assert [len(c['rows']) for c in plotted[1]['toy']['ERA']] == [2, 2, 2]
-    # report-only reads them too
+    # report-only reads them too (its teacher ensured without training)
     assert fake(FakeRuns(), records_dir=records, report_only=True).count(
         '| ERA | 0.160 +- 0.010 (n=3)') == 1
+    assert fake.teachers[-1] == ('synthetic', 'retinanet', False)
     fake.teacher.write_text('teacher 2')
     third = FakeRuns()
     fake(third, records_dir=records)

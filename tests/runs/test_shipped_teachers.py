@@ -129,7 +129,8 @@ def test_install_refuses_a_stale_or_corrupt_copy(finished_run, tmp_path):
 def test_ensure_teacher_installs_the_shipped_copy(finished_run, tmp_path,
                                                   monkeypatch):
     """No teacher.pth yet: the shipped copy of the set's teacher config is
-    installed, nothing trains; with ``retrain`` it trains."""
+    installed, nothing trains; with ``retrain`` it trains. Without a shipped
+    copy, ``train_missing=False`` (a report) trains nothing either."""
     work, _ = finished_run
     root = str(tmp_path / 'teachers')
     os.makedirs(root)
@@ -142,6 +143,13 @@ def test_ensure_teacher_installs_the_shipped_copy(finished_run, tmp_path,
                         lambda rel: osp.join(str(tmp_path), rel))
     trained = []
     monkeypatch.setattr(teachers, 'train', lambda *a, **k: trained.append(a))
+    os.rename(root, root + '.away')  # nothing shipped
+    assert ensure_teacher('synthetic', train_missing=False) is None
+    assert not trained
+    os.rename(root + '.away', root)
+    path = ensure_teacher('synthetic', train_missing=False)
+    assert osp.isfile(path) and not trained
+    os.remove(path)
     path = ensure_teacher('synthetic')
     assert path == str(tmp_path / 'work_dirs' / 'teacher_synthetic' /
                        'teacher.pth')
