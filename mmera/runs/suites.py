@@ -8,7 +8,7 @@ from typing import Dict
 BASELINE = 'baseline'
 #: Methods that train without the suite's teacher (the rest load it: their
 #: runs are redone when the teacher changes).
-TEACHER_FREE = (BASELINE, 'cost-matched')
+TEACHER_FREE = (BASELINE, 'cost-matched', 'student-4000it', 'student-8000it')
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,23 @@ SUITES: Dict[str, Suite] = {
             'era-fast-850it': 'configs/era/era-fast_retinanet_r34w32-r18w16_'
             'fpn_850it_synthetic.py',
         }),
+    # The plain students' plateau: one schedule shape stretched to 2000,
+    # 4000 and 8000 iterations (configs/tiny/*_<n>it_synthetic.py); the
+    # shortest length that its double no longer beats is the plateau.
+    'synthetic-retinanet-plateau': Suite(
+        'synthetic', 'retinanet',
+        'configs/tiny/retinanet_r18w16_fpn_2000it_synthetic.py', {
+            'student-4000it': 'configs/tiny/retinanet_r18w16_fpn_4000it_'
+            'synthetic.py',
+            'student-8000it': 'configs/tiny/retinanet_r18w16_fpn_8000it_'
+            'synthetic.py'}),
+    'synthetic-gfl-plateau': Suite(
+        'synthetic', 'gfl',
+        'configs/tiny/gfl_r18w16_fpn_2000it_synthetic.py', {
+            'student-4000it': 'configs/tiny/gfl_r18w16_fpn_4000it_'
+            'synthetic.py',
+            'student-8000it': 'configs/tiny/gfl_r18w16_fpn_8000it_'
+            'synthetic.py'}),
 }
 
 #: The main table's suites (the ablations come after them: issue 13's budget)

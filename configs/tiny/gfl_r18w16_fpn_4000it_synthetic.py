@@ -1,0 +1,16 @@
+# Tiny student on the synthetic set, trained to its plateau: the plain tiny
+# GFL student (gfl_r18w16_fpn_500it_synthetic.py) with its
+# schedule's shape (AdamW, 10% linear warm-up, cosine decay to 1e-5)
+# stretched to 4000 iterations; validation and checkpoints every quarter.
+# The plateau lengths 2000 / 4000 / 8000 share this shape, so doubling the
+# schedule is the only difference between two of them.
+_base_ = './gfl_r18w16_fpn_500it_synthetic.py'
+
+train_cfg = dict(max_iters=4000, val_interval=1000)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
+         end=400),
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=400, end=4000,
+         T_max=3600, eta_min=1e-5),
+]
+default_hooks = dict(checkpoint=dict(interval=1000))
