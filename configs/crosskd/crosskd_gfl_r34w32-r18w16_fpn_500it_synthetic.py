@@ -3,7 +3,7 @@
 # student head's tower features can be fed into the teacher's head. The
 # teacher checkpoint comes from
 #   make teachers DATA=synthetic DETECTORS=gfl
-#   (= python tools/train_teachers.py --data synthetic --detectors gfl)
+#   (= python -m benchmarks.train_teachers --data synthetic --detectors gfl)
 # which trains the tiny teacher and writes exactly the path below,
 # work_dirs/teacher_gfl_synthetic/teacher.pth
 # (override with --cfg-options model.teacher_ckpt=...).

@@ -4,7 +4,7 @@
 # the student head's tower features can be fed into the teacher's head. The
 # teacher checkpoint comes from
 #   make teachers DATA=deepforest
-#   (= python tools/train_teachers.py --data deepforest)
+#   (= python -m benchmarks.train_teachers --data deepforest)
 # which trains the converged tiny teacher and writes exactly the path below,
 # work_dirs/teacher_deepforest/teacher.pth
 # (override with --cfg-options model.teacher_ckpt=...).

@@ -3,7 +3,7 @@
 # student head's tower features can be fed into the teacher's head. The
 # teacher checkpoint comes from
 #   make teachers DATA=synthetic
-#   (= python tools/train_teachers.py --data synthetic)
+#   (= python -m benchmarks.train_teachers --data synthetic)
 # which trains the tiny teacher and writes exactly the path below,
 # work_dirs/teacher_synthetic/teacher.pth
 # (override with --cfg-options model.teacher_ckpt=...).

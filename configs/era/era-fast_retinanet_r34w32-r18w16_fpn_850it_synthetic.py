@@ -2,7 +2,7 @@
 # bf16 TWI heads) trained for what full ERA's 500 iterations cost: issue 13's
 # proposal after the cost-matched student beat 500-iteration ERA. Full ERA's
 # step is 3.8x the student's (configs/tiny/retinanet_r18w16_fpn_1900it_
-# synthetic.py), era-fast's about 2.2x (python tools/benchmark/train_step.py
+# synthetic.py), era-fast's about 2.2x (python -m benchmarks.step_cost
 # --config tiny --modes student era_cheap era_all --iters 10 --warmup 2
 # --rounds 2 --threads 1, beside two training runs: era_cheap 1.84x and
 # era_all 3.20x the student; scaled by the quiet era_all ratio, 3.82 / 3.20),

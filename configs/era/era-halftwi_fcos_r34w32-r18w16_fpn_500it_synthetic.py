@@ -3,7 +3,7 @@
 # (twi_probability=0.5, TWI weight x2 on those steps: unbiased over steps).
 # Measured: it keeps 68% of full ERA's gain (3 seeds), below the 90% the
 # cheap setting must keep, so the era-fast configs do not use it.
-# Command: tools/benchmark/detector_families.py --families fcos.
+# Command: python -m benchmarks --suites synthetic-fcos.
 _base_ = './era-sampled_fcos_r34w32-r18w16_fpn_500it_synthetic.py'
 
 model = dict(twi_probability=0.5)

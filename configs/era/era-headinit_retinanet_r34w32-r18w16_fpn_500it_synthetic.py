@@ -1,5 +1,5 @@
 # ERA ablation on the synthetic set (issue 13's protocol, `python
-# tools/benchmark/results.py --suites synthetic-ablations`): ERA with the
+# python -m benchmarks --suites synthetic-ablations`): ERA with the
 # student's head started from the teacher's (init_student_head=True), the
 # proposal after the head-initialised student alone beat ERA on seed 0.
 # Everything else is ERA's config.

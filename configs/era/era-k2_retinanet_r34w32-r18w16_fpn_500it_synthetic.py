@@ -1,5 +1,5 @@
 # ERA ablation on the synthetic set (issue 13's protocol, `python
-# tools/benchmark/results.py --suites synthetic-ablations`): K = 2 residual steps (ERA: K = 4).
+# python -m benchmarks --suites synthetic-ablations`): K = 2 residual steps (ERA: K = 4).
 # Everything else is ERA's config.
 _base_ = './era_retinanet_r34w32-r18w16_fpn_500it_synthetic.py'
 

@@ -1,5 +1,5 @@
 # ERA ablation on the synthetic set (issue 13's protocol, `python
-# tools/benchmark/results.py --suites synthetic-ablations`): plain MSE for the mimic and residual losses, no division by the
+# python -m benchmarks --suites synthetic-ablations`): plain MSE for the mimic and residual losses, no division by the
 # teacher level's variance (feature_norm='none').
 # Everything else is ERA's config.
 _base_ = './era_retinanet_r34w32-r18w16_fpn_500it_synthetic.py'

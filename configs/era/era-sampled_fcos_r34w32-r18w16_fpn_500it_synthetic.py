@@ -2,7 +2,7 @@
 # all approximations in expectation (issue 12's sampled setting): bottleneck MBRNet branches at a quarter of the
 # 64-channel neck, ONE TWI head pass per step at a random approximation
 # (weight x(K+1): an unbiased estimate of the K+1-pass loss), under bf16.
-# Its accuracy against full ERA: tools/benchmark/detector_families.py
+# Its accuracy against full ERA: python -m benchmarks --suites families
 # --families fcos (the era-sampled rows).
 _base_ = './era_fcos_r34w32-r18w16_fpn_500it_synthetic.py'
 

@@ -1,5 +1,5 @@
 # ERA's detection-port fix proposed by the ablations (issue 13), on the
-# synthetic set (`python tools/benchmark/results.py --suites
+# synthetic set (`python -m benchmarks --suites
 # synthetic-ablations --methods era-twidetach`): TWI scores M_k with the
 # residual branches' predictions detached, so its gradient reaches the
 # student through P(S) only and the branches learn from the residual loss

@@ -2,12 +2,12 @@
 # student (same 64-channel FPN and head).
 # The teacher checkpoint comes from
 #   make teachers DATA=synthetic DETECTORS=atss
-#   (= python tools/train_teachers.py --data synthetic --detectors atss)
+#   (= python -m benchmarks.train_teachers --data synthetic --detectors atss)
 # which trains the tiny teacher and writes exactly the path below,
 # work_dirs/teacher_atss_synthetic/teacher.pth: the teachers of the tiny
 # configs live in work_dirs/teacher_<detector>_<data>/ (RetinaNet's, the
-# first, in work_dirs/teacher_<data>/), see mmera/runs/teachers.py.
-# (tools/benchmark/detector_families.py does the same; override with --cfg-options
+# first, in work_dirs/teacher_<data>/), see benchmarks/teachers.py.
+# (python -m benchmarks --suites families does the same; override with --cfg-options
 # model.teacher_ckpt=...).
 _base_ = '../tiny/atss_r18w16_fpn_500it_synthetic.py'  # data, schedule, runtime and the student
 teacher = '{{ fileDirname }}/../tiny/atss_r34w32_fpn_500it_synthetic.py'

@@ -1,7 +1,7 @@
 # ERA on the synthetic set: tiny RetinaNet R34 x1/2 teacher -> R18 x1/4
 # student (same 64-channel FPN and head). The teacher is the converged one
 # (3000 iterations); its checkpoint comes from
-#   make teachers DATA=synthetic   (= python tools/train_teachers.py --data synthetic)
+#   make teachers DATA=synthetic   (= python -m benchmarks.train_teachers --data synthetic)
 # which installs the fp16 copy kept in teachers/ (checksum-verified), or
 # trains it when there is none, and writes exactly the path below,
 # work_dirs/teacher_synthetic/teacher.pth

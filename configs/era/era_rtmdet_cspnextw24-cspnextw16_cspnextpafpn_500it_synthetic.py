@@ -3,12 +3,12 @@
 # student (64 channels): the necks differ in width, so ERA adapts them.
 # The teacher checkpoint comes from
 #   make teachers DATA=synthetic DETECTORS=rtmdet
-#   (= python tools/train_teachers.py --data synthetic --detectors rtmdet)
+#   (= python -m benchmarks.train_teachers --data synthetic --detectors rtmdet)
 # which trains the tiny teacher and writes exactly the path below,
 # work_dirs/teacher_rtmdet_synthetic/teacher.pth: the teachers of the tiny
 # configs live in work_dirs/teacher_<detector>_<data>/ (RetinaNet's, the
-# first, in work_dirs/teacher_<data>/), see mmera/runs/teachers.py.
-# (tools/benchmark/detector_families.py does the same; override with --cfg-options
+# first, in work_dirs/teacher_<data>/), see benchmarks/teachers.py.
+# (python -m benchmarks --suites families does the same; override with --cfg-options
 # model.teacher_ckpt=...).
 _base_ = '../tiny/rtmdet_cspnextw16_cspnextpafpn_500it_synthetic.py'  # data, schedule, runtime and the student
 teacher = '{{ fileDirname }}/../tiny/rtmdet_cspnextw24_cspnextpafpn_500it_synthetic.py'

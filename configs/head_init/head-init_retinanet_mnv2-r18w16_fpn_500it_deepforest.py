@@ -11,7 +11,7 @@
 # is an error, not a warning), after init_weights and before the first
 # step. The teacher checkpoint comes from
 #   make teachers DATA=deepforest
-#   (= python tools/train_teachers.py --data deepforest)
+#   (= python -m benchmarks.train_teachers --data deepforest)
 # which trains the tiny teacher and writes exactly the path below,
 # work_dirs/teacher_deepforest/teacher.pth
 # (override with --cfg-options custom_hooks.0.checkpoint=...).

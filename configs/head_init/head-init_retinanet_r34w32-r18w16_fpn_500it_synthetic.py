@@ -9,7 +9,7 @@
 # is an error, not a warning), after init_weights and before the first
 # step. The teacher checkpoint comes from
 #   make teachers DATA=synthetic
-#   (= python tools/train_teachers.py --data synthetic)
+#   (= python -m benchmarks.train_teachers --data synthetic)
 # which trains the tiny teacher and writes exactly the path below,
 # work_dirs/teacher_synthetic/teacher.pth
 # (override with --cfg-options custom_hooks.0.checkpoint=...).

@@ -6,7 +6,7 @@
 # teacher is the tiny GFL teacher (R34 x1/2), built and loaded by mmdet's
 # detector itself, in its __init__, from
 #   make teachers DATA=synthetic DETECTORS=gfl
-#   (= python tools/train_teachers.py --data synthetic --detectors gfl)
+#   (= python -m benchmarks.train_teachers --data synthetic --detectors gfl)
 # which trains the tiny teacher and writes exactly the path below,
 # work_dirs/teacher_gfl_synthetic/teacher.pth
 # (override with --cfg-options model.teacher_ckpt=...).

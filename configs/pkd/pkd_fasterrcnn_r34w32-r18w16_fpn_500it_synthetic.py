@@ -3,10 +3,10 @@
 # student keeps its whole own loss (RPN + RoI head). The teacher checkpoint
 # comes from
 #   make teachers DATA=synthetic DETECTORS=fasterrcnn
-#   (= python tools/train_teachers.py --data synthetic --detectors fasterrcnn)
+#   (= python -m benchmarks.train_teachers --data synthetic --detectors fasterrcnn)
 # which trains the tiny teacher and writes exactly the path below,
 # work_dirs/teacher_fasterrcnn_synthetic/teacher.pth (see
-# mmera/runs/teachers.py; override with --cfg-options model.teacher_ckpt=...).
+# benchmarks/teachers.py; override with --cfg-options model.teacher_ckpt=...).
 _base_ = '../tiny/fasterrcnn_r18w16_fpn_500it_synthetic.py'  # data, schedule, runtime and the student
 teacher = '{{ fileDirname }}/../tiny/fasterrcnn_r34w32_fpn_500it_synthetic.py'
 model = dict(

@@ -16,7 +16,7 @@ res_student = dict(
     neck=dict(type='FPN', out_channels=32),  # 1x1-projected to 64
     zero_init_output=True)
 # The teacher checkpoint: `make teachers DATA=deepforest` writes exactly
-# work_dirs/teacher_deepforest/teacher.pth (tools/train_teachers.py).
+# work_dirs/teacher_deepforest/teacher.pth (benchmarks/train_teachers.py).
 model = dict(
     _delete_=True,
     type='ResKDDistiller',
@@ -33,7 +33,7 @@ model = dict(
     # about the others, so the confidence is the mean of the 100 highest
     # anchor scores (a tree fires a few anchors: these span many trees), not
     # the single highest. The threshold is a starting point; sweep it with
-    #   python tools/analysis/reskd_cost.py CONFIG CKPT --val --thr 0.1 0.2 0.3
+    #   python -m benchmarks.reskd_cost CONFIG CKPT --val --thr 0.1 0.2 0.3
     # and tools/test.py --cfg-options model.skip_rule.thr=T for the mAP.
     skip_rule=dict(type='topk_mean', k=100, thr=0.3),
     inference_mode='adaptive')

@@ -12,7 +12,7 @@ _base_ = [
 teacher_ckpt = 'https://download.openmmlab.com/mmdetection/v2.0/retinanet/retinanet_r101_fpn_1x_coco/retinanet_r101_fpn_1x_coco_20200130-7a93545f.pth'  # noqa: E501
 # Each res-student: ResNet-18 at 1/4 width (widths 16..128, from scratch) and
 # a 64-channel FPN projected by 1x1 convs to the student's 256 channels.
-# FLOPs at 800x1344 (tools/analysis/reskd_cost.py): 4.2 G each, against
+# FLOPs at 800x1344 (benchmarks/reskd_cost.py): 4.2 G each, against
 # 106 G for the R50 backbone + FPN and 145 G for one RetinaHead pass, i.e.
 # +1.7% of the student per res-student. A 256-channel FPN would cost more
 # than the backbone (its 3x3 convs at stride 8 alone are ~10 G); full-width
@@ -52,7 +52,7 @@ model = dict(
     # when under ~6% of the images go past depth 0 (~3% if they go on to
     # depth 2). Compare both with
     #   tools/test.py ... --cfg-options model.inference_mode=adaptive
-    #   tools/analysis/reskd_cost.py CONFIG CKPT --val --shape 800 1344
+    #   benchmarks/reskd_cost.py CONFIG CKPT --val --shape 800 1344
     inference_mode='all')
 # Res-students not yet joined are not run, so DDP would find parameters
 # without gradients and stop; let it look for them.

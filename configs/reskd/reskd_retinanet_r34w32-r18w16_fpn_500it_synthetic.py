@@ -5,9 +5,9 @@
 # and 0.41 (one head pass): 'all' costs 1.00 G (+29% on the student's 0.78),
 # and an image that goes one res-student deeper in 'adaptive' mode costs
 # +0.52 G (a res-student and a head pass), so adaptive is the cheaper mode
-# while under ~40% of the images go past depth 0 (tools/analysis/reskd_cost.py
+# while under ~40% of the images go past depth 0 (benchmarks/reskd_cost.py
 # measures it on the val set). The teacher checkpoint comes from
-#   make teachers DATA=synthetic   (= python tools/train_teachers.py --data synthetic)
+#   make teachers DATA=synthetic   (= python -m benchmarks.train_teachers --data synthetic)
 # which trains the tiny teacher and writes exactly the path below,
 # work_dirs/teacher_synthetic/teacher.pth
 # (`make demo` does the same; override with --cfg-options

@@ -6,7 +6,7 @@
 _base_ = '../tiny/retinanet_r18w16_fpn_500it_deepforest.py'  # data, schedule, runtime and the student
 teacher = '{{ fileDirname }}/../tiny/retinanet_mnv2_fpn_2000it_deepforest.py'
 # The teacher checkpoint: `make teachers DATA=deepforest` writes exactly
-# work_dirs/teacher_deepforest/teacher.pth (tools/train_teachers.py).
+# work_dirs/teacher_deepforest/teacher.pth (benchmarks/train_teachers.py).
 model = dict(
     _delete_=True,
     type='RKDDistiller',

@@ -3,9 +3,9 @@
 # output convs are split along their input channels into the student half S
 # (mimics the teacher) and the assistant half A (learns T - S); the head sees
 # S + A, i.e. the plain student's forward, so the deployed model is the plain
-# student at its own cost (tools/analysis/rkd_cost.py measures it).
+# student at its own cost (benchmarks/rkd_cost.py measures it).
 # The teacher checkpoint comes from
-#   make teachers DATA=synthetic   (= python tools/train_teachers.py --data synthetic)
+#   make teachers DATA=synthetic   (= python -m benchmarks.train_teachers --data synthetic)
 # which trains the tiny teacher and writes exactly the path below,
 # work_dirs/teacher_synthetic/teacher.pth
 # (override with --cfg-options model.teacher_ckpt=...).

@@ -1,6 +1,6 @@
 # SSKD on the synthetic set: tiny RetinaNet R34 x1/2 teacher -> R18 x1/4
 # student. The teacher checkpoint comes from
-#   make teachers DATA=synthetic   (= python tools/train_teachers.py --data synthetic)
+#   make teachers DATA=synthetic   (= python -m benchmarks.train_teachers --data synthetic)
 # which trains the tiny teacher and writes exactly the path below,
 # work_dirs/teacher_synthetic/teacher.pth
 # (override with --cfg-options model.teacher_ckpt=...).

@@ -10,7 +10,7 @@ _base_ = './gfl_r18w16_fpn_500it_synthetic.py'
 
 # The ratio of ERA's train step to the student's (era_all / student median
 # step, both from the same run), rounded to one decimal. Measured with
-#   python tools/benchmark/train_step.py --config tiny-gfl --modes student \
+#   python -m benchmarks.step_cost --config tiny-gfl --modes student \
 #       era_all --iters 10 --warmup 2 --rounds 3 --threads 1
 # with the machine to itself (batch 4, 320 px, random weights): student
 # 279.7 ms, era_all 1144.6 ms, ratio 4.09 (a first run on cores shared

@@ -4,7 +4,7 @@
 # validation mAP peaks early (0.095 at iteration 250) and then falls as it
 # overfits the tiles (0.055 at 2000; the curve: configs/tiny/README.md), so
 # the teacher kept is the run's best validation checkpoint (mmengine's
-# save_best; mmera.runs.shipped_teachers.teacher_checkpoint). The distillation
+# save_best; benchmarks.shipped_teachers.teacher_checkpoint). The distillation
 # configs of the set load it from work_dirs/teacher_deepforest/teacher.pth
 # (`make teachers DATA=deepforest`, or the fp16 copy kept in teachers/).
 _base_ = './retinanet_mnv2_fpn_500it_deepforest.py'

@@ -10,7 +10,7 @@ _base_ = './retinanet_r18w16_fpn_500it_deepforest.py'
 
 # The ratio of ERA's train step to the student's (era_all / student median
 # step, both from the same run), rounded to one decimal. Measured with
-#   python tools/benchmark/train_step.py --config tiny-deepforest --modes student \
+#   python -m benchmarks.step_cost --config tiny-deepforest --modes student \
 #       era_all --iters 10 --warmup 2 --rounds 3 --threads 1
 # with the machine to itself (batch 4, 320 px, random weights): student
 # 299.9 ms, era_all 1018.6 ms, ratio 3.40 (a first run on cores shared

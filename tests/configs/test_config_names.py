@@ -216,8 +216,8 @@ def _dataset(loader: dict) -> dict:
 
 def _needs_mmpretrain(teacher) -> bool:
     """Whether a teacher config imports mmpretrain (ConvNeXt teachers)."""
-    from mmera.models.distillers.model_config import (_config_file,
-                                                      _custom_imports)
+    from mmera.models.common.model_config import (_config_file,
+                                                  _custom_imports)
     return isinstance(teacher, str) and 'mmpretrain.models' in (
         _custom_imports(_config_file(teacher)) or [])
 
@@ -225,8 +225,8 @@ def _needs_mmpretrain(teacher) -> bool:
 def _read_model(teacher):
     """The teacher's model dict; a config whose custom_imports cannot be
     imported here (mmpretrain without torchvision) is read without them."""
-    from mmera.models.distillers import load_model_config
-    from mmera.models.distillers.model_config import _config_file
+    from mmera.models import load_model_config
+    from mmera.models.common.model_config import _config_file
     if _needs_mmpretrain(teacher) and not mmpretrain_imports():
         return Config.fromfile(_config_file(teacher),
                                import_custom_modules=False).model
@@ -245,7 +245,7 @@ def student_and_teacher(cfg: Config) -> tuple:
     ``teacher_config``; a plain detector (``configs/tiny/``, the baselines)
     and the config's top-level ``teacher_config`` (the teacher whose
     checkpoint a head-initialised baseline starts its head from)."""
-    from mmera.models.distillers import load_model_config
+    from mmera.models import load_model_config
     model = cfg.model
     if 'student' in model:
         return load_model_config(model.student), model.get('teacher_config')

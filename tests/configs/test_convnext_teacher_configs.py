@@ -29,7 +29,7 @@ from mmengine.optim import OptimWrapper
 import mmera  # noqa: F401
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
-from mmera.models.distillers import load_model_config
+from mmera.models import load_model_config
 from cli_helpers import mmpretrain_imports
 from coco_offline import (MMDET_CONFIGS, coco_batch, offline,
                           teacher_ckpt_writer, without_scope, zoo_weights)

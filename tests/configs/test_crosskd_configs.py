@@ -16,7 +16,7 @@ from cli_helpers import REPO_ROOT
 from coco_offline import (coco_batch, offline, teacher_ckpt_writer,
                           without_scope, zoo_weights)
 from mmdet.registry import MODELS
-from mmera.models.distillers import load_model_config
+from mmera.models import load_model_config
 
 CONFIGS = osp.join(REPO_ROOT, 'configs', 'crosskd')
 # config -> (head family, teacher config, teacher checkpoint in work_dirs/)

@@ -12,7 +12,7 @@ import mmera  # noqa: F401
 from cli_helpers import REPO_ROOT
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
-from mmera.models.distillers import load_model_config
+from mmera.models import load_model_config
 
 
 def _batch(num_classes: int):

@@ -14,7 +14,7 @@ import mmera  # noqa: F401
 from cli_helpers import REPO_ROOT
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
-from mmera.models.distillers import load_model_config
+from mmera.models import load_model_config
 
 CONFIGS = osp.join(REPO_ROOT, 'configs')
 

@@ -102,7 +102,7 @@ def test_metafile_models_agree_with_their_configs(method_dir):
             assert teacher is None and meta['Teacher'] == 'none', name
         elif isinstance(teacher, dict):
             from coco_offline import without_scope
-            from mmera.models.distillers import load_model_config
+            from mmera.models import load_model_config
             assert '::' in meta['Teacher'], name
             assert without_scope(load_model_config(teacher)) == (
                 without_scope(load_model_config(meta['Teacher']))), name

@@ -58,7 +58,7 @@ HEAD_INIT = {
      'teacher_deepforest/teacher.pth'),
 }
 # config -> (student, factor)
-# (tools/benchmark/train_step.py: ERA's era_all step / the student's)
+# (benchmarks/step_cost.py: ERA's era_all step / the student's)
 COST_MATCHED = {
     'tiny/retinanet_r18w16_fpn_1900it_synthetic.py':
     ('tiny/retinanet_r18w16_fpn_500it_synthetic.py', 3.8),

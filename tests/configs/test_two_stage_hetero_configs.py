@@ -25,7 +25,7 @@ import mmera  # noqa: F401
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 from mmera.converters import export_student_checkpoint
-from mmera.models.distillers import load_model_config
+from mmera.models import load_model_config
 from coco_offline import (coco_batch, offline, teacher_ckpt_writer,
                           without_scope, zoo_weights)
 

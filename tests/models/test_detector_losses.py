@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mmdet.registry import MODELS
-from mmera.models.detector_losses import detector_kind, detector_losses
+from mmera.models.common.detector_losses import detector_kind, detector_losses
 from tiny_detectors import make_samples, tiny_detector
 
 
@@ -157,9 +157,10 @@ def test_two_stage_twi_equals_the_teacher_heads_own_losses():
     shared by every approximation, each scored by the box head's own loss
     (the same SamplingResults reused, not re-drawn)."""
     from mmdet.structures.bbox import bbox2roi
-    from mmera.models.anchor_loss import assign_targets, stacked_anchor_loss
-    from mmera.models.mbrnet import MBRNet
-    from mmera.models.teacher_head_reuse import sum_losses
+    from mmera.models.common.anchor_loss import (assign_targets,
+                                                 stacked_anchor_loss)
+    from mmera.models.era.mbrnet import MBRNet
+    from mmera.models.era.teacher_head_reuse import sum_losses
     model = _two_stage_era()
     twi = model.twi
     assert twi.head_name == 'RPNHead + Shared2FCBBoxHead'
@@ -273,8 +274,8 @@ def test_era_with_cascade_trains_and_predicts_in_s_and_t(student, teacher):
     teacher's own decode of M_K (a cascade teacher: all its stages); ST is
     refused."""
     from mmdet.structures.bbox import bbox2roi
-    from mmera.models.mbrnet import MBRNet
-    from mmera.models.two_stage_head_reuse import decode_boxes
+    from mmera.models.era.mbrnet import MBRNet
+    from mmera.models.era.two_stage_head_reuse import decode_boxes
     model = _two_stage_era(student, teacher)
     assert (model.twi.cascade is None) == (teacher == 'faster_rcnn')
     losses = model.loss(*_batch())

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from mmdet.registry import MODELS
-from mmera.models.feature_pairing import (NeckLayout, head_strides,
-                                          neck_layout, pair_by_stride)
+from mmera.models.common.feature_pairing import (NeckLayout, head_strides,
+                                                 neck_layout, pair_by_stride)
 from tiny_detectors import tiny_detector
 
 

@@ -5,7 +5,7 @@ import pytest
 from mmdet.registry import MODELS
 from mmera.models import (BaseDistiller, DecorrelationLoss, MBRNet,
                           PearsonFeatureLoss)
-from mmera.models.utils import check_weight
+from mmera.models.common.utils import check_weight
 
 NAN = float('nan')
 

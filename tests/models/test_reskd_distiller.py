@@ -12,8 +12,8 @@ from mmengine.optim import build_optim_wrapper
 
 from mmdet.registry import MODELS
 from mmera.models import FeatureAdapter, ResKDDistiller
-from mmera.models.res_student import (ResStudent, combined_features,
-                                      residual_targets)
+from mmera.models.reskd.res_student import (ResStudent, combined_features,
+                                            residual_targets)
 
 RES_STUDENT = dict(
     backbone=dict(type='ResNet', depth=18, base_channels=8,

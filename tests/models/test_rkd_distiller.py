@@ -12,8 +12,8 @@ from torch import nn
 
 from mmdet.models.necks import FPN
 from mmdet.registry import MODELS
-from mmera.models.distillers.rkd_distiller import RKDDistiller
-from mmera.models.residual_split_fpn import ResidualSplitFPN
+from mmera.models.rkd.residual_split_fpn import ResidualSplitFPN
+from mmera.models.rkd.rkd_distiller import RKDDistiller
 
 
 def _build(student_cfg, teacher_cfg, teacher_ckpt=None, init=True, **kwargs):

@@ -13,8 +13,8 @@ from mmengine.structures import InstanceData
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 from mmera.models import SSKDDistiller
-from mmera.models.distillers import load_model_config
-from mmera.models.distillers.sskd_distiller import backbone_stage_groups
+from mmera.models import load_model_config
+from mmera.models.sskd.sskd_distiller import backbone_stage_groups
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SSKD_CONFIGS = osp.join(REPO_ROOT, 'configs', 'sskd')

@@ -18,8 +18,8 @@ from mmdet.models.dense_heads import (AnchorHead, ATSSHead, FCOSHead, GFLHead,
                                       RTMDetHead)
 from mmdet.models.utils import unpack_gt_instances
 from mmdet.registry import MODELS
-from mmera.models.head_loss_paths import reused_targets
-from mmera.models.teacher_head_reuse import TeacherHeadReuse, sum_losses
+from mmera.models.era.head_loss_paths import reused_targets
+from mmera.models.era.teacher_head_reuse import TeacherHeadReuse, sum_losses
 from tiny_detectors import make_samples, tiny_head
 
 WEIGHTS = [1.0, 0.5, 0.25]
@@ -260,7 +260,7 @@ def test_recompute_checkpoints_one_image_where_targets_are_assigned_once(
     twi = TeacherHeadReuse(head, recompute=True).train()
     samples = make_samples()
     approx = _features(head)
-    from mmera.models import teacher_head_reuse as module
+    from mmera.models.era import teacher_head_reuse as module
     with mock.patch.object(module, 'checkpoint', wraps=module.checkpoint
                            ) as ckpt:
         twi.loss(approx, WEIGHTS, samples).backward()
@@ -274,7 +274,7 @@ def test_recompute_is_a_training_path_only():
     """In eval, or under no_grad, ``recompute`` changes nothing."""
     head = MODELS.build(tiny_head('retinanet'))
     twi = TeacherHeadReuse(head, recompute=True).eval()
-    with mock.patch('mmera.models.teacher_head_reuse.checkpoint') as ckpt:
+    with mock.patch('mmera.models.era.teacher_head_reuse.checkpoint') as ckpt:
         twi.loss(_features(head), WEIGHTS, make_samples())
         twi.train()
         with torch.no_grad():

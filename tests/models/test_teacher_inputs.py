@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from mmdet.registry import MODELS
-from mmera.models.teacher_inputs import TeacherInputs
+from mmera.models.common.teacher_inputs import TeacherInputs
 from tiny_detectors import family_config, make_samples, tiny_detector
 
 # caffe-style (BGR, std 1) and pytorch-style (RGB, mean/std) ResNets

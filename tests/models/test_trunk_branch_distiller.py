@@ -10,9 +10,9 @@ import torch
 from mmdet.registry import MODELS
 from mmera.converters import extract_student_state
 from mmera.models import DecorrelationLoss, TrunkBranchDistiller
-from mmera.models.distillers.trunk_branch_distiller import (
+from mmera.models.trunk_branch.peer_branches import PeerBranches
+from mmera.models.trunk_branch.trunk_branch_distiller import (
     ensemble_bbox_loss, ensemble_cls_loss)
-from mmera.models.peer_branches import PeerBranches
 
 
 def _build(student_cfg, init=True, **kwargs):

@@ -23,7 +23,7 @@ from cli_helpers import REPO_ROOT, TOOLS
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 from mmera.engine import CPUAmpOptimWrapper
-from mmera.models.mbrnet import MBRNet
+from mmera.models.era.mbrnet import MBRNet
 
 ERA = 'configs/era/era_retinanet_r34w32-r18w16_fpn_500it_synthetic.py'
 

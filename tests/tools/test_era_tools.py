@@ -11,7 +11,7 @@ from mmengine.registry import init_default_scope
 import mmera  # noqa: F401  (lets torch.load read mmengine checkpoints)
 from cli_helpers import REPO_ROOT, TOOLS, run_tool
 from mmdet.registry import MODELS
-from mmera.models.distillers import load_model_config
+from mmera.models import load_model_config
 
 STUDENT_CFG = osp.join(REPO_ROOT, 'configs', 'tiny',
                        'retinanet_r18w16_fpn_500it_synthetic.py')

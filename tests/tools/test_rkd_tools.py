@@ -1,7 +1,7 @@
 """RKD through the real tools: train the shipped synthetic config, export the
 student and load it strictly into stock mmdet; the cost tool's table; the
 shipped configs."""
-import importlib.util
+import importlib
 import os.path as osp
 import re
 
@@ -21,11 +21,7 @@ SYNTHETIC = 'configs/rkd/rkd_retinanet_r34w32-r18w16_fpn_500it_synthetic.py'
 
 
 def _rkd_cost_module():
-    path = osp.join(TOOLS, 'analysis', 'rkd_cost.py')
-    spec = importlib.util.spec_from_file_location('rkd_cost', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module('benchmarks.rkd_cost')
 
 
 def test_rkd_train_export_and_stock_load(make_tiny_config, tiny_teacher_ckpt,

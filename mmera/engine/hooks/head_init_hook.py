@@ -6,6 +6,7 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
 from mmdet.registry import HOOKS
+from mmera.models.common.head_init import load_strictly
 from mmera.utils.checkpoint_fit import read_checkpoint_weights
 from mmera.utils.model_wrappers import unwrap_model
 
@@ -21,7 +22,9 @@ class HeadInitHook(Hook):
     weight of another shape and leave it random. This hook loads strictly:
     every weight of the module must be in the checkpoint, with its shape,
     and nothing else under ``prefix``; otherwise it raises a ``ValueError``
-    naming the file and the mismatch, before the first step.
+    naming the file and the mismatch, before the first step (the loader
+    ``ERADistiller(init_student_head=True)`` shares:
+    :func:`~mmera.models.common.head_init.load_strictly`).
 
     It runs in ``before_train``, after the runner's ``init_weights`` (which
     would overwrite it) and ``load_from``. A resumed run (iteration or epoch
@@ -80,38 +83,14 @@ class HeadInitHook(Hook):
             k[len(self.prefix):]: v
             for k, v in state.items() if k.startswith(self.prefix)
         }
-        expected = target.state_dict()
-        missing = [k for k in expected if k not in weights]
-        unexpected = [k for k in weights if k not in expected]
-        reshaped = [
-            k for k in expected
-            if k in weights and weights[k].shape != expected[k].shape
-        ]
-        problems = []
-        if not weights:
-            problems.append(f'it has no weights under {self.prefix!r}')
-        elif missing:
-            problems.append(f'{len(missing)} of the {len(expected)} weights '
-                            f'of {self.module} are missing (e.g. '
-                            f'{self.prefix + missing[0]!r})')
-        if reshaped:
-            key = reshaped[0]
-            problems.append(
-                f'{len(reshaped)} have another shape (e.g. '
-                f'{self.prefix + key!r}: {tuple(weights[key].shape)} in the '
-                f'checkpoint, {tuple(expected[key].shape)} in the model)')
-        if unexpected:
-            problems.append(f'{len(unexpected)} of its {self.prefix!r} '
-                            'weights are unknown to the module (e.g. '
-                            f'{self.prefix + unexpected[0]!r})')
-        if problems:
-            raise ValueError(
-                f'{what} {self.checkpoint!r} does not fit the model\'s '
-                f'{self.module}: ' + '; '.join(problems) + '. The head '
-                'must have the same class, widths, number of classes and '
-                'priors as the checkpoint\'s; nothing was loaded.')
-        target.load_state_dict(weights, strict=True)
+        loaded = load_strictly(
+            target, weights,
+            what=f'{what} {self.checkpoint!r} does not fit the model\'s '
+            f'{self.module}',
+            name=self.module, prefix=self.prefix,
+            fix='Point the hook\'s checkpoint, module or prefix at a '
+            'matching head.')
         print_log(
             f'HeadInitHook: {self.module} loaded from {self.checkpoint} '
-            f'({len(weights)} weights under {self.prefix!r}).',
+            f'({loaded} weights under {self.prefix!r}).',
             logger='current')

@@ -8,7 +8,7 @@ from mmengine.logging import print_log
 from mmengine.runner import EpochBasedTrainLoop
 
 from mmdet.registry import HOOKS
-from mmera.models.distillers.sskd_distiller import SSKDDistiller
+from mmera.models.sskd import SSKDDistiller
 from mmera.utils.model_wrappers import unwrap_model
 
 

@@ -5,7 +5,7 @@ import torch
 from torch import Tensor, nn
 
 from mmdet.registry import MODELS
-from ..utils import check_weight
+from ..common.utils import check_weight
 
 
 @MODELS.register_module()

@@ -3,7 +3,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from mmdet.registry import MODELS
-from ..utils import check_weight
+from ..common.utils import check_weight
 
 
 def standardize_channels(feat: Tensor, eps: float = 1e-6) -> Tensor:

@@ -1,0 +1,11 @@
+"""Measure a detector pair before (or instead of) training it.
+
+* :mod:`mmera.analysis.pair_probe`: which distiller builds and trains one
+  step on which teacher -> student pair, or the message it is refused with;
+* :mod:`mmera.analysis.step_timer`: the time of N training steps of a built
+  model on one fixed batch;
+* :mod:`mmera.analysis.flops`: FLOPs per image with mmengine's
+  ``FlopAnalyzer`` (a detector, any part of a model, ResKD's adaptive depth).
+
+This ``__init__`` imports none of them: each pulls in torch and mmdet.
+"""

@@ -1,0 +1,4 @@
+"""SSKD (stage-by-stage knowledge distillation): SSKDDistiller."""
+from .sskd_distiller import SSKDDistiller
+
+__all__ = ['SSKDDistiller']
