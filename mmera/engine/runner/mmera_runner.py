@@ -13,7 +13,9 @@ from mmengine.registry import MODEL_WRAPPERS
 from mmengine.runner import Runner
 from torch.nn.parallel import DistributedDataParallel
 
+from mmdet.engine.hooks import MeanTeacherHook
 from mmdet.registry import RUNNERS
+from mmera.models import BaseDistiller
 from mmera.utils.atomic_files import atomic_output
 from mmera.utils.checkpoint_fit import check_checkpoint_fits
 from mmera.utils.dist import init_cpu_distributed
@@ -135,7 +137,9 @@ class MMERARunner(Runner):
 
     # -- pre-flight checks ----------------------------------------------------
     def train(self):
-        """Checks the teacher and resume checkpoints, then trains."""
+        """Checks the hooks, the teacher and resume checkpoints, then
+        trains."""
+        self._check_hooks()
         self._check_teacher_checkpoint()
         if self._resume and self._load_from is not None:
             self._check_loaded_checkpoint(
@@ -153,6 +157,26 @@ class MMERARunner(Runner):
         """Checks the checkpoint to evaluate (``load_from``), then tests."""
         self._check_evaluated_checkpoint()
         return super().test()
+
+    def _check_hooks(self) -> None:
+        """Refuses a hook that would train a distiller's frozen teacher.
+
+        mmdet's ``MeanTeacherHook`` (semi-supervised configs) finds
+        ``.student`` and ``.teacher`` on every distiller and copies the
+        student's weights into the teacher: a crash where their shapes
+        differ, a silently overwritten teacher where they match.
+        """
+        if not isinstance(unwrap_model(self.model), BaseDistiller):
+            return
+        for hook in self.hooks:
+            if isinstance(hook, MeanTeacherHook):
+                raise ValueError(
+                    f'{type(hook).__name__} would copy the student\'s '
+                    'weights into the distillation teacher of '
+                    f'{type(unwrap_model(self.model)).__name__}, which '
+                    'stays frozen: remove it from custom_hooks. (For a '
+                    'mean teacher, train mmdet\'s SoftTeacher without a '
+                    'distiller.)')
 
     def _check_teacher_checkpoint(self) -> None:
         # The teacher is loaded strictly in init_weights, but only after the

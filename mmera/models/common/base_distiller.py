@@ -1,4 +1,5 @@
 """What every mmera distiller shares: a student it trains, a frozen teacher."""
+import copy
 import os.path as osp
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 from urllib.error import URLError
@@ -94,6 +95,24 @@ class BaseDistiller(BaseDetector):
             object.__setattr__(self, name, value)
         else:
             super().__setattr__(name, value)
+
+    def __deepcopy__(self, memo: dict) -> 'BaseDistiller':
+        # The frozen teacher is shared, not copied: a copy of the distiller
+        # (EMAHook's averaged model) trains nothing of it.
+        if self.teacher is not None:
+            memo[id(self.teacher)] = self.teacher
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        new.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return new
+
+    # -- what the student config's hooks reach -------------------------------
+    @property
+    def bbox_head(self) -> torch.nn.Module:
+        """The student's dense head: a hook written for a detector acts on
+        the student (e.g. mmdet's ``YOLOXModeSwitchHook`` sets ``use_l1``
+        on ``model.bbox_head`` in the last epochs)."""
+        return self.student.bbox_head
 
     # -- teacher handling ---------------------------------------------------
     @classmethod

@@ -295,6 +295,7 @@ class ERADistiller(BaseDistiller):
 
         if self.twi_mode != 'none' and self.twi_weight > 0:
             if self._twi_this_step():
+                self.twi.follow(getattr(self.student, 'bbox_head', None))
                 if self.twi_detach_branches:  # branches: residual loss only
                     preds = [[p.detach() for p in pred] for pred in preds]
                 approx, weights = self._twi_selection(

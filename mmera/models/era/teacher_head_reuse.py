@@ -17,6 +17,10 @@ from ..common.utils import (check_precision, freeze, freeze_norm_stats,
 from .head_loss_paths import chunk_outputs, loss_path, reused_targets
 
 Levels = List[Tensor]
+#: Loss switches of a dense head that stock hooks flip during a schedule:
+#: ``use_l1``, YOLOX's L1 box loss, set by ``YOLOXModeSwitchHook`` for the
+#: last epochs.
+HEAD_SWITCHES = ('use_l1', )
 
 
 class TeacherHeadReuse(nn.Module):
@@ -77,6 +81,14 @@ class TeacherHeadReuse(nn.Module):
         super().train(mode)
         freeze_norm_stats(self.head)
         return self
+
+    def follow(self, student_head: Optional[nn.Module]) -> None:
+        """Takes over the loss switches that a student config's hooks flip on
+        the student's head (:data:`HEAD_SWITCHES`), so that TWI's loss is the
+        loss the student's head computes at this point of the schedule."""
+        for name in HEAD_SWITCHES:
+            if hasattr(student_head, name) and hasattr(self.head, name):
+                setattr(self.head, name, getattr(student_head, name))
 
     def load_from(self, head: nn.Module) -> None:
         """Copies the teacher head's current weights into the frozen copy."""

@@ -108,6 +108,10 @@ class TwoStageHeadReuse(nn.Module):
         freeze_norm_stats(self)
         return self
 
+    def follow(self, student_head: Optional[nn.Module]) -> None:
+        """Nothing to take over: stock hooks flip no loss switch of the RPN
+        and RoI heads (see :meth:`TeacherHeadReuse.follow`)."""
+
     def load_from(self, teacher: nn.Module) -> None:
         """Copies the teacher's current head weights into the frozen copies."""
         roi = teacher.roi_head
