@@ -29,9 +29,9 @@ from .report_split import split_size
 from .results_plots import make_plots, plot_files
 from .results_table import LABELS, write_report
 from .run_records import (load_record, read_curves, record_key, run_curves,
-                          teacher_used, write_record, write_teacher_used)
+                          teacher_used, weights_sha256, write_record,
+                          write_teacher_used)
 from .suites import BASELINE, SUITES, TEACHER_FREE, Suite  # noqa: F401
-from .shipped_teachers import sha256
 from .step_times import load_step_times, measure_step_times
 from .teachers import (ensure_teacher, require_data, teacher_ckpt,
                        teacher_metrics)
@@ -147,9 +147,9 @@ def run_one(work_dir: str, suite: str, method: str, seed: int,
 
 
 def _teacher_sha(spec: Suite) -> Optional[str]:
-    """The SHA-256 of the suite's teacher checkpoint (None: not there)."""
+    """The SHA-256 of the suite's teacher weights (None: not there)."""
     ckpt = teacher_ckpt(spec.data, detector=spec.detector)
-    return sha256(ckpt) if osp.isfile(ckpt) else None
+    return weights_sha256(ckpt) if osp.isfile(ckpt) else None
 
 
 def _prepare(suites: Sequence[str], train_it: bool) -> Dict[str, str]:

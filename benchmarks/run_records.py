@@ -10,7 +10,8 @@ machine) reuses the run instead of training it again.
 
 A record stands for its run only while the run would be the same: its key
 holds the config (the sha256 of the resolved config, the checkout's root
-written as ``<repo>``), the seed and the sha256 of the teacher weights.
+written as ``<repo>``), the seed and the sha256 of the teacher's weights
+(:func:`weights_sha256`).
 :func:`load_record` returns None for a record of another key, so a changed
 config or teacher trains again, as a finished work dir of another command
 would.
@@ -37,6 +38,26 @@ TEACHER_RECORD = 'teacher_used.json'
 
 #: The validation keys a record keeps (the tables' and plots' metrics).
 _VAL_KEYS = (MAP_KEY, 'coco/bbox_mAP_50')
+
+
+def weights_sha256(checkpoint: str) -> str:
+    """The sha256 of a checkpoint's weights: each tensor's name, dtype,
+    shape and bytes, in name order.
+
+    It names a teacher in the records' keys. The file's own sha256 cannot:
+    torch writes a random serialization id into every file it saves, so
+    the same weights installed in another clone hash differently.
+    """
+    import torch  # the CLI's --help stays light
+    state = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    state = state.get('state_dict', state)
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        tensor = state[name].contiguous()
+        digest.update(f'{name}:{tensor.dtype}:{tuple(tensor.shape)};'.encode())
+        digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes()
+                      if tensor.numel() else b'')
+    return digest.hexdigest()
 
 
 def config_sha256(config: str) -> str:

@@ -9,6 +9,7 @@ import threading
 import types
 
 import pytest
+import torch
 from mmengine.config import Config
 
 from benchmarks import report_split, results
@@ -21,8 +22,7 @@ from benchmarks.suites import MAIN_SUITES
 from benchmarks.results_table import (BASELINE, method_row,
                                       summarize_suite)
 from benchmarks.run_logs import scalar_rows
-from benchmarks.run_records import compact_rows
-from benchmarks.shipped_teachers import sha256
+from benchmarks.run_records import compact_rows, weights_sha256
 from benchmarks.training import finished_run, train_command
 
 #: the methods each suite compares
@@ -252,6 +252,12 @@ class FakeRuns:
         return dict(mAP=FAKE_MAP[method][seed], mAP50=0.5)
 
 
+def _write_teacher(path, value: float) -> None:
+    """A one-weight teacher checkpoint; another ``value`` is another
+    teacher."""
+    torch.save(dict(state_dict=dict(w=torch.tensor([value]))), str(path))
+
+
 @pytest.fixture
 def fake(tmp_path, monkeypatch):
     """The toy suite on fake runs; returns a function that installs a
@@ -264,7 +270,7 @@ def fake(tmp_path, monkeypatch):
                             (data, detector, train_missing)) or '/t.pth')
     monkeypatch.setattr(results, 'require_data', lambda data: None)
     teacher = tmp_path / 'teacher.pth'
-    teacher.write_text('teacher 1')
+    _write_teacher(teacher, 1.0)
     monkeypatch.setattr(results, 'teacher_ckpt',
                         lambda data, detector: str(teacher))
     monkeypatch.setattr(results, 'teacher_metrics',
@@ -411,7 +417,7 @@ def test_distilled_runs_are_redone_when_the_teacher_changes(fake):
     again = FakeRuns()
     fake(again)
     assert again.trained == []
-    fake.teacher.write_text('teacher 2')
+    _write_teacher(fake.teacher, 2.0)
     third = FakeRuns()
     fake(third)
     assert sorted(third.trained) == sorted(
@@ -429,8 +435,9 @@ def test_a_new_checkout_reuses_the_runs_records(fake, tmp_path,
     plotted, hashed = [], []
     monkeypatch.setattr(results, 'make_plots',
                         lambda work_dir, curves: plotted.append(curves))
-    monkeypatch.setattr(results, 'sha256',
-                        lambda path: hashed.append(path) or sha256(path))
+    monkeypatch.setattr(
+        results, 'weights_sha256',
+        lambda path: hashed.append(path) or weights_sha256(path))
     first = fake(FakeRuns(), records_dir=records)
     # the teacher is hashed once per suite, not once per run
     assert hashed == [str(fake.teacher)]
@@ -449,7 +456,7 @@ def test_a_new_checkout_reuses_the_runs_records(fake, tmp_path,
     assert fake(FakeRuns(), records_dir=records, report_only=True).count(
         '| ERA | 0.160 +- 0.010 (n=3)') == 1
     assert fake.teachers[-1] == ('synthetic', 'retinanet', False)
-    fake.teacher.write_text('teacher 2')
+    _write_teacher(fake.teacher, 2.0)
     third = FakeRuns()
     fake(third, records_dir=records)
     assert sorted(third.trained) == sorted(

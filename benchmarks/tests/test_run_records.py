@@ -9,8 +9,8 @@ from benchmarks import run_records
 from benchmarks.paths import repo_path
 from benchmarks.run_records import (compact_rows, config_sha256,
                                     load_record, read_curves, record_key,
-                                    teacher_used, write_record,
-                                    write_teacher_used)
+                                    teacher_used, weights_sha256,
+                                    write_record, write_teacher_used)
 
 BASELINE = 'configs/tiny/retinanet_r18w16_fpn_500it_synthetic.py'
 
@@ -94,3 +94,16 @@ def test_the_teacher_a_run_used(tmp_path):
     assert teacher_used(str(tmp_path)) is None
     write_teacher_used(str(tmp_path), 'abc')
     assert teacher_used(str(tmp_path)) == 'abc'
+
+
+def test_a_teacher_is_named_by_its_weights_not_its_file(tmp_path):
+    """torch writes a random id into each file it saves: the same weights
+    saved twice differ as files, never as weights."""
+    import torch
+    state = dict(state_dict=dict(w=torch.arange(4.), b=torch.zeros(0)))
+    torch.save(state, tmp_path / 'a.pth')
+    torch.save(state, tmp_path / 'b.pth')
+    torch.save(dict(state_dict=dict(w=torch.arange(4.) + 1,
+                                    b=torch.zeros(0))), tmp_path / 'c.pth')
+    a, b, c = (weights_sha256(str(tmp_path / f'{n}.pth')) for n in 'abc')
+    assert a == b != c

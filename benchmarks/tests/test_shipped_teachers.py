@@ -1,6 +1,7 @@
 """The teachers kept with the repository: fp16 weights, a checksum, the
 command, curve and log of their run; installed back as float32 only when the
 checksum and the teacher config match."""
+import glob
 import json
 import os
 import os.path as osp
@@ -14,6 +15,7 @@ from mmengine.registry import init_default_scope
 from mmdet.registry import MODELS
 from benchmarks import shipped_teachers, teachers
 from benchmarks.paths import REPO_ROOT
+from benchmarks.run_records import RECORDS_DIR, weights_sha256
 from benchmarks.shipped_teachers import (install_shipped, sha256, ship,
                                          shipped_files, teacher_checkpoint)
 from benchmarks.teachers import SETS, ensure_teacher, teacher_config
@@ -186,3 +188,23 @@ def test_shipped_teachers_verify_and_load_into_their_config(
     model = MODELS.build(cfg)
     model.load_state_dict(torch.load(out, weights_only=True)['state_dict'],
                           strict=True)
+
+
+def test_the_committed_records_name_the_shipped_teachers(tmp_path):
+    """Every distilled run recorded in docs/results/runs/ learned from a
+    shipped teacher, named by its weights: a fresh clone, which installs
+    the same teachers, reuses those records instead of training again."""
+    shipped = set()
+    for data, detector in SHIPPED:
+        name = osp.basename(teachers.teacher_work_dir(data, detector=detector))
+        out = str(tmp_path / f'{name}.pth')
+        assert install_shipped(
+            name, teachers._teacher_config_rel(data, detector), out)
+        shipped.add(weights_sha256(out))
+    named = set()
+    for path in glob.glob(osp.join(RECORDS_DIR, '*.json')):
+        with open(path) as f:
+            key = json.load(f).get('key')
+        if isinstance(key, dict) and key.get('teacher_sha256'):
+            named.add(key['teacher_sha256'])
+    assert named and named <= shipped, named - shipped
