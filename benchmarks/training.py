@@ -6,7 +6,7 @@ writes a marker, ``demo_done.json``, when the run finished. A later call with
 the same command reuses the finished run instead of training again, so adding
 seeds or methods only trains the new ones, and resumes an interrupted run
 from its last checkpoint (``demo_started.json`` records the command and the
-training seconds so far), so a long run survives the end of a sitting. The
+training seconds so far), so a long run survives an interruption. The
 readers (:func:`val_history`, :func:`final_metrics`, :func:`best_alpha`,
 :func:`last_checkpoint`, :func:`run_seconds`) take the work dir of a run.
 """

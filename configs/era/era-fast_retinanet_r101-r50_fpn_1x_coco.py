@@ -1,4 +1,4 @@
-# ERA's cheap setting on COCO (issue 12, see the ERA README's cost table):
+# ERA's cheap setting on COCO (docs/cost.md):
 # - MBRNet branches as bottlenecks: 1x1 -> one 3x3 -> 1x1 at a quarter of
 #   the teacher neck's width (64 of 256 channels);
 # - one sampled TWI head pass per step (weight x(K+1): an unbiased estimate

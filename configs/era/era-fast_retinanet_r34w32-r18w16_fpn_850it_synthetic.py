@@ -1,5 +1,5 @@
 # ERA's cheap setting (era-fast: bottleneck branches, one sampled TWI pass,
-# bf16 TWI heads) trained for what full ERA's 500 iterations cost: issue 13's
+# bf16 TWI heads) trained for what full ERA's 500 iterations cost: the
 # proposal after the cost-matched student beat 500-iteration ERA. Full ERA's
 # step is 3.8x the student's (configs/tiny/retinanet_r18w16_fpn_1900it_
 # synthetic.py), era-fast's about 2.2x (python -m benchmarks.step_cost

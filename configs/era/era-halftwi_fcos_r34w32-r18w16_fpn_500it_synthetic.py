@@ -1,4 +1,4 @@
-# Ablation of ERA's cheaper settings on the tiny FCOS pair (issue 12): the
+# Ablation of ERA's cheaper settings on the tiny FCOS pair: the
 # era-sampled setting with TWI on a random half of the steps only
 # (twi_probability=0.5, TWI weight x2 on those steps: unbiased over steps).
 # Measured: it keeps 68% of full ERA's gain (3 seeds), below the 90% the

@@ -1,4 +1,4 @@
-# ERA ablation on the synthetic set (issue 13's protocol, `python
+# ERA ablation on the synthetic set (`python
 # python -m benchmarks --suites synthetic-ablations`): ERA with the
 # student's head started from the teacher's (init_student_head=True), the
 # proposal after the head-initialised student alone beat ERA on seed 0.

@@ -1,4 +1,4 @@
-# ERA ablation on the synthetic set (issue 13's protocol, `python
+# ERA ablation on the synthetic set (`python
 # python -m benchmarks --suites synthetic-ablations`): TWI on M_K alone, weighted by the sum of the K+1 weights.
 # Everything else is ERA's config.
 _base_ = './era_retinanet_r34w32-r18w16_fpn_500it_synthetic.py'

@@ -1,5 +1,5 @@
-# ERA with exact TWI at the least memory on COCO (issue 12, see the ERA
-# README's cost table): all K+1 approximations scored every step, as the main
+# ERA with exact TWI at the least memory on COCO (docs/cost.md): all
+# K+1 approximations scored every step, as the main
 # config does, with
 # - MBRNet branches as bottlenecks: 1x1 -> one 3x3 -> 1x1 at a quarter of
 #   the teacher neck's width (64 of 256 channels);

@@ -1,4 +1,4 @@
-# ERA ablation on the synthetic set (issue 13's protocol, `python
+# ERA ablation on the synthetic set (`python
 # python -m benchmarks --suites synthetic-ablations`): plain MSE for the mimic and residual losses, no division by the
 # teacher level's variance (feature_norm='none').
 # Everything else is ERA's config.

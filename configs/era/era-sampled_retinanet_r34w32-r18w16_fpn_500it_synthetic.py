@@ -1,4 +1,4 @@
-# ERA ablation on the synthetic set (issue 13's protocol, `python
+# ERA ablation on the synthetic set (`python
 # python -m benchmarks --suites synthetic-ablations`): one sampled approximation per step for TWI, weighted by K+1
 # (unbiased for twi_mode='all').
 # Everything else is ERA's config.

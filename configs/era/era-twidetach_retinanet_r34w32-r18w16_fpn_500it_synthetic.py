@@ -1,4 +1,4 @@
-# ERA's detection-port fix proposed by the ablations (issue 13), on the
+# ERA's detection-port fix proposed by the ablations, on the
 # synthetic set (`python -m benchmarks --suites
 # synthetic-ablations --methods era-twidetach`): TWI scores M_k with the
 # residual branches' predictions detached, so its gradient reaches the

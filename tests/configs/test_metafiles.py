@@ -13,6 +13,11 @@ from test_config_names import (ALIASES, CONFIGS, METHOD_PREFIXES,
                                student_and_teacher)
 
 METHOD_DIRS = sorted(METHOD_PREFIXES)
+# the keys of a model entry in mmdet's own metafiles (mmdet/.mim/configs/*/
+# metafile.yml), and of a Results entry
+MMDET_MODEL_KEYS = {'Name', 'In Collection', 'Config', 'Metadata', 'Results',
+                    'Weights', 'Alias', 'README', 'Paper', 'Code'}
+MMDET_RESULT_KEYS = {'Task', 'Dataset', 'Metrics'}
 # the data token of a config name -> the metafile's Dataset
 DATASET_NAMES = {
     'coco': 'COCO',
@@ -64,6 +69,8 @@ def test_metafile_lists_every_config(method_dir):
     listed = []
     for model in meta['Models']:
         name, config = model['Name'], model['Config']
+        assert set(model) <= MMDET_MODEL_KEYS, (name, set(model))
+        assert {'Name', 'In Collection', 'Config', 'Metadata'} <= set(model)
         assert model['In Collection'] in collections, name
         assert osp.isfile(osp.join(REPO_ROOT, config)), (
             f'{method_dir}/metafile.yml: {config} does not exist')
@@ -128,11 +135,24 @@ def test_metafile_models_agree_with_their_configs(method_dir):
             assert not results, f'{name}: no COCO run was made'
             assert 'Train Step Ratio to Student' not in meta, name
         for result in results:
+            assert set(result) == MMDET_RESULT_KEYS, name
             assert result['Task'] == 'Object Detection', name
             assert result['Dataset'] == DATASET_NAMES[parts['data']], name
             metrics = result['Metrics']
             assert set(metrics) <= {'box AP', 'box AP50'}, name
             assert all(0 <= v <= 100 for v in metrics.values()), name
+        # measured results name the teacher they were measured with (a
+        # config of the repository, checked above against teacher_config)
+        # and how many seeds they are the mean of (benchmarks/docs.py
+        # writes them from the run records)
         if results:
-            assert meta['Training Resources'] == '2 CPU cores', name
-            assert meta['Train Step Ratio to Student'] > 0, name
+            assert len(results) == 1, name
+            assert meta['Training Resources'] == 'CPU, one thread per run'
+            assert meta['Seeds'] >= 1, name
+            assert meta.get('Teacher') and (
+                meta['Teacher'] == 'none' or osp.isfile(
+                    osp.join(REPO_ROOT, meta['Teacher']))), name
+            assert meta.get('Train Step Ratio to Student', 1) > 0, name
+        else:
+            assert 'Seeds' not in meta, name
+            assert 'Train Step Ratio to Student' not in meta, name

@@ -15,7 +15,7 @@ from mmengine.structures import InstanceData
 
 from mmdet.structures import DetDataSample
 
-#: family -> mmdet's config (the student side of the issue's COCO pairs)
+#: family -> mmdet's config (the student side of the COCO pairs)
 FAMILIES = {
     'retinanet': 'retinanet/retinanet_r50_fpn_1x_coco.py',
     'fcos': 'fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py',
