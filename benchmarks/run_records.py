@@ -63,9 +63,10 @@ def weights_sha256(checkpoint: str) -> str:
 def config_sha256(config: str) -> str:
     """The sha256 of ``config`` as mmengine resolves it (bases merged).
 
-    The checkout's root is written ``<repo>`` first: the configs anchor
-    their paths there, and the same config in another clone is the same
-    run. Resolving takes a second or two; a benchmark asks it of every run
+    Hashed is the resolved config as sorted JSON, with the checkout's root
+    written ``<repo>``: the configs anchor their paths there, and the same
+    config in another clone is the same run (mmengine's ``pretty_text``
+    would not do: it wraps lines by length, so a longer root changes it). Resolving takes a second or two; a benchmark asks it of every run
     each time it rewrites the tables, so it is cached per file content.
     """
     with open(config) as f:
@@ -77,7 +78,8 @@ def _resolved_sha256(config: str, text: str, root: str) -> str:
     """:func:`config_sha256` of ``config`` whose text is ``text`` (the
     cache's key: an edited config is resolved again)."""
     from mmengine.config import Config  # the CLI's --help stays light
-    resolved = Config.fromfile(config).pretty_text.replace(root, '<repo>')
+    resolved = json.dumps(Config.fromfile(config).to_dict(), sort_keys=True,
+                          default=repr).replace(root, '<repo>')
     return hashlib.sha256(resolved.encode()).hexdigest()
 
 

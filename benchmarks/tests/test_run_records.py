@@ -20,20 +20,25 @@ def _config(folder, root, lr=0.01):
     checkout's data), written in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / 'cfg.py'
-    path.write_text(f"data_root = '{root}/data/synthetic/'\nlr = {lr}\n")
+    path.write_text(f"data_root = '{root}/data/synthetic/'\n"
+                    "train_dataloader = dict(dataset=dict(data_root=data_root))"
+                    f"\nlr = {lr}\n")
     return str(path)
 
 
 def test_the_same_config_in_another_checkout_has_the_same_sha(
         tmp_path, monkeypatch):
     shas = []
-    for root in (tmp_path / 'clone_a', tmp_path / 'clone_b'):
-        monkeypatch.setattr(run_records, 'REPO_ROOT', str(root))
-        shas.append(config_sha256(_config(root / 'configs', root)))
+    # roots of different lengths: mmengine's pretty_text wraps the line of
+    # a long path and not of a short one
+    for i, root in enumerate(('/c', '/home/user/projects/a-much-longer-'
+                              'checkout-path/of/another/clone/mmera')):
+        monkeypatch.setattr(run_records, 'REPO_ROOT', root)
+        shas.append(config_sha256(_config(tmp_path / f'clone{i}', root)))
     assert shas[0] == shas[1]
     # a changed value is another run
-    root = tmp_path / 'clone_b'
-    assert config_sha256(_config(root / 'configs', root, lr=0.02)) != shas[1]
+    assert config_sha256(_config(tmp_path / 'clone2', root, lr=0.02)) \
+        != shas[1]
 
 
 def test_key_of_a_repository_config():

@@ -1,5 +1,6 @@
 # ERA ablation on the synthetic set (`python
-# python -m benchmarks --suites synthetic-ablations`): TWI on P(S) alone, K = 0, emulated: one branch that never moves
+# python -m benchmarks --suites synthetic-ablations`): TWI on P(S) alone, K =
+# 0, emulated: one branch that never moves
 # (no residual loss, TWI weight 0 on M_1; its last norm starts at zero, so
 # pred_1 = 0 and M_1 = M_0 = P(S) throughout). The idle branch costs time,
 # not accuracy.

@@ -1,5 +1,6 @@
 # ERA ablation on the synthetic set (`python
-# python -m benchmarks --suites synthetic-ablations`): TWI on M_K alone, weighted by the sum of the K+1 weights.
+# python -m benchmarks --suites synthetic-ablations`): TWI on M_K alone,
+# weighted by the sum of the K+1 weights.
 # Everything else is ERA's config.
 _base_ = './era_retinanet_r34w32-r18w16_fpn_500it_synthetic.py'
 

@@ -1,5 +1,6 @@
 # ERA's cheap setting (the era-fast configs' setting) on the tiny FCOS pair,
-# all approximations in expectation: bottleneck MBRNet branches at a quarter of the
+# all approximations in expectation: bottleneck MBRNet branches at a quarter
+# of the
 # 64-channel neck, ONE TWI head pass per step at a random approximation
 # (weight x(K+1): an unbiased estimate of the K+1-pass loss), under bf16.
 # Its accuracy against full ERA: python -m benchmarks --suites families

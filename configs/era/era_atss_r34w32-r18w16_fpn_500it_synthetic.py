@@ -7,16 +7,19 @@
 # work_dirs/teacher_atss_synthetic/teacher.pth: the teachers of the tiny
 # configs live in work_dirs/teacher_<detector>_<data>/ (RetinaNet's, the
 # first, in work_dirs/teacher_<data>/), see benchmarks/teachers.py.
-# (python -m benchmarks --suites families does the same; override with --cfg-options
+# (python -m benchmarks --suites families does the same; override with
+# --cfg-options
 # model.teacher_ckpt=...).
-_base_ = '../tiny/atss_r18w16_fpn_500it_synthetic.py'  # data, schedule, runtime and the student
+# data, schedule, runtime and the student
+_base_ = '../tiny/atss_r18w16_fpn_500it_synthetic.py'
 teacher = '{{ fileDirname }}/../tiny/atss_r34w32_fpn_500it_synthetic.py'
 model = dict(
     _delete_=True,
     type='ERADistiller',
     student={{_base_.model}},
     teacher_config=teacher,
-    teacher_ckpt='{{ fileDirname }}/../../work_dirs/teacher_atss_synthetic/teacher.pth',
+    teacher_ckpt=('{{ fileDirname }}/../../work_dirs/teacher_atss_synthetic/'
+                  'teacher.pth'),
     mbrnet=dict(num_branches=4, num_blocks=2, feature_norm='teacher_std'),
     mimic_weight=5.0,
     residual_weight=1.0,

@@ -1,5 +1,6 @@
 # ERA on COCO, two-stage: Faster R-CNN R101 (teacher, 39.4 box AP) -> Faster
-# R-CNN R50 (student, 37.4 box AP stock), 1x schedule. MBRNet approximates the teacher's
+# R-CNN R50 (student, 37.4 box AP stock), 1x schedule. MBRNet approximates
+# the teacher's
 # FPN (P2-P6); TWI scores the K+1 approximations with frozen copies of the
 # teacher's RPN head (anchors assigned once) and RoI box head (ONE set of RoIs
 # sampled from the student's proposals per step, shared by every
@@ -7,7 +8,8 @@
 # its own RPN and RoI losses come from the features the distiller extracts
 # once.
 #   python tools/train.py configs/era/era_fasterrcnn_r101-r50_fpn_1x_coco.py
-#   bash tools/dist_train.sh configs/era/era_fasterrcnn_r101-r50_fpn_1x_coco.py 8
+# bash tools/dist_train.sh configs/era/era_fasterrcnn_r101-r50_fpn_1x_coco.py
+# 8
 _base_ = [
     'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
     '../_base_/mmera_runtime.py',

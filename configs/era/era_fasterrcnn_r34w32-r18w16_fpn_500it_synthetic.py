@@ -3,18 +3,21 @@
 # student keeps its whole own loss (RPN + RoI head). The teacher checkpoint
 # comes from
 #   make teachers DATA=synthetic DETECTORS=fasterrcnn
-#   (= python -m benchmarks.train_teachers --data synthetic --detectors fasterrcnn)
+# (= python -m benchmarks.train_teachers --data synthetic --detectors
+# fasterrcnn)
 # which trains the tiny teacher and writes exactly the path below,
 # work_dirs/teacher_fasterrcnn_synthetic/teacher.pth (see
 # benchmarks/teachers.py; override with --cfg-options model.teacher_ckpt=...).
-_base_ = '../tiny/fasterrcnn_r18w16_fpn_500it_synthetic.py'  # data, schedule, runtime and the student
+# data, schedule, runtime and the student
+_base_ = '../tiny/fasterrcnn_r18w16_fpn_500it_synthetic.py'
 teacher = '{{ fileDirname }}/../tiny/fasterrcnn_r34w32_fpn_500it_synthetic.py'
 model = dict(
     _delete_=True,
     type='ERADistiller',
     student={{_base_.model}},
     teacher_config=teacher,
-    teacher_ckpt='{{ fileDirname }}/../../work_dirs/teacher_fasterrcnn_synthetic/teacher.pth',
+    teacher_ckpt=('{{ fileDirname }}/../../work_dirs/'
+                  'teacher_fasterrcnn_synthetic/teacher.pth'),
     mbrnet=dict(num_branches=4, num_blocks=2, feature_norm='teacher_std'),
     mimic_weight=5.0,
     residual_weight=1.0,

@@ -1,5 +1,6 @@
 # ERA on COCO, two-stage: Mask R-CNN R101 (teacher, 40.0 box / 36.1 mask AP) ->
-# Mask R-CNN R50 (student, 38.2 / 34.7 stock), 1x schedule. MBRNet approximates the teacher's
+# Mask R-CNN R50 (student, 38.2 / 34.7 stock), 1x schedule. MBRNet
+# approximates the teacher's
 # FPN (P2-P6); TWI scores the K+1 approximations with frozen copies of the
 # teacher's RPN head (anchors assigned once) and RoI box head (ONE set of RoIs
 # sampled from the student's proposals per step, shared by every

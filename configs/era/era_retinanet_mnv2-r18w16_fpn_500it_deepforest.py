@@ -1,6 +1,7 @@
 # ERA on the real mini set: the ImageNet-MobileNetV2 RetinaNet teacher ->
 # the from-scratch R18 x1/4 student (same 64-channel FPN and head).
-_base_ = '../tiny/retinanet_r18w16_fpn_500it_deepforest.py'  # data, schedule, runtime and the student
+# data, schedule, runtime and the student
+_base_ = '../tiny/retinanet_r18w16_fpn_500it_deepforest.py'
 teacher = '{{ fileDirname }}/../tiny/retinanet_mnv2_fpn_2000it_deepforest.py'
 # The teacher checkpoint: `make teachers DATA=deepforest` writes exactly
 # work_dirs/teacher_deepforest/teacher.pth (benchmarks/train_teachers.py).
@@ -9,7 +10,8 @@ model = dict(
     type='ERADistiller',
     student={{_base_.model}},
     teacher_config=teacher,
-    teacher_ckpt='{{ fileDirname }}/../../work_dirs/teacher_deepforest/teacher.pth',
+    teacher_ckpt=('{{ fileDirname }}/../../work_dirs/teacher_deepforest/'
+                  'teacher.pth'),
     mbrnet=dict(num_branches=4, num_blocks=2, feature_norm='teacher_std'),
     mimic_weight=5.0,
     residual_weight=1.0,

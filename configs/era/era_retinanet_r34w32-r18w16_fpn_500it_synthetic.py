@@ -1,20 +1,23 @@
 # ERA on the synthetic set: tiny RetinaNet R34 x1/2 teacher -> R18 x1/4
 # student (same 64-channel FPN and head). The teacher is the converged one
 # (3000 iterations); its checkpoint comes from
-#   make teachers DATA=synthetic   (= python -m benchmarks.train_teachers --data synthetic)
+# make teachers DATA=synthetic   (= python -m benchmarks.train_teachers
+# --data synthetic)
 # which installs the fp16 copy kept in teachers/ (checksum-verified), or
 # trains it when there is none, and writes exactly the path below,
 # work_dirs/teacher_synthetic/teacher.pth
 # (`make demo` does the same; override with --cfg-options
 # model.teacher_ckpt=...).
-_base_ = '../tiny/retinanet_r18w16_fpn_500it_synthetic.py'  # data, schedule, runtime and the student
+# data, schedule, runtime and the student
+_base_ = '../tiny/retinanet_r18w16_fpn_500it_synthetic.py'
 teacher = '{{ fileDirname }}/../tiny/retinanet_r34w32_fpn_3000it_synthetic.py'
 model = dict(
     _delete_=True,
     type='ERADistiller',
     student={{_base_.model}},
     teacher_config=teacher,
-    teacher_ckpt='{{ fileDirname }}/../../work_dirs/teacher_synthetic/teacher.pth',
+    teacher_ckpt=('{{ fileDirname }}/../../work_dirs/teacher_synthetic/'
+                  'teacher.pth'),
     mbrnet=dict(num_branches=4, num_blocks=2, feature_norm='teacher_std'),
     mimic_weight=5.0,
     residual_weight=1.0,

@@ -9,7 +9,9 @@
 # TEACHER CHECKPOINT: mmdet 3.3 ships this Swin-T RetinaNet config without
 # weights (no entry in its swin/ or retinanet/ metafile, no published AP), so
 # teacher_ckpt below is a placeholder path: train the teacher first, e.g.
-#   python tools/train.py "$(python -c 'import mmdet, os.path as p; print(p.join(p.dirname(mmdet.__file__), ".mim/configs/swin/retinanet_swin-t-p4-w7_fpn_1x_coco.py"))')" \
+# python tools/train.py "$(python -c 'import mmdet, os.path as p;
+# print(p.join(p.dirname(mmdet.__file__),
+# ".mim/configs/swin/retinanet_swin-t-p4-w7_fpn_1x_coco.py"))')" \
 #       --work-dir work_dirs/teacher_retinanet_swin-t_coco
 #   cp work_dirs/teacher_retinanet_swin-t_coco/epoch_12.pth \
 #      work_dirs/teacher_retinanet_swin-t_coco/teacher.pth
@@ -17,7 +19,8 @@
 # Until then mmera's pre-flight check stops the run before any step with
 # "teacher checkpoint (model.teacher_ckpt) not found: '<this path>'".
 #   python tools/train.py configs/era/era_retinanet_swint-r50_fpn_1x_coco.py
-#   bash tools/dist_train.sh configs/era/era_retinanet_swint-r50_fpn_1x_coco.py 8
+# bash tools/dist_train.sh configs/era/era_retinanet_swint-r50_fpn_1x_coco.py
+# 8
 _base_ = [
     'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py',
     '../_base_/mmera_runtime.py',

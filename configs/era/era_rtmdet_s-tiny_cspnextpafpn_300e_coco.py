@@ -4,8 +4,10 @@
 # The student is mmdet's config unchanged (its EMAHook and PipelineSwitchHook
 # included); the teacher is built from its mmdet config and the model-zoo
 # checkpoint.
-#   python tools/train.py configs/era/era_rtmdet_s-tiny_cspnextpafpn_300e_coco.py
-#   bash tools/dist_train.sh configs/era/era_rtmdet_s-tiny_cspnextpafpn_300e_coco.py 8
+# python tools/train.py
+# configs/era/era_rtmdet_s-tiny_cspnextpafpn_300e_coco.py
+# bash tools/dist_train.sh
+# configs/era/era_rtmdet_s-tiny_cspnextpafpn_300e_coco.py 8
 _base_ = [
     'mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py',
     '../_base_/mmera_runtime.py',

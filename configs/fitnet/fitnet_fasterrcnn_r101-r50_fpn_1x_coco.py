@@ -4,8 +4,10 @@
 # over elements) per level, summed over the 5 levels. The student is mmdet's
 # config unchanged: its own RPN and RoI losses are computed on the features
 # the distiller extracts once.
-#   python tools/train.py configs/fitnet/fitnet_fasterrcnn_r101-r50_fpn_1x_coco.py
-#   bash tools/dist_train.sh configs/fitnet/fitnet_fasterrcnn_r101-r50_fpn_1x_coco.py 8
+# python tools/train.py
+# configs/fitnet/fitnet_fasterrcnn_r101-r50_fpn_1x_coco.py
+# bash tools/dist_train.sh
+# configs/fitnet/fitnet_fasterrcnn_r101-r50_fpn_1x_coco.py 8
 _base_ = [
     'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
     '../_base_/mmera_runtime.py',

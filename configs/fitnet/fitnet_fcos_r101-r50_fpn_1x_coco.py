@@ -5,7 +5,8 @@
 # summed over the 5 levels. The student is mmdet's config unchanged; the
 # teacher is built from its mmdet config and the model-zoo checkpoint.
 #   python tools/train.py configs/fitnet/fitnet_fcos_r101-r50_fpn_1x_coco.py
-#   bash tools/dist_train.sh configs/fitnet/fitnet_fcos_r101-r50_fpn_1x_coco.py 8
+# bash tools/dist_train.sh configs/fitnet/fitnet_fcos_r101-r50_fpn_1x_coco.py
+# 8
 _base_ = [
     'mmdet::fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py',
     '../_base_/mmera_runtime.py',

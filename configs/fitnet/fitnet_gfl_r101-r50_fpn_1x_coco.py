@@ -4,7 +4,8 @@
 # level, summed over the 5 levels. The student is mmdet's config unchanged; the
 # teacher is built from its mmdet config and the model-zoo checkpoint.
 #   python tools/train.py configs/fitnet/fitnet_gfl_r101-r50_fpn_1x_coco.py
-#   bash tools/dist_train.sh configs/fitnet/fitnet_gfl_r101-r50_fpn_1x_coco.py 8
+# bash tools/dist_train.sh configs/fitnet/fitnet_gfl_r101-r50_fpn_1x_coco.py
+# 8
 _base_ = [
     'mmdet::gfl/gfl_r50_fpn_1x_coco.py',
     '../_base_/mmera_runtime.py',

@@ -5,8 +5,10 @@
 # summed over the 5 levels. The student is mmdet's config unchanged: its own
 # RPN, box and mask losses are computed on the features the distiller
 # extracts once; only the teacher's backbone and FPN run.
-#   python tools/train.py configs/fitnet/fitnet_maskrcnn_r101-r50_fpn_1x_coco.py
-#   bash tools/dist_train.sh configs/fitnet/fitnet_maskrcnn_r101-r50_fpn_1x_coco.py 8
+# python tools/train.py
+# configs/fitnet/fitnet_maskrcnn_r101-r50_fpn_1x_coco.py
+# bash tools/dist_train.sh
+# configs/fitnet/fitnet_maskrcnn_r101-r50_fpn_1x_coco.py 8
 _base_ = [
     'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
     '../_base_/mmera_runtime.py',

@@ -2,8 +2,10 @@
 # (student, 36.5 AP stock), 1x schedule. A 1x1-conv regressor per FPN level
 # maps the student's P3-P7 to the teacher's; MSE (mean over elements) per
 # level, summed over the 5 levels. The student is mmdet's config unchanged.
-#   python tools/train.py configs/fitnet/fitnet_retinanet_r101-r50_fpn_1x_coco.py
-#   bash tools/dist_train.sh configs/fitnet/fitnet_retinanet_r101-r50_fpn_1x_coco.py 8
+# python tools/train.py
+# configs/fitnet/fitnet_retinanet_r101-r50_fpn_1x_coco.py
+# bash tools/dist_train.sh
+# configs/fitnet/fitnet_retinanet_r101-r50_fpn_1x_coco.py 8
 _base_ = [
     'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py',
     '../_base_/mmera_runtime.py',

@@ -5,8 +5,10 @@
 # student is mmdet's config unchanged (its EMAHook and PipelineSwitchHook
 # included); the teacher is built from its mmdet config and the model-zoo
 # checkpoint.
-#   python tools/train.py configs/fitnet/fitnet_rtmdet_l-m_cspnextpafpn_300e_coco.py
-#   bash tools/dist_train.sh configs/fitnet/fitnet_rtmdet_l-m_cspnextpafpn_300e_coco.py 8
+# python tools/train.py
+# configs/fitnet/fitnet_rtmdet_l-m_cspnextpafpn_300e_coco.py
+# bash tools/dist_train.sh
+# configs/fitnet/fitnet_rtmdet_l-m_cspnextpafpn_300e_coco.py 8
 _base_ = [
     'mmdet::rtmdet/rtmdet_m_8xb32-300e_coco.py',
     '../_base_/mmera_runtime.py',

@@ -1,11 +1,14 @@
 # FitNet hints on COCO: RTMDet-s (teacher, 44.5 AP) -> RTMDet-tiny (student,
-# 40.9 AP stock), mmdet's 300-epoch schedule. A 1x1-conv regressor per level maps the student's 3 PAFPN outputs
+# 40.9 AP stock), mmdet's 300-epoch schedule. A 1x1-conv regressor per level
+# maps the student's 3 PAFPN outputs
 # (strides 8-32) to the teacher's; MSE (mean over elements) per level, summed.
 # The student is mmdet's config unchanged (its EMAHook and PipelineSwitchHook
 # included); the teacher is built from its mmdet config and the model-zoo
 # checkpoint.
-#   python tools/train.py configs/fitnet/fitnet_rtmdet_s-tiny_cspnextpafpn_300e_coco.py
-#   bash tools/dist_train.sh configs/fitnet/fitnet_rtmdet_s-tiny_cspnextpafpn_300e_coco.py 8
+# python tools/train.py
+# configs/fitnet/fitnet_rtmdet_s-tiny_cspnextpafpn_300e_coco.py
+# bash tools/dist_train.sh
+# configs/fitnet/fitnet_rtmdet_s-tiny_cspnextpafpn_300e_coco.py 8
 _base_ = [
     'mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py',
     '../_base_/mmera_runtime.py',

@@ -4,7 +4,8 @@
 # level; its RetinaNet-X101 2x config raises it to 10). No adapter: both FPNs
 # are 256-ch. The student is mmdet's config unchanged.
 #   python tools/train.py configs/pkd/pkd_retinanet_r101-r50_fpn_1x_coco.py
-#   bash tools/dist_train.sh configs/pkd/pkd_retinanet_r101-r50_fpn_1x_coco.py 8
+# bash tools/dist_train.sh configs/pkd/pkd_retinanet_r101-r50_fpn_1x_coco.py
+# 8
 _base_ = [
     'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py',
     '../_base_/mmera_runtime.py',

@@ -1,17 +1,20 @@
 # PKD on the synthetic set: tiny RetinaNet R34 x1/2 teacher -> R18 x1/4
 # student (both 64-channel FPNs; no adapter). The teacher checkpoint comes from
-#   make teachers DATA=synthetic   (= python -m benchmarks.train_teachers --data synthetic)
+# make teachers DATA=synthetic   (= python -m benchmarks.train_teachers
+# --data synthetic)
 # which trains the tiny teacher and writes exactly the path below,
 # work_dirs/teacher_synthetic/teacher.pth
 # (override with --cfg-options model.teacher_ckpt=...).
-_base_ = '../tiny/retinanet_r18w16_fpn_500it_synthetic.py'  # data, schedule, runtime and the student
+# data, schedule, runtime and the student
+_base_ = '../tiny/retinanet_r18w16_fpn_500it_synthetic.py'
 teacher = '{{ fileDirname }}/../tiny/retinanet_r34w32_fpn_3000it_synthetic.py'
 model = dict(
     _delete_=True,
     type='PKDDistiller',
     student={{_base_.model}},
     teacher_config=teacher,
-    teacher_ckpt='{{ fileDirname }}/../../work_dirs/teacher_synthetic/teacher.pth',
+    teacher_ckpt=('{{ fileDirname }}/../../work_dirs/teacher_synthetic/'
+                  'teacher.pth'),
     distill_loss=dict(type='PearsonFeatureLoss', loss_weight=6.0),
     adapter='auto',
     levels=(0, 1, 2, 3))  # P3-P6, as the COCO config

@@ -23,8 +23,10 @@
 # is `mmpretrain.ConvNeXt`), and mmpretrain imports torchvision: install
 # mmpretrain and a torchvision that matches your torch, or building the
 # teacher stops with an ImportError that names the missing module.
-#   python tools/train.py configs/pkd/pkd_rtmdet_convnextb-m_cspnextpafpn_300e_coco.py
-#   bash tools/dist_train.sh configs/pkd/pkd_rtmdet_convnextb-m_cspnextpafpn_300e_coco.py 8
+# python tools/train.py
+# configs/pkd/pkd_rtmdet_convnextb-m_cspnextpafpn_300e_coco.py
+# bash tools/dist_train.sh
+# configs/pkd/pkd_rtmdet_convnextb-m_cspnextpafpn_300e_coco.py 8
 _base_ = [
     'mmdet::rtmdet/rtmdet_m_8xb32-300e_coco.py',
     '../_base_/mmera_runtime.py',

@@ -6,7 +6,8 @@
 # is mmdet's config unchanged (its EMAHook and PipelineSwitchHook included);
 # the teacher is built from its mmdet config and the model-zoo checkpoint.
 #   python tools/train.py configs/pkd/pkd_rtmdet_l-m_cspnextpafpn_300e_coco.py
-#   bash tools/dist_train.sh configs/pkd/pkd_rtmdet_l-m_cspnextpafpn_300e_coco.py 8
+# bash tools/dist_train.sh
+# configs/pkd/pkd_rtmdet_l-m_cspnextpafpn_300e_coco.py 8
 _base_ = [
     'mmdet::rtmdet/rtmdet_m_8xb32-300e_coco.py',
     '../_base_/mmera_runtime.py',

@@ -5,8 +5,10 @@
 # level. A 1x1 adapter per level: the widths differ (96 -> 128). The student is
 # mmdet's config unchanged (its EMAHook and PipelineSwitchHook included); the
 # teacher is built from its mmdet config and the model-zoo checkpoint.
-#   python tools/train.py configs/pkd/pkd_rtmdet_s-tiny_cspnextpafpn_300e_coco.py
-#   bash tools/dist_train.sh configs/pkd/pkd_rtmdet_s-tiny_cspnextpafpn_300e_coco.py 8
+# python tools/train.py
+# configs/pkd/pkd_rtmdet_s-tiny_cspnextpafpn_300e_coco.py
+# bash tools/dist_train.sh
+# configs/pkd/pkd_rtmdet_s-tiny_cspnextpafpn_300e_coco.py 8
 _base_ = [
     'mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py',
     '../_base_/mmera_runtime.py',

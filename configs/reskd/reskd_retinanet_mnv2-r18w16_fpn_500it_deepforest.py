@@ -1,7 +1,8 @@
 # ResKD on the real mini set: the ImageNet-MobileNetV2 RetinaNet teacher ->
 # the from-scratch R18 x1/4 student (same 64-channel FPN and head) plus two
 # res-students (ResNet-18 at 1/8 width, 32-channel FPN projected to 64).
-_base_ = '../tiny/retinanet_r18w16_fpn_500it_deepforest.py'  # data, schedule, runtime and the student
+# data, schedule, runtime and the student
+_base_ = '../tiny/retinanet_r18w16_fpn_500it_deepforest.py'
 teacher = '{{ fileDirname }}/../tiny/retinanet_mnv2_fpn_2000it_deepforest.py'
 res_student = dict(
     type='ResStudent',
@@ -22,7 +23,8 @@ model = dict(
     type='ResKDDistiller',
     student={{_base_.model}},
     teacher_config=teacher,
-    teacher_ckpt='{{ fileDirname }}/../../work_dirs/teacher_deepforest/teacher.pth',
+    teacher_ckpt=('{{ fileDirname }}/../../work_dirs/teacher_deepforest/'
+                  'teacher.pth'),
     res_student=res_student,
     res_student_start_iters=[150, 300],  # of the 500-iteration schedule
     mimic_weight=1.0,

@@ -3,7 +3,8 @@
 # config unchanged; the teacher is built from its mmdet config and the
 # model-zoo checkpoint.
 #   python tools/train.py configs/reskd/reskd_retinanet_r101-r50_fpn_1x_coco.py
-#   bash tools/dist_train.sh configs/reskd/reskd_retinanet_r101-r50_fpn_1x_coco.py 8
+# bash tools/dist_train.sh
+# configs/reskd/reskd_retinanet_r101-r50_fpn_1x_coco.py 8
 _base_ = [
     'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py',
     '../_base_/mmera_runtime.py',

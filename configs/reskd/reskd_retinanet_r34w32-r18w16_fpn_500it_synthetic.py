@@ -7,12 +7,14 @@
 # +0.52 G (a res-student and a head pass), so adaptive is the cheaper mode
 # while under ~40% of the images go past depth 0 (benchmarks/reskd_cost.py
 # measures it on the val set). The teacher checkpoint comes from
-#   make teachers DATA=synthetic   (= python -m benchmarks.train_teachers --data synthetic)
+# make teachers DATA=synthetic   (= python -m benchmarks.train_teachers
+# --data synthetic)
 # which trains the tiny teacher and writes exactly the path below,
 # work_dirs/teacher_synthetic/teacher.pth
 # (`make demo` does the same; override with --cfg-options
 # model.teacher_ckpt=...).
-_base_ = '../tiny/retinanet_r18w16_fpn_500it_synthetic.py'  # data, schedule, runtime and the student
+# data, schedule, runtime and the student
+_base_ = '../tiny/retinanet_r18w16_fpn_500it_synthetic.py'
 teacher = '{{ fileDirname }}/../tiny/retinanet_r34w32_fpn_3000it_synthetic.py'
 res_student = dict(
     type='ResStudent',
@@ -33,7 +35,8 @@ model = dict(
     type='ResKDDistiller',
     student={{_base_.model}},
     teacher_config=teacher,
-    teacher_ckpt='{{ fileDirname }}/../../work_dirs/teacher_synthetic/teacher.pth',
+    teacher_ckpt=('{{ fileDirname }}/../../work_dirs/teacher_synthetic/'
+                  'teacher.pth'),
     res_student=res_student,
     # R_1 joins after the student has learnt for 150 iterations, R_2 at 300
     # (of 500): each learns the residual its predecessors leave

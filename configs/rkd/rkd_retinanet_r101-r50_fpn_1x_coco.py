@@ -6,8 +6,10 @@
 # S + A, exactly the plain R50 forward: same parameters, same FLOPs, and the
 # exported student is a stock mmdet RetinaNet R50 checkpoint.
 #   python tools/train.py configs/rkd/rkd_retinanet_r101-r50_fpn_1x_coco.py
-#   bash tools/dist_train.sh configs/rkd/rkd_retinanet_r101-r50_fpn_1x_coco.py 8
-#   python -m benchmarks.rkd_cost configs/rkd/rkd_retinanet_r101-r50_fpn_1x_coco.py
+# bash tools/dist_train.sh configs/rkd/rkd_retinanet_r101-r50_fpn_1x_coco.py
+# 8
+# python -m benchmarks.rkd_cost
+# configs/rkd/rkd_retinanet_r101-r50_fpn_1x_coco.py
 _base_ = [
     'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py',
     '../_base_/mmera_runtime.py',

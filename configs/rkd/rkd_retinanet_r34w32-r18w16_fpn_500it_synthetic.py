@@ -5,18 +5,21 @@
 # S + A, i.e. the plain student's forward, so the deployed model is the plain
 # student at its own cost (benchmarks/rkd_cost.py measures it).
 # The teacher checkpoint comes from
-#   make teachers DATA=synthetic   (= python -m benchmarks.train_teachers --data synthetic)
+# make teachers DATA=synthetic   (= python -m benchmarks.train_teachers
+# --data synthetic)
 # which trains the tiny teacher and writes exactly the path below,
 # work_dirs/teacher_synthetic/teacher.pth
 # (override with --cfg-options model.teacher_ckpt=...).
-_base_ = '../tiny/retinanet_r18w16_fpn_500it_synthetic.py'  # data, schedule, runtime and the student
+# data, schedule, runtime and the student
+_base_ = '../tiny/retinanet_r18w16_fpn_500it_synthetic.py'
 teacher = '{{ fileDirname }}/../tiny/retinanet_r34w32_fpn_3000it_synthetic.py'
 model = dict(
     _delete_=True,
     type='RKDDistiller',
     student={{_base_.model}},
     teacher_config=teacher,
-    teacher_ckpt='{{ fileDirname }}/../../work_dirs/teacher_synthetic/teacher.pth',
+    teacher_ckpt=('{{ fileDirname }}/../../work_dirs/teacher_synthetic/'
+                  'teacher.pth'),
     split_ratio=0.5,  # half of each FPN output conv's inputs feed S
     # both losses are divided by the teacher level's variance (scale-free),
     # so they share ERA's mimic weight

@@ -13,7 +13,8 @@
 # adapter included) onto fixed teacher features, a much easier problem than
 # detection; the FPN and head (0.41 M) start from scratch in the task phase,
 # so it gets about half of the run (260 iterations).
-_base_ = '../tiny/retinanet_r18w16_fpn_500it_deepforest.py'  # data, schedule, runtime and the student
+# data, schedule, runtime and the student
+_base_ = '../tiny/retinanet_r18w16_fpn_500it_deepforest.py'
 teacher = '{{ fileDirname }}/../tiny/retinanet_mnv2_fpn_2000it_deepforest.py'
 # The teacher checkpoint: `make teachers DATA=deepforest` writes exactly
 # work_dirs/teacher_deepforest/teacher.pth (benchmarks/train_teachers.py).
@@ -22,7 +23,8 @@ model = dict(
     type='SSKDDistiller',
     student={{_base_.model}},
     teacher_config=teacher,
-    teacher_ckpt='{{ fileDirname }}/../../work_dirs/teacher_deepforest/teacher.pth',
+    teacher_ckpt=('{{ fileDirname }}/../../work_dirs/teacher_deepforest/'
+                  'teacher.pth'),
     stage_pairs=None,
     adapter='conv')
 custom_hooks = [

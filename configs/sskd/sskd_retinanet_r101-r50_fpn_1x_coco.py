@@ -1,7 +1,8 @@
 # SSKD on COCO: RetinaNet R101 (teacher, 38.5 AP) -> RetinaNet R50 (student,
 # 36.5 AP stock), 1x schedule (12 epochs, epoch-based like mmdet's).
 #   python tools/train.py configs/sskd/sskd_retinanet_r101-r50_fpn_1x_coco.py
-#   bash tools/dist_train.sh configs/sskd/sskd_retinanet_r101-r50_fpn_1x_coco.py 8
+# bash tools/dist_train.sh
+# configs/sskd/sskd_retinanet_r101-r50_fpn_1x_coco.py 8
 # The student is mmdet's config unchanged (ImageNet R50, frozen_stages=1,
 # norm_eval=True); the teacher is built from its mmdet config and the
 # model-zoo checkpoint. Only the teacher's backbone runs (mimic phases).

@@ -1,6 +1,7 @@
 # SSKD on the synthetic set: tiny RetinaNet R34 x1/2 teacher -> R18 x1/4
 # student. The teacher checkpoint comes from
-#   make teachers DATA=synthetic   (= python -m benchmarks.train_teachers --data synthetic)
+# make teachers DATA=synthetic   (= python -m benchmarks.train_teachers
+# --data synthetic)
 # which trains the tiny teacher and writes exactly the path below,
 # work_dirs/teacher_synthetic/teacher.pth
 # (override with --cfg-options model.teacher_ckpt=...).
@@ -17,14 +18,16 @@
 # adapter included) onto fixed teacher features and converges fast; the FPN
 # and head (0.43 M) start from scratch in the task phase, so it gets about
 # half of the run.
-_base_ = '../tiny/retinanet_r18w16_fpn_500it_synthetic.py'  # data, schedule, runtime and the student
+# data, schedule, runtime and the student
+_base_ = '../tiny/retinanet_r18w16_fpn_500it_synthetic.py'
 teacher = '{{ fileDirname }}/../tiny/retinanet_r34w32_fpn_3000it_synthetic.py'
 model = dict(
     _delete_=True,
     type='SSKDDistiller',
     student={{_base_.model}},
     teacher_config=teacher,
-    teacher_ckpt='{{ fileDirname }}/../../work_dirs/teacher_synthetic/teacher.pth',
+    teacher_ckpt=('{{ fileDirname }}/../../work_dirs/teacher_synthetic/'
+                  'teacher.pth'),
     stage_pairs=None,
     adapter='conv')
 custom_hooks = [

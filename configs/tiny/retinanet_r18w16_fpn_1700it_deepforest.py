@@ -1,5 +1,6 @@
 # Tiny student, cost-matched baseline on the real mini set: the plain
-# tiny RetinaNet student (configs/tiny/retinanet_r18w16_fpn_500it_deepforest.py)
+# tiny RetinaNet student
+# (configs/tiny/retinanet_r18w16_fpn_500it_deepforest.py)
 # trained for as long as ERA's 500 iterations cost
 # (configs/era/era_retinanet_mnv2-r18w16_fpn_500it_deepforest.py): its whole
 # schedule (iterations, warm-up, cosine decay, validation and checkpoint

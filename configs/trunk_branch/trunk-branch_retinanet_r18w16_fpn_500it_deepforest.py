@@ -2,7 +2,8 @@
 # x1/4, 64-ch FPN, 1 class) trains with 3 single-layer peer branches and
 # learns from their ensemble. No teacher. The deployed model is the plain
 # student (work_dir/student_final.pth, or tools/export_student.py).
-_base_ = '../tiny/retinanet_r18w16_fpn_500it_deepforest.py'  # data, schedule, runtime and the student
+# data, schedule, runtime and the student
+_base_ = '../tiny/retinanet_r18w16_fpn_500it_deepforest.py'
 model = dict(
     _delete_=True,
     type='TrunkBranchDistiller',

@@ -2,7 +2,8 @@
 # FPN) trains with 3 single-layer peer branches and learns from their
 # ensemble. No teacher. The deployed model is the plain student
 # (work_dir/student_final.pth, or tools/export_student.py).
-_base_ = '../tiny/retinanet_r18w16_fpn_500it_synthetic.py'  # data, schedule, runtime and the student
+# data, schedule, runtime and the student
+_base_ = '../tiny/retinanet_r18w16_fpn_500it_synthetic.py'
 model = dict(
     _delete_=True,
     type='TrunkBranchDistiller',

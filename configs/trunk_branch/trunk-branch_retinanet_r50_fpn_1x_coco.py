@@ -3,8 +3,10 @@
 # the student's own head in one batched pass; the trunk learns from their
 # ensemble; the branches are dropped at inference, so the deployed model is
 # mmdet's retinanet_r50_fpn_1x_coco exactly (student_final.pth).
-#   python tools/train.py configs/trunk_branch/trunk-branch_retinanet_r50_fpn_1x_coco.py
-#   bash tools/dist_train.sh configs/trunk_branch/trunk-branch_retinanet_r50_fpn_1x_coco.py 8
+# python tools/train.py
+# configs/trunk_branch/trunk-branch_retinanet_r50_fpn_1x_coco.py
+# bash tools/dist_train.sh
+# configs/trunk_branch/trunk-branch_retinanet_r50_fpn_1x_coco.py 8
 # Training cost grows with the head passes: num_branches=2 is the cheaper
 # setting (see the README section of the method for measured step times).
 _base_ = [

@@ -2,9 +2,11 @@
 # tiled by
 #   python tools/dataset_converters/prepare_deepforest.py --out data/deepforest
 # train/val are tiles of two crops of one site (val measures learning); the
-# out-of-domain split of two other sites is used by `tiny/retinanet_mnv2_fpn_500it_deepforest-ood.py`.
+# out-of-domain split of two other sites is used by
+# `tiny/retinanet_mnv2_fpn_500it_deepforest-ood.py`.
 # Paths are anchored at the repository; override with --cfg-options.
-dataset_type = 'CheckedCocoDataset'  # mmdet's CocoDataset with clear data errors
+# mmdet's CocoDataset with clear data errors
+dataset_type = 'CheckedCocoDataset'
 data_root = '{{ fileDirname }}/../../../data/deepforest/'
 metainfo = dict(classes=('Tree', ))
 img_scale = (320, 320)

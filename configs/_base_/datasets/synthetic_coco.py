@@ -2,7 +2,8 @@
 #   python tools/dataset_converters/make_synthetic_coco.py --out data/synthetic
 # Paths are anchored at the repository (not the current directory) so the
 # tools work from anywhere; override with --cfg-options data_root=...
-dataset_type = 'CheckedCocoDataset'  # mmdet's CocoDataset with clear data errors
+# mmdet's CocoDataset with clear data errors
+dataset_type = 'CheckedCocoDataset'
 data_root = '{{ fileDirname }}/../../../data/synthetic/'
 metainfo = dict(classes=('circle', 'square', 'triangle', 'cross', 'ring'))
 img_scale = (320, 320)

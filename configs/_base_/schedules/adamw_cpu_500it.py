@@ -1,7 +1,8 @@
 # A short iteration-based schedule for the tiny models on 2 CPU cores:
 # AdamW 1e-3, linear warm-up, cosine decay, validation twice.
 max_iters = 500
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=250)
+train_cfg = dict(
+    type='IterBasedTrainLoop', max_iters=max_iters, val_interval=250)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
