@@ -214,11 +214,15 @@ class BaseDistiller(BaseDetector):
         return super()._apply(fn, *args, **kwargs)
 
     # -- checks shared by the methods ---------------------------------------
-    def pair_detectors(self, **options) -> Tuple[int, Optional[int]]:
+    def pair_detectors(self, per_level: bool = False,
+                       **options) -> Tuple[Any, Any]:
         """Checks that student and teacher fit the method and pairs their
         feature maps by stride; the pairing is kept in :attr:`pairing`.
 
         Args:
+            per_level: Return each paired level's width (the method adapts
+                every level to its own width) instead of requiring one
+                width per detector.
             **options: Of
                 :func:`~mmera.models.common.feature_pairing.pair_detectors`
                 (``same_classes``, ``student_dense_head``, ``teacher_head``,
@@ -226,7 +230,8 @@ class BaseDistiller(BaseDetector):
 
         Returns:
             tuple: The one channel count of the student's and of the
-            teacher's paired maps (the teacher's is None without a teacher).
+            teacher's paired maps (the teacher's is None without a
+            teacher); with ``per_level``, a tuple of widths each.
 
         Raises:
             ValueError: Naming the detector, head or neck and what to change.
@@ -234,7 +239,8 @@ class BaseDistiller(BaseDetector):
         name = type(self).__name__
         self.pairing = pair_detectors(self.student, self.teacher, name,
                                       **options)
-        s_channels, t_channels = self.pairing.channels(name)
+        s_channels, t_channels = (self.pairing.level_channels() if per_level
+                                  else self.pairing.channels(name))
         return s_channels, t_channels if self.teacher is not None else None
 
     def check_feature_shapes(self, student_feats: Sequence[Tensor],

@@ -123,26 +123,33 @@ class FeaturePairing:
         """The teacher's maps at the paired strides."""
         return [feats[i] for i in self.teacher_index]
 
+    def level_channels(self) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
+        """The width of each paired map: the student's, the teacher's (in
+        the order of :attr:`strides`), for methods with per-level
+        adapters or branches."""
+        return (tuple(self.student.channels[i] for i in self.student_index),
+                tuple(self.teacher.channels[i] for i in self.teacher_index))
+
     def channels(self, method: str) -> Tuple[int, int]:
         """The one channel count of the student's and of the teacher's
         paired maps.
 
         Raises:
             ValueError: Where a detector's paired maps differ in width (the
-                method's shared adapter or branches need one width).
+                method's shared modules need one width).
         """
         result = []
-        for role, layout, index in (('student', self.student,
-                                     self.student_index),
-                                    ('teacher', self.teacher,
-                                     self.teacher_index)):
-            widths = sorted({layout.channels[i] for i in index})
-            if len(widths) != 1:
+        for role, layout, widths in zip(('student', 'teacher'),
+                                        (self.student, self.teacher),
+                                        self.level_channels()):
+            if len(set(widths)) != 1:
                 raise ValueError(
                     f'{method}: the {role}\'s neck ({layout.neck}) returns '
-                    f'maps of different widths {widths} at strides '
-                    f'{self.strides}; this method needs one width per '
-                    'detector: give the neck one out_channels.')
+                    f'maps of different widths {sorted(set(widths))} at '
+                    f'strides {self.strides}; this method needs one width '
+                    'per detector: give the neck one out_channels, or use '
+                    'FitNet, PKD or ERA, which adapt each level to its '
+                    'width.')
             result.append(widths[0])
         return result[0], result[1]
 
@@ -238,7 +245,9 @@ def pair_detectors(student: nn.Module, teacher: Optional[nn.Module],
             order.
         all_levels: Both necks must return the same strides.
         neck_types: The neck classes the method's mechanism works on (e.g.
-            ``(FPN, )``); None: any neck.
+            ``(FPN, )``): the student's neck must be one (the teacher's
+            features are only targets, so its neck may be any); None: any
+            neck.
 
     Returns:
         FeaturePairing: The paired strides.
@@ -246,18 +255,14 @@ def pair_detectors(student: nn.Module, teacher: Optional[nn.Module],
     Raises:
         ValueError: Naming the detector, head or neck and what to change.
     """
-    roles = [('student', student)]
-    if teacher is not None:
-        roles.append(('teacher', teacher))
-    for role, det in roles:
-        if neck_types is not None and not isinstance(
-                getattr(det, 'neck', None), tuple(neck_types)):
-            raise ValueError(
-                f'{method}: the {role}\'s neck is '
-                f'{type(getattr(det, "neck", None)).__name__}, but this '
-                f'method works on {"/".join(t.__name__ for t in neck_types)} '
-                'necks only (its mechanism splits or rebuilds that neck). '
-                'FitNet, PKD and ERA work with any neck.')
+    if neck_types is not None and not isinstance(
+            getattr(student, 'neck', None), tuple(neck_types)):
+        raise ValueError(
+            f'{method}: the student\'s neck is '
+            f'{type(getattr(student, "neck", None)).__name__}, but this '
+            f'method works on {"/".join(t.__name__ for t in neck_types)} '
+            'necks only (its mechanism splits or rebuilds that neck). '
+            'FitNet, PKD and ERA work with any neck.')
     if detector_kind(student) == 'other':
         raise ValueError(
             f'{method}: the student ({type(student).__name__}) is neither a '

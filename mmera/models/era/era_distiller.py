@@ -57,7 +57,9 @@ class ERADistiller(BaseDistiller):
         student: The student detector (a single-stage detector with a neck).
         teacher_config: The teacher's config (path, ``mmdet::`` path or dict).
         teacher_ckpt: The teacher's weights (local path or URL).
-        mbrnet: MBRNet settings; the channel counts are filled in.
+        mbrnet: MBRNet settings; the channel counts are filled in, per
+            level where a neck's levels differ in width (YOLO necks; see
+            :class:`MBRNet`).
         mimic_weight: Weight of the feature-mimic loss (reference: 5).
         residual_weight: Weight of MBRNet's residual loss.
         twi_weight: Overall weight of the TWI loss.
@@ -136,8 +138,9 @@ class ERADistiller(BaseDistiller):
         (s_channels, t_channels), twi = self._check_pair(
             twi_mode, twi_precision, twi_recompute)
         mbrnet_cfg = dict(type='MBRNet', **(mbrnet or {}))
-        mbrnet_cfg.update(
-            student_channels=s_channels, teacher_channels=t_channels)
+        mbrnet_cfg.update(  # one count per detector where the levels agree
+            student_channels=_one_or_all(s_channels),
+            teacher_channels=_one_or_all(t_channels))
         self.mbrnet: MBRNet = MODELS.build(mbrnet_cfg)
         num_branches = self.mbrnet.num_branches
         if twi_weights is None:
@@ -167,7 +170,8 @@ class ERADistiller(BaseDistiller):
         """Checks that student and teacher fit ERA.
 
         Returns:
-            tuple: The channels of the paired maps, and the TWI module (or
+            tuple: The widths of the paired maps (the student's and the
+            teacher's, per level), and the TWI module (or
             None where the teacher's heads cannot score the student's
             features and ``twi_mode`` is ``'none'``).
         """
@@ -193,7 +197,7 @@ class ERADistiller(BaseDistiller):
             head = self.teacher.rpn_head
         try:
             channels = self.pair_detectors(same_classes=twi is not None,
-                                           teacher_head=head)
+                                           teacher_head=head, per_level=True)
         except ValueError as err:
             if 'classes' in str(err):
                 raise ValueError(
@@ -344,3 +348,8 @@ class ERADistiller(BaseDistiller):
                                              batch_data_samples, rescale)
         return self.student.add_pred_to_datasample(batch_data_samples,
                                                    results)
+
+
+def _one_or_all(widths: Sequence[int]):
+    """The one width of every level, or the list of them."""
+    return widths[0] if len(set(widths)) == 1 else list(widths)

@@ -2,14 +2,15 @@
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
-from mmcv.cnn import ConvModule, DepthwiseSeparableConvModule
 from mmengine.model import BaseModule, constant_init
 from torch import Tensor, nn
 
 from mmdet.registry import MODELS
+from ..common.feature_adapter import Widths
 from ..common.utils import check_weight
 from ..losses import (DEFAULT_FEATURE_NORM, check_feature_norm, feature_mse,
                       teacher_level_norms)
+from .mbrnet_branches import WidthGroup, width_groups
 
 Levels = List[Tensor]
 
@@ -32,19 +33,28 @@ class MBRNet(BaseModule):
     block's norm starts at zero, so every ``pred_k`` starts at exactly zero
     and the first approximation is ``P(S)``.
 
+    Levels of different widths (YOLO-style necks, e.g. 128/256/512): the
+    levels are grouped by their (student width, teacher width) pair, and
+    each group has its own ``P`` and K branches (``groups.<g>.adapter``,
+    ``groups.<g>.branches``, :class:`WidthGroup`), shared by the group's
+    levels; parameters then grow with the number of distinct width pairs,
+    not of levels. With one pair (one width per detector) the modules are
+    ``adapter`` and ``branches``, as they always were.
+
     :meth:`loss` also returns, for the training log, the relative residual
     ``||T - M_k|| / ||T||`` of every approximation and level
     (:meth:`residual_norms`), which shows whether each branch shrinks what
     is left of the teacher.
 
     Args:
-        student_channels: Channels of the student's FPN features.
-        teacher_channels: Channels of the teacher's FPN features.
+        student_channels: Channels of the student's FPN features: one count
+            for every level, or one per level.
+        teacher_channels: The same for the teacher's FPN features.
         num_branches: K, the number of residual steps (>= 1).
         num_blocks: Conv blocks per branch (>= 1).
         branch_scales: Weight of each branch's residual loss (length K);
             defaults to ``(1, 1/2, 1/4, ...)`` as in the reference.
-        adapter: ``'auto'`` (1x1 conv only when channels differ), ``'conv'``
+        adapter: ``'auto'`` (1x1 conv where channels differ), ``'conv'``
             (always) or ``'none'`` (never; channels must then match).
         norm_cfg: Norm of the branch blocks; GN suits detection batch sizes.
         act_cfg: Activation of all but the last block.
@@ -68,8 +78,8 @@ class MBRNet(BaseModule):
     """
 
     def __init__(self,
-                 student_channels: int,
-                 teacher_channels: int,
+                 student_channels: Widths,
+                 teacher_channels: Widths,
                  num_branches: int = 4,
                  num_blocks: int = 2,
                  branch_scales: Optional[Sequence[float]] = None,
@@ -94,11 +104,14 @@ class MBRNet(BaseModule):
         if adapter not in ('auto', 'conv', 'none'):
             raise ValueError(f'MBRNet: adapter must be "auto", "conv" or '
                              f'"none", got {adapter!r}.')
-        if adapter == 'none' and student_channels != teacher_channels:
+        pairs, self.level_groups = _width_pairs(student_channels,
+                                                teacher_channels)
+        if adapter == 'none' and any(st != tt for st, tt in pairs):
             raise ValueError(
-                f'MBRNet: student FPN has {student_channels} channels, the '
-                f'teacher FPN {teacher_channels}; with adapter="none" they '
-                'must match. Use adapter="auto" to add a 1x1 conv adapter.')
+                f'MBRNet: student FPN has {_widths(student_channels)} '
+                f'channels, the teacher FPN {_widths(teacher_channels)}; with '
+                'adapter="none" they must match. Use adapter="auto" to add a '
+                '1x1 conv adapter.')
         if bottleneck_channels is not None and (
                 separable or bottleneck_channels < 1):
             raise ValueError(
@@ -116,19 +129,29 @@ class MBRNet(BaseModule):
         self.num_branches = num_branches
         self.branch_scales = [float(s) for s in branch_scales]
         self.feature_norm = feature_norm
-        use_adapter = adapter == 'conv' or (
-            adapter == 'auto' and student_channels != teacher_channels)
-        self.adapter = (nn.Conv2d(student_channels, teacher_channels, 1)
-                        if use_adapter else nn.Identity())
-        self.branches = nn.ModuleList(
-            _branch(student_channels, teacher_channels, num_blocks, norm_cfg,
-                    act_cfg, separable, bottleneck_channels)
-            for _ in range(num_branches))
+        groups = [
+            WidthGroup(st, tt, num_branches,
+                       adapter == 'conv' or (adapter == 'auto' and st != tt),
+                       num_blocks=num_blocks, norm_cfg=norm_cfg,
+                       act_cfg=act_cfg, separable=separable,
+                       bottleneck_channels=bottleneck_channels)
+            for st, tt in pairs]
+        if len(groups) == 1:  # one width pair: the modules' own names
+            self.adapter, self.branches = groups[0].adapter, groups[0].branches
+        else:
+            self.groups = nn.ModuleList(groups)
+
+    def _group(self, level: int) -> nn.Module:
+        # The module holding ``adapter`` and ``branches`` of a level.
+        if self.level_groups is None:
+            return self
+        return self.groups[self.level_groups[level]]
 
     def init_weights(self) -> None:
         super().init_weights()
         # Zero the last block's output so training starts from M_k = P(S).
-        for branch in self.branches:
+        groups = [self] if self.level_groups is None else self.groups
+        for branch in (b for group in groups for b in group.branches):
             last = getattr(branch[-1], 'pointwise_conv', branch[-1])
             if last.with_norm:
                 constant_init(last.norm, 0.0)
@@ -146,9 +169,15 @@ class MBRNet(BaseModule):
             tuple: ``base`` (``P(S)`` per level) and ``preds`` (``preds[k]``
             is branch k+1's prediction per level).
         """
-        base = [self.adapter(s) for s in student_feats]
-        preds = [[branch(s) for s in student_feats]
-                 for branch in self.branches]
+        if self.level_groups is not None and len(student_feats) != len(
+                self.level_groups):
+            raise ValueError(
+                f'MBRNet: got {len(student_feats)} levels, built for '
+                f'{len(self.level_groups)} (one width pair per level).')
+        groups = [self._group(level) for level in range(len(student_feats))]
+        base = [g.adapter(s) for g, s in zip(groups, student_feats)]
+        preds = [[g.branches[k](s) for g, s in zip(groups, student_feats)]
+                 for k in range(self.num_branches)]
         return base, preds
 
     @staticmethod
@@ -232,55 +261,28 @@ class MBRNet(BaseModule):
                     **self.residual_norms(base, preds, teacher_feats))
 
 
-def _branch(in_channels: int, out_channels: int, num_blocks: int,
-            norm_cfg: Optional[dict], act_cfg: Optional[dict],
-            separable: bool, bottleneck_channels: Optional[int]
-            ) -> nn.Sequential:
-    """One branch: ``num_blocks`` 3x3 blocks (full-width or separable), or
-    a 1x1 -> ``num_blocks`` x 3x3 -> 1x1 bottleneck; the last block has no
-    activation."""
-    if bottleneck_channels is None:
-        widths = [in_channels] + [out_channels] * num_blocks
-        kernels = [3] * num_blocks
-    else:
-        widths = ([in_channels] + [bottleneck_channels] * (num_blocks + 1) +
-                  [out_channels])
-        kernels = [1] + [3] * num_blocks + [1]
-    conv_module = DepthwiseSeparableConvModule if separable else ConvModule
-    # the depthwise half stays linear; norm and act follow the pointwise
-    extra = dict(dw_norm_cfg=None, dw_act_cfg=None) if separable else {}
-    blocks = []
-    for i, kernel in enumerate(kernels):
-        last = i == len(kernels) - 1
-        blocks.append(
-            conv_module(
-                widths[i],
-                widths[i + 1],
-                kernel,
-                padding=kernel // 2,
-                norm_cfg=_fit_norm(norm_cfg, widths[i + 1], out_channels),
-                act_cfg=None if last else act_cfg,
-                **extra))
-    return nn.Sequential(*blocks)
+
+def _width_pairs(student_channels: Widths, teacher_channels: Widths
+                 ) -> Tuple[List[Tuple[int, int]], Optional[Tuple[int, ...]]]:
+    # The distinct (student, teacher) width pairs and each level's pair
+    # index; None for the index where there is one pair (any number of
+    # levels then runs, as with plain int widths).
+    ints = [isinstance(c, int) for c in (student_channels, teacher_channels)]
+    if all(ints):
+        return [(student_channels, teacher_channels)], None
+    num = len(student_channels) if not ints[0] else len(teacher_channels)
+    widths = [(c, ) * num if isinstance(c, int) else tuple(c)
+              for c in (student_channels, teacher_channels)]
+    if len(widths[0]) != len(widths[1]) or not num:
+        raise ValueError(
+            f'MBRNet: student_channels {list(widths[0])} and '
+            f'teacher_channels {list(widths[1])} need one width per level '
+            'each, for the same levels.')
+    pairs, index = width_groups(*widths)
+    return pairs, index if len(pairs) > 1 else None
 
 
-def _fit_norm(norm_cfg: Optional[dict], channels: int,
-              full_channels: int) -> Optional[dict]:
-    # GN's group count must divide the block's width. A narrower bottleneck
-    # block keeps the channels per group of the full width (32 groups of 8
-    # at 256 -> 8 groups at 64), not the group count: 32 groups of 2 or of
-    # 1 channel would normalise single values on the coarsest levels.
-    if norm_cfg is None or norm_cfg.get('type') != 'GN':
-        return norm_cfg
-    wanted = norm_cfg.get('num_groups', 32)
-    if channels < full_channels:
-        wanted = max(1, wanted * channels // full_channels)
-    return dict(norm_cfg, num_groups=_gn_groups(channels, wanted))
-
-
-def _gn_groups(channels: int, wanted: int) -> int:
-    # The largest group count <= wanted that divides the channels.
-    for groups in range(min(wanted, channels), 0, -1):
-        if channels % groups == 0:
-            return groups
-    return 1
+def _widths(channels: Widths) -> str:
+    if isinstance(channels, int) or len(set(channels)) > 1:
+        return str(channels if isinstance(channels, int) else list(channels))
+    return str(channels[0])

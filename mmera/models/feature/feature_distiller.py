@@ -47,9 +47,10 @@ class FeatureDistiller(BaseDistiller):
             ``dict(type='PearsonFeatureLoss', loss_weight=6.0)``. Without a
             ``type`` its keys update the class's default loss; ``None`` gives
             that default.
-        adapter: ``'auto'`` (a 1x1 conv per level only when the channels
+        adapter: ``'auto'`` (a 1x1 conv on each level whose channels
             differ), ``'conv'`` (always) or ``'none'`` (channels must match);
-            see :class:`FeatureAdapter`. ``None`` gives the class's
+            see :class:`FeatureAdapter`. The levels may differ in width
+            (YOLO necks): each level's conv maps its own widths. ``None`` gives the class's
             ``default_adapter``.
         levels: Indices into the paired strides to distil (0 = finest);
             ``None`` distils all.
@@ -78,10 +79,12 @@ class FeatureDistiller(BaseDistiller):
         super().__init__(student, teacher_config, teacher_ckpt,
                          data_preprocessor, init_cfg)
         # Only the teacher's features are used: its head and classes are free.
-        s_channels, t_channels = self.pair_detectors()
+        # Each level may have its own widths (YOLO necks): one adapter each.
+        s_channels, t_channels = self.pair_detectors(per_level=True)
         self.levels = self._check_levels(levels, len(self.pairing.strides))
         try:
-            self.adapter = FeatureAdapter(s_channels, t_channels,
+            self.adapter = FeatureAdapter([s_channels[i] for i in self.levels],
+                                          [t_channels[i] for i in self.levels],
                                           len(self.levels),
                                           mode=adapter or self.default_adapter)
         except ValueError as err:

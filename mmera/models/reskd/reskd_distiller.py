@@ -52,7 +52,9 @@ class ResKDDistiller(BaseDistiller):
     ``last_depths`` and ``depth_counts``.
 
     Args:
-        student: The student detector (single-stage, FPN neck).
+        student: The student detector (single-stage, FPN neck). The
+            teacher's neck may be any with the student's strides, its
+            levels of different widths included (an adapter per level).
         teacher_config: The teacher's config (path, ``mmdet::`` path, dict).
         teacher_ckpt: The teacher's weights (local path or URL).
         res_student: One :class:`ResStudent` config for all, or one per
@@ -112,12 +114,15 @@ class ResKDDistiller(BaseDistiller):
                 f'ResKDDistiller: det_weights needs n+1 = {n + 1} weights '
                 f'(F_0..F_{n}), non-negative, the first > 0; got '
                 f'{det_weights}.')
+        # the student's FPN has one width; the teacher's levels may each
+        # have their own (a YOLO neck): one adapter conv per level
         s_channels, t_channels = self.pair_detectors(
-            all_levels=True, neck_types=(FPN, ), student_dense_head=True)
+            all_levels=True, neck_types=(FPN, ), student_dense_head=True,
+            per_level=True)
         self.res_students = nn.ModuleList(
             MODELS.build(cfg) for cfg in res_student_configs(
                 res_student, n, load_model_config(student).get('neck', {}),
-                s_channels))
+                s_channels[0]))
         late = [i + 1 for i, (r, it) in enumerate(
             zip(self.res_students, starts)) if it > 0 and not getattr(
                 r, 'zero_init_output', True)]

@@ -49,15 +49,17 @@ class RKDDistiller(BaseDistiller):
 
     Args:
         student: The student detector (single-stage, mmdet ``FPN`` neck with
-            linear output convs, the default).
+            linear output convs, the default). The teacher's neck may be
+            any whose strides are the student's, its levels of different
+            widths included (YOLO necks: a 1x1 adapter per level).
         teacher_config: The teacher's config (path, ``mmdet::`` path or dict).
         teacher_ckpt: The teacher's weights (local path or URL).
         split_ratio: Fraction of each FPN output conv's input channels given
             to the student half ``S``; the rest feeds the assistant ``A``.
         mimic_weight: Weight of the mimic loss on ``S``.
         residual_weight: Weight of the assistant's residual loss.
-        adapter: ``'auto'`` (a bias-free 1x1 conv only when the FPN channels
-            differ), ``'conv'`` (always) or ``'none'``.
+        adapter: ``'auto'`` (a bias-free 1x1 conv on each level whose
+            channels differ), ``'conv'`` (always) or ``'none'``.
         feature_norm: ``'teacher_std'`` (default: each level's MSE divided
             by the teacher feature's variance, as ERA: scale-free across
             levels and teachers, so one weight fits all) or ``'none'``
@@ -90,8 +92,10 @@ class RKDDistiller(BaseDistiller):
                              f'choose one of {ADAPTER_MODES}.')
         super().__init__(student, teacher_config, teacher_ckpt,
                          data_preprocessor, init_cfg)
-        s_channels, t_channels = self.pair_detectors(all_levels=True,
-                                                     neck_types=(FPN, ))
+        # the split needs the student's FPN; the teacher's levels may each
+        # have their own width (a YOLO neck): one adapter conv per level
+        s_channels, t_channels = self.pair_detectors(
+            all_levels=True, neck_types=(FPN, ), per_level=True)
         try:
             split_neck = ResidualSplitFPN(self.student.neck, split_ratio)
         except ValueError as err:
