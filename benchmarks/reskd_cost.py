@@ -28,14 +28,18 @@ depths measured elsewhere.
 import argparse
 import json
 
+from mmdet.registry import MODELS
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
 import mmera  # noqa: F401  (registers ResKDDistiller, safe checkpoints)
-from mmdet.registry import MODELS
-from mmera.analysis.flops import (component_flops, depths_for_threshold,
-                                  flops_for_depths, val_confidences)
+from mmera.analysis.flops import (
+    component_flops,
+    depths_for_threshold,
+    flops_for_depths,
+    val_confidences,
+)
 from mmera.utils.cli import check_file_exists
 
 

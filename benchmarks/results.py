@@ -28,15 +28,33 @@ from .report_split import evaluate as evaluate_report
 from .report_split import split_size
 from .results_plots import make_plots, plot_files
 from .results_table import LABELS, write_report
-from .run_records import (load_record, read_curves, record_key, run_curves,
-                          teacher_used, weights_sha256, write_record,
-                          write_teacher_used)
-from .suites import BASELINE, SUITES, TEACHER_FREE, Suite  # noqa: F401
+from .run_records import (
+    load_record,
+    read_curves,
+    record_key,
+    run_curves,
+    teacher_used,
+    weights_sha256,
+    write_record,
+    write_teacher_used,
+)
 from .step_times import load_step_times, measure_step_times
-from .teachers import (ensure_teacher, require_data, teacher_ckpt,
-                       teacher_metrics)
-from .training import (DONE_MARKER, STDOUT_LOG, best_alpha, final_metrics,
-                       one_thread_children, run_seconds, train)
+from .suites import BASELINE, SUITES, TEACHER_FREE, Suite  # noqa: F401
+from .teachers import (
+    ensure_teacher,
+    require_data,
+    teacher_ckpt,
+    teacher_metrics,
+)
+from .training import (
+    DONE_MARKER,
+    STDOUT_LOG,
+    best_alpha,
+    final_metrics,
+    one_thread_children,
+    run_seconds,
+    train,
+)
 
 #: The default root of the runs and tables.
 DEFAULT_WORK_DIR = osp.join(WORK_DIRS, 'results')

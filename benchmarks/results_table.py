@@ -14,8 +14,17 @@ import os.path as osp
 from typing import Dict, List, Optional, Tuple
 
 from mmera.utils.atomic_files import write_text_atomic
-from .seed_stats import (Stat, compare, fmt_above, fmt_diffs, fmt_ms,
-                         fmt_seconds, mean_std, ok_runs)
+
+from .seed_stats import (
+    Stat,
+    compare,
+    fmt_above,
+    fmt_diffs,
+    fmt_ms,
+    fmt_seconds,
+    mean_std,
+    ok_runs,
+)
 from .step_times import ratios
 from .suites import BASELINE  # the plain student of every suite
 

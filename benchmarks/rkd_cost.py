@@ -2,8 +2,8 @@
 
 RKD carves its student ``S`` and assistant ``A`` out of the student's own FPN
 (each output conv split along its input channels, see
-``mmera/models/rkd/residual_split_fpn.py``), so the training-time student should
-cost what the plain student costs, and the deployed model IS the plain
+``mmera/models/rkd/residual_split_fpn.py``), so the training-time student
+should cost what the plain student costs, and the deployed model IS the plain
 student. This tool measures it on one ``1x3xHxW`` input with mmengine's
 ``FlopAnalyzer`` (fvcore convention: one multiply-add = one FLOP; element-wise
 adds are not counted, so the ``S + A`` adds are reported on their own line)::
@@ -23,12 +23,12 @@ import json
 from typing import Dict, List
 
 import torch
+from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from torch import Tensor, nn
 
 import mmera  # noqa: F401  (registers RKDDistiller)
-from mmdet.registry import MODELS
 from mmera.analysis.flops import count_flops, count_params
 from mmera.models import load_model_config
 from mmera.utils.cli import check_file_exists

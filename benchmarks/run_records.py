@@ -24,6 +24,7 @@ import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
 from mmera.utils.atomic_files import write_text_atomic
+
 from .paths import REPO_ROOT, repo_path
 from .run_logs import MAP_KEY, last_sweep, scalar_rows
 
@@ -66,8 +67,9 @@ def config_sha256(config: str) -> str:
     Hashed is the resolved config as sorted JSON, with the checkout's root
     written ``<repo>``: the configs anchor their paths there, and the same
     config in another clone is the same run (mmengine's ``pretty_text``
-    would not do: it wraps lines by length, so a longer root changes it). Resolving takes a second or two; a benchmark asks it of every run
-    each time it rewrites the tables, so it is cached per file content.
+    would not do: it wraps lines by length, so a longer root changes it).
+    Resolving takes a second or two; a benchmark asks it of every run each
+    time it rewrites the tables, so it is cached per file content.
     """
     with open(config) as f:
         return _resolved_sha256(config, f.read(), REPO_ROOT)

@@ -31,6 +31,7 @@ import torch
 
 from mmera.utils.atomic_files import atomic_output
 from mmera.utils.checkpoint_fit import read_checkpoint_weights
+
 from .paths import repo_path
 from .run_logs import scalar_rows, val_series
 from .training import done_record, last_checkpoint

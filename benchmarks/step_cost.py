@@ -53,8 +53,16 @@ from typing import Dict, List, Optional
 import torch
 
 from .children import emit, sweep
-from .step_modes import (ERA_CONFIGS, GOALS, HALF_TWI, MODES, check_mode,
-                         default_size, run_single, write_teacher_ckpt)
+from .step_modes import (
+    ERA_CONFIGS,
+    GOALS,
+    HALF_TWI,
+    MODES,
+    check_mode,
+    default_size,
+    run_single,
+    write_teacher_ckpt,
+)
 
 MARK = 'TRAIN_STEP_RESULT '
 

@@ -10,6 +10,9 @@ import statistics
 from typing import Dict, Optional, Tuple
 
 import torch
+from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample
+from mmdet.structures.bbox import HorizontalBoxes
 from mmengine.config import Config, ConfigDict
 from mmengine.model import BaseModel
 from mmengine.registry import init_default_scope
@@ -17,11 +20,9 @@ from mmengine.structures import InstanceData
 from torch import nn
 
 import mmera  # noqa: F401  (registers ERADistiller)
-from mmdet.registry import MODELS
-from mmdet.structures import DetDataSample
-from mmdet.structures.bbox import HorizontalBoxes
 from mmera.analysis.step_timer import time_train_steps
 from mmera.models import load_model_config
+
 from .paths import repo_path
 
 #: The modes, in the default order.

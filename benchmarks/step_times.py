@@ -19,6 +19,7 @@ import sys
 from typing import Dict, Optional, Sequence
 
 from mmera.utils.atomic_files import write_text_atomic
+
 from .children import emit, sweep
 from .paths import REPO_ROOT, repo_path
 from .suites import SUITES

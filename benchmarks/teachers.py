@@ -28,9 +28,15 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
 from mmera.utils.atomic_files import atomic_output
+
 from .paths import REPO_ROOT, WORK_DIRS, repo_path
-from .shipped_teachers import (checkpoint_metrics, install_shipped, ship,
-                               shipped_record, teacher_checkpoint)
+from .shipped_teachers import (
+    checkpoint_metrics,
+    install_shipped,
+    ship,
+    shipped_record,
+    teacher_checkpoint,
+)
 from .training import DONE_MARKER, train
 
 #: The file name the distillation configs load from the teacher's work dir.

@@ -35,8 +35,15 @@ families' teachers (synthetic set only: ``configs/tiny/fcos_r34w32_*``,
 import argparse
 from typing import List, Sequence, Tuple
 
-from .teachers import (DEFAULT_DETECTOR, DETECTOR_TEACHERS, SETS, detectors,
-                       ensure_teacher, ship_teacher, teacher_metrics)
+from .teachers import (
+    DEFAULT_DETECTOR,
+    DETECTOR_TEACHERS,
+    SETS,
+    detectors,
+    ensure_teacher,
+    ship_teacher,
+    teacher_metrics,
+)
 
 
 def parse_args() -> argparse.Namespace:

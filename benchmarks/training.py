@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from typing import Dict, Iterator, List, Optional, Sequence
 
 from mmera.utils.atomic_files import write_text_atomic
+
 from .paths import REPO_ROOT, TRAIN_TOOL, repo_path
 from .run_logs import MAP_KEY, scalar_rows
 

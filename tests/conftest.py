@@ -4,7 +4,6 @@ import os.path as osp
 import textwrap
 
 import pytest
-
 from cli_helpers import REPO_ROOT, TOOLS, run_tool  # noqa: F401
 
 
@@ -59,7 +58,8 @@ def _tiny_run_overrides(data_root: str, val_interval: int) -> str:
             batch_size=2, num_workers=0, persistent_workers=False,
             dataset=dict(data_root=data_root, pipeline=test_pipeline))
         test_dataloader = val_dataloader
-        val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
+        val_evaluator = dict(
+            ann_file=data_root + 'annotations/instances_val.json')
         test_evaluator = val_evaluator
         train_cfg = dict(max_iters=4, val_interval={val_interval})
         param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]
@@ -87,11 +87,11 @@ def tiny_student_config(synthetic_root, tmp_path_factory):
 def tiny_teacher_ckpt(tmp_path_factory):
     """A randomly initialised tiny teacher, saved as a checkpoint."""
     import torch
+    from mmdet.registry import MODELS
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
 
     import mmera  # noqa: F401
-    from mmdet.registry import MODELS
     init_default_scope('mmdet')
     cfg = Config.fromfile(
         osp.join(REPO_ROOT, 'configs', 'tiny',
@@ -129,10 +129,10 @@ def tiny_era_config(synthetic_root, tiny_teacher_ckpt, tmp_path_factory):
 def make_tiny_config(synthetic_root, tmp_path_factory):
     """Returns ``make(base, extra='', val_interval=4)``: a config file that
     inherits a shipped config (a path relative to the repository, e.g.
-    ``'configs/rkd/rkd_retinanet_r34w32-r18w16_fpn_500it_synthetic.py'``) and runs it on the
-    tiny synthetic set for 4 iterations; ``extra`` (config text) is appended,
-    e.g. ``model = dict(teacher_ckpt=...)`` with the ``tiny_teacher_ckpt``
-    fixture."""
+    ``'configs/rkd/rkd_retinanet_r34w32-r18w16_fpn_500it_synthetic.py'``)
+    and runs it on the tiny synthetic set for 4 iterations; ``extra`` (config
+    text) is appended, e.g. ``model = dict(teacher_ckpt=...)`` with the
+    ``tiny_teacher_ckpt`` fixture."""
     def make(base: str, extra: str = '', val_interval: int = 4) -> str:
         name = osp.splitext(osp.basename(base))[0]
         path = tmp_path_factory.mktemp('configs') / f'tiny_{name}.py'

@@ -1,4 +1,5 @@
-"""A plain mmdet config with ``custom_imports=['mmera']`` builds and sees mmera."""
+"""A plain mmdet config with ``custom_imports=['mmera']`` builds and sees
+mmera."""
 import subprocess
 import sys
 import textwrap

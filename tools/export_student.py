@@ -5,7 +5,8 @@
 CONFIG is the distiller config the checkpoint was trained with; the student
 is rebuilt from its ``model.student`` and the exported weights are loaded
 into it strictly before anything is written, so OUT is known to load with
-the stock student config (e.g. ``mmdet::retinanet/retinanet_r50_fpn_1x_coco.py``).
+the stock student config (e.g.
+``mmdet::retinanet/retinanet_r50_fpn_1x_coco.py``).
 """
 import argparse
 
@@ -13,14 +14,13 @@ from _bootstrap import ensure_mmera_importable
 
 ensure_mmera_importable()
 
-import mmera  # noqa: E402,F401  (registers components, safe checkpoints)
 import torch  # noqa: E402
+from mmdet.registry import MODELS  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
-from mmdet.registry import MODELS  # noqa: E402
-from mmera.converters import (export_student_checkpoint,  # noqa: E402
-                              extract_student_state)
+import mmera  # noqa: E402,F401  (registers components, safe checkpoints)
+from mmera.converters import export_student_checkpoint, extract_student_state  # noqa: E402
 from mmera.models import load_model_config  # noqa: E402
 from mmera.utils.cli import check_file_exists  # noqa: E402
 

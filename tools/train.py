@@ -17,10 +17,11 @@ ensure_mmera_importable()
 # mmera configs import mmera themselves (custom_imports); importing it here
 # also lets stock mmdet configs load checkpoints mmengine wrote under
 # torch.load(weights_only=True) (torch >= 2.6).
-import mmera  # noqa: E402,F401
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
+
+import mmera  # noqa: E402,F401
 
 
 def parse_args() -> argparse.Namespace:

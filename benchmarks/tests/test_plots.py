@@ -8,8 +8,13 @@ import pytest
 from matplotlib.image import imread
 
 from benchmarks import plots
-from benchmarks.plots import (mean_and_band, plot_alpha, plot_map_curves,
-                              plot_residual_norms, residual_series)
+from benchmarks.plots import (
+    mean_and_band,
+    plot_alpha,
+    plot_map_curves,
+    plot_residual_norms,
+    residual_series,
+)
 from benchmarks.run_logs import last_sweep, scalar_rows, val_series
 from benchmarks.training import val_history
 

@@ -14,15 +14,18 @@ from mmengine.config import Config
 
 from benchmarks import report_split, results
 from benchmarks.paths import REPO_ROOT, repo_path
-from benchmarks.report_split import (REPORT_FILE, ReportSplit, evaluate,
-                                     report_command, split_options)
-from benchmarks.results import (SUITES, Suite, run_benchmark, run_dir,
-                                run_one)
-from benchmarks.suites import MAIN_SUITES
-from benchmarks.results_table import (BASELINE, method_row,
-                                      summarize_suite)
+from benchmarks.report_split import (
+    REPORT_FILE,
+    ReportSplit,
+    evaluate,
+    report_command,
+    split_options,
+)
+from benchmarks.results import SUITES, Suite, run_benchmark, run_dir, run_one
+from benchmarks.results_table import BASELINE, method_row, summarize_suite
 from benchmarks.run_logs import scalar_rows
 from benchmarks.run_records import compact_rows, weights_sha256
+from benchmarks.suites import MAIN_SUITES
 from benchmarks.training import finished_run, train_command
 
 #: the methods each suite compares

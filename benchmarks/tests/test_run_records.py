@@ -7,10 +7,17 @@ import pytest
 
 from benchmarks import run_records
 from benchmarks.paths import repo_path
-from benchmarks.run_records import (compact_rows, config_sha256,
-                                    load_record, read_curves, record_key,
-                                    teacher_used, weights_sha256,
-                                    write_record, write_teacher_used)
+from benchmarks.run_records import (
+    compact_rows,
+    config_sha256,
+    load_record,
+    read_curves,
+    record_key,
+    teacher_used,
+    weights_sha256,
+    write_record,
+    write_teacher_used,
+)
 
 BASELINE = 'configs/tiny/retinanet_r18w16_fpn_500it_synthetic.py'
 
@@ -20,9 +27,10 @@ def _config(folder, root, lr=0.01):
     checkout's data), written in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / 'cfg.py'
-    path.write_text(f"data_root = '{root}/data/synthetic/'\n"
-                    "train_dataloader = dict(dataset=dict(data_root=data_root))"
-                    f"\nlr = {lr}\n")
+    path.write_text(
+        f"data_root = '{root}/data/synthetic/'\n"
+        "train_dataloader = dict(dataset=dict(data_root=data_root))\n"
+        f"lr = {lr}\n")
     return str(path)
 
 

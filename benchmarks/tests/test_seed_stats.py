@@ -1,11 +1,18 @@
 """Statistics over seeds and their table cells (benchmarks.seed_stats)."""
-import math
 
 import pytest
 
-from benchmarks.seed_stats import (compare, fmt_above, fmt_diffs, fmt_ms,
-                                   fmt_seconds,
-                                   is_above, mean_std, ok_runs, paired_diffs)
+from benchmarks.seed_stats import (
+    compare,
+    fmt_above,
+    fmt_diffs,
+    fmt_ms,
+    fmt_seconds,
+    is_above,
+    mean_std,
+    ok_runs,
+    paired_diffs,
+)
 
 
 def test_mean_std():

@@ -9,15 +9,20 @@ import subprocess
 
 import pytest
 import torch
+from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from mmdet.registry import MODELS
 from benchmarks import shipped_teachers, teachers
 from benchmarks.paths import REPO_ROOT
 from benchmarks.run_records import RECORDS_DIR, weights_sha256
-from benchmarks.shipped_teachers import (install_shipped, sha256, ship,
-                                         shipped_files, teacher_checkpoint)
+from benchmarks.shipped_teachers import (
+    install_shipped,
+    sha256,
+    ship,
+    shipped_files,
+    teacher_checkpoint,
+)
 from benchmarks.teachers import SETS, ensure_teacher, teacher_config
 
 CONFIG = 'configs/tiny/retinanet_r18w16_fpn_500it_synthetic.py'

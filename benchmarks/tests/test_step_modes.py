@@ -3,7 +3,6 @@ import pytest
 
 from benchmarks.step_modes import check_mode, run_single, write_teacher_ckpt
 
-
 # faster for these CPU steps on a shared 2-core machine
 pytestmark = pytest.mark.usefixtures('one_thread')
 

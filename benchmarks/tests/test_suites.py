@@ -7,8 +7,15 @@ from mmengine.config import Config
 
 from benchmarks.__main__ import parse_args
 from benchmarks.paths import repo_path
-from benchmarks.suites import (BASELINE, FAMILY_SUITES, GROUPS, MAIN_SUITES,
-                               SUITES, TEACHER_FREE, expand)
+from benchmarks.suites import (
+    BASELINE,
+    FAMILY_SUITES,
+    GROUPS,
+    MAIN_SUITES,
+    SUITES,
+    TEACHER_FREE,
+    expand,
+)
 from benchmarks.teachers import SETS, teacher_ckpt, teacher_config
 
 

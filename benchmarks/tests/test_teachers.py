@@ -11,10 +11,20 @@ from mmengine.config import Config
 from benchmarks import teachers
 from benchmarks.paths import REPO_ROOT, repo_path
 from benchmarks.suites import SUITES, TEACHER_FREE
-from benchmarks.teachers import (DEFAULT_DETECTOR, DETECTOR_TEACHERS, SETS,
-                                 TinySet, detectors, ensure_teacher, get_set,
-                                 require_data, teacher_ckpt, teacher_config,
-                                 teacher_metrics, teacher_work_dir)
+from benchmarks.teachers import (
+    DEFAULT_DETECTOR,
+    DETECTOR_TEACHERS,
+    SETS,
+    TinySet,
+    detectors,
+    ensure_teacher,
+    get_set,
+    require_data,
+    teacher_ckpt,
+    teacher_config,
+    teacher_metrics,
+    teacher_work_dir,
+)
 
 
 @pytest.mark.parametrize('data', sorted(SETS))

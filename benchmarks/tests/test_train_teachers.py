@@ -9,13 +9,13 @@ import sys
 
 import pytest
 import torch
+from cli_helpers import run_tool
 from mmengine.config import Config
 
 import benchmarks.teachers as teachers
-from benchmarks.shipped_teachers import teacher_checkpoint
 from benchmarks.paths import REPO_ROOT
+from benchmarks.shipped_teachers import teacher_checkpoint
 from benchmarks.teachers import teacher_ckpt
-from cli_helpers import run_tool
 
 TOOL = 'benchmarks.train_teachers'
 
@@ -81,8 +81,8 @@ def test_train_teachers_writes_the_configs_teacher_ckpt(synthetic_root,
     state = torch.load(expected, map_location='cpu')['state_dict']
     assert any(k.startswith('backbone.layer4') for k in state)
     # the ERA config's teacher loads it
-    from mmengine.registry import init_default_scope
     from mmdet.registry import MODELS
+    from mmengine.registry import init_default_scope
     init_default_scope('mmdet')
     teacher = MODELS.build(Config.fromfile(cfg.model.teacher_config).model)
     teacher.load_state_dict(state, strict=True)

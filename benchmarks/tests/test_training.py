@@ -11,11 +11,19 @@ import pytest
 
 from benchmarks import training
 from benchmarks.paths import TRAIN_TOOL
-from benchmarks.training import (DONE_MARKER, STARTED_MARKER, STDOUT_LOG,
-                                 final_metrics, finished_run,
-                                 interrupted_run, last_checkpoint,
-                                 run_seconds, train, train_command,
-                                 val_history)
+from benchmarks.training import (
+    DONE_MARKER,
+    STARTED_MARKER,
+    STDOUT_LOG,
+    final_metrics,
+    finished_run,
+    interrupted_run,
+    last_checkpoint,
+    run_seconds,
+    train,
+    train_command,
+    val_history,
+)
 
 
 @pytest.fixture(scope='module')

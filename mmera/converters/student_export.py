@@ -1,4 +1,4 @@
-"""Exports the student of a distiller checkpoint as a plain mmdet checkpoint."""
+"""Exports a distiller checkpoint's student as a plain mmdet checkpoint."""
 import os
 import os.path as osp
 from collections import OrderedDict
@@ -10,8 +10,9 @@ from torch import Tensor
 from mmera.utils.atomic_files import atomic_output
 
 
-def extract_student_state(state_dict: Dict[str, Tensor],
-                          prefix: str = 'student.') -> 'OrderedDict[str, Tensor]':
+def extract_student_state(
+        state_dict: Dict[str, Tensor],
+        prefix: str = 'student.') -> 'OrderedDict[str, Tensor]':
     """Returns the student's weights with the distiller prefix removed.
 
     Args:

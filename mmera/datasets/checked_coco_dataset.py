@@ -3,11 +3,10 @@ import logging
 from typing import Any, List, Optional
 
 import mmcv
-from mmengine.fileio import exists, get
-from mmengine.logging import print_log
-
 from mmdet.datasets import CocoDataset
 from mmdet.registry import DATASETS
+from mmengine.fileio import exists, get
+from mmengine.logging import print_log
 
 
 @DATASETS.register_module()

@@ -1,7 +1,11 @@
 """Training-loop components: optimizer wrappers, hooks and the runner."""
 from .cpu_amp_optim_wrapper import CPUAmpOptimWrapper
-from .hooks import (AlphaSweepHook, DistillLossWarmupHook, ExportStudentHook,
-                    SSKDStageHook)
+from .hooks import (
+                    AlphaSweepHook,
+                    DistillLossWarmupHook,
+                    ExportStudentHook,
+                    SSKDStageHook,
+)
 from .runner import MMERARunner
 
 __all__ = [

@@ -3,10 +3,9 @@ from contextlib import contextmanager
 from typing import Iterator
 
 import torch
+from mmdet.registry import OPTIM_WRAPPERS
 from mmengine.optim import OptimWrapper
 from torch import nn
-
-from mmdet.registry import OPTIM_WRAPPERS
 
 
 @OPTIM_WRAPPERS.register_module()

@@ -1,7 +1,9 @@
 """Utilities: checkpoint loading safety and command-line helpers."""
-from .checkpoint_safety import (checkpoint_safe_globals,
+from .checkpoint_safety import (
+                                checkpoint_safe_globals,
                                 register_checkpoint_safe_globals,
-                                upgrade_checkpoint)
+                                upgrade_checkpoint,
+)
 
 __all__ = [
     'checkpoint_safe_globals', 'register_checkpoint_safe_globals',

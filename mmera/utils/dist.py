@@ -35,8 +35,9 @@ def init_cpu_distributed(launcher: str, timeout_s: int = 1800) -> bool:
     if launcher == 'slurm':
         _export_slurm_env()
     elif launcher != 'pytorch':
-        raise ValueError(f'--launcher {launcher} is not supported on a CPU-only '
-                         'machine; use --launcher pytorch (torchrun) or slurm.')
+        raise ValueError(
+            f'--launcher {launcher} is not supported on a CPU-only '
+            'machine; use --launcher pytorch (torchrun) or slurm.')
     torch_dist.init_process_group(
         backend='gloo', timeout=timedelta(seconds=timeout_s))
     return True

@@ -5,16 +5,15 @@ mmdet's metafiles give."""
 import copy
 import os.path as osp
 
+import mmdet
 import numpy as np
 import torch
 import yaml
-from mmengine.hub import get_config
-from mmengine.structures import InstanceData
-
-import mmdet
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 from mmdet.structures.mask import BitmapMasks
+from mmengine.hub import get_config
+from mmengine.structures import InstanceData
 
 MMDET_CONFIGS = osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs')
 SIZE = 160

@@ -20,9 +20,8 @@ import re
 
 import pytest
 import torch
-from mmengine.config import Config
-
 from cli_helpers import REPO_ROOT, mmpretrain_imports
+from mmengine.config import Config
 
 CONFIGS = osp.join(REPO_ROOT, 'configs')
 
@@ -216,8 +215,7 @@ def _dataset(loader: dict) -> dict:
 
 def _needs_mmpretrain(teacher) -> bool:
     """Whether a teacher config imports mmpretrain (ConvNeXt teachers)."""
-    from mmera.models.common.model_config import (_config_file,
-                                                  _custom_imports)
+    from mmera.models.common.model_config import _config_file, _custom_imports
     return isinstance(teacher, str) and 'mmpretrain.models' in (
         _custom_imports(_config_file(teacher)) or [])
 
@@ -308,8 +306,9 @@ def models_registry():
     import torch
     from mmdet.utils import register_all_modules
     register_all_modules()
-    import mmera  # noqa: F401
     from mmdet.registry import MODELS
+
+    import mmera  # noqa: F401
     # building = random init of ~100 M parameters per COCO pair: faster on
     # one thread on this shared 2-core machine
     threads = torch.get_num_threads()

@@ -23,16 +23,22 @@ import os.path as osp
 
 import pytest
 import torch
+from cli_helpers import mmpretrain_imports
+from coco_offline import (
+    MMDET_CONFIGS,
+    coco_batch,
+    offline,
+    teacher_ckpt_writer,
+    without_scope,
+    zoo_weights,
+)
+from mmdet.registry import MODELS
+from mmdet.utils import register_all_modules
 from mmengine.config import Config
 from mmengine.optim import OptimWrapper
 
 import mmera  # noqa: F401
-from mmdet.registry import MODELS
-from mmdet.utils import register_all_modules
 from mmera.models import load_model_config
-from cli_helpers import mmpretrain_imports
-from coco_offline import (MMDET_CONFIGS, coco_batch, offline,
-                          teacher_ckpt_writer, without_scope, zoo_weights)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TEACHER = 'rtmdet/rtmdet_l_convnext_b_4xb32-100e_coco.py'

@@ -6,16 +6,21 @@ import os.path as osp
 
 import pytest
 import torch
+from cli_helpers import REPO_ROOT
+from coco_offline import (
+    coco_batch,
+    offline,
+    teacher_ckpt_writer,
+    without_scope,
+    zoo_weights,
+)
+from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.hub import get_config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
 import mmera  # noqa: F401
-from cli_helpers import REPO_ROOT
-from coco_offline import (coco_batch, offline, teacher_ckpt_writer,
-                          without_scope, zoo_weights)
-from mmdet.registry import MODELS
 from mmera.models import load_model_config
 
 CONFIGS = osp.join(REPO_ROOT, 'configs', 'crosskd')

@@ -3,15 +3,15 @@ teacher checkpoint written here, no download."""
 import os.path as osp
 
 import torch
+from cli_helpers import REPO_ROOT
+from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
 import mmera  # noqa: F401
-from cli_helpers import REPO_ROOT
-from mmdet.registry import MODELS
-from mmdet.structures import DetDataSample
 from mmera.models import load_model_config
 
 
@@ -22,7 +22,8 @@ def _batch(num_classes: int):
         sample = DetDataSample(metainfo=dict(
             img_shape=(128, 160), ori_shape=(128, 160), scale_factor=(1., 1.)))
         sample.gt_instances = InstanceData(
-            bboxes=torch.tensor([[10., 12., 70., 90.], [60., 30., 150., 120.]]),
+            bboxes=torch.tensor([[10., 12., 70., 90.],
+                                 [60., 30., 150., 120.]]),
             labels=torch.tensor([i, num_classes - 1]))
         samples.append(sample)
     return dict(inputs=inputs, data_samples=samples)
@@ -65,4 +66,5 @@ def test_coco_era_config_trains_one_step(tmp_path):
     for key in ('loss_cls', 'loss_bbox', 'era.loss_mimic',
                 'era.loss_residual', 'era.loss_twi'):
         assert torch.isfinite(log_vars[key]), key
-    assert not torch.equal(before, model.student.backbone.layer4[0].conv1.weight)
+    assert not torch.equal(before,
+                           model.student.backbone.layer4[0].conv1.weight)

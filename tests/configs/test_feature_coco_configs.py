@@ -5,15 +5,15 @@ import os.path as osp
 
 import pytest
 import torch
+from cli_helpers import REPO_ROOT
+from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
 import mmera  # noqa: F401
-from cli_helpers import REPO_ROOT
-from mmdet.registry import MODELS
-from mmdet.structures import DetDataSample
 from mmera.models import load_model_config
 
 CONFIGS = osp.join(REPO_ROOT, 'configs')
@@ -62,7 +62,8 @@ def test_coco_config_trains_one_step(method, kind, loss_weight, levels,
                                      adapter_convs, r101_teacher):
     init_default_scope('mmdet')
     cfg = Config.fromfile(
-        osp.join(CONFIGS, method, f'{method}_retinanet_r101-r50_fpn_1x_coco.py'))
+        osp.join(CONFIGS, method,
+                 f'{method}_retinanet_r101-r50_fpn_1x_coco.py'))
     assert cfg.model.type == kind
     assert cfg.model.teacher_ckpt.startswith('https://download.openmmlab')
     assert cfg.model.teacher_config == (

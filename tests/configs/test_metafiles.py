@@ -5,12 +5,17 @@ import os.path as osp
 
 import pytest
 import yaml
-from mmengine.config import Config
-
 from cli_helpers import REPO_ROOT
-from test_config_names import (ALIASES, CONFIGS, METHOD_PREFIXES,
-                               TEACHER_FREE, method_configs, name_regex,
-                               student_and_teacher)
+from mmengine.config import Config
+from test_config_names import (
+    ALIASES,
+    CONFIGS,
+    METHOD_PREFIXES,
+    TEACHER_FREE,
+    method_configs,
+    name_regex,
+    student_and_teacher,
+)
 
 METHOD_DIRS = sorted(METHOD_PREFIXES)
 # the keys of a model entry in mmdet's own metafiles (mmdet/.mim/configs/*/
@@ -109,6 +114,7 @@ def test_metafile_models_agree_with_their_configs(method_dir):
             assert teacher is None and meta['Teacher'] == 'none', name
         elif isinstance(teacher, dict):
             from coco_offline import without_scope
+
             from mmera.models import load_model_config
             assert '::' in meta['Teacher'], name
             assert without_scope(load_model_config(teacher)) == (

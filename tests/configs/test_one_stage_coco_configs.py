@@ -7,10 +7,9 @@ import functools
 import os.path as osp
 
 import pytest
-from mmengine.config import Config
-
 from cli_helpers import REPO_ROOT
 from coco_offline import MMDET_CONFIGS, without_scope, zoo_weights
+from mmengine.config import Config
 
 CONFIGS = osp.join(REPO_ROOT, 'configs')
 
@@ -141,6 +140,7 @@ def test_rtmdet_pipeline_switch_still_applies(name):
     ``pipeline``), unwrapped, as in mmdet's config."""
     from mmdet.datasets import CocoDataset
     from mmdet.registry import DATASETS, HOOKS
+
     import mmera  # noqa: F401  (registers CheckedCocoDataset)
 
     stock = _mmdet(PAIRS[name][1])

@@ -15,15 +15,15 @@ import os.path as osp
 
 import pytest
 import torch
+from coco_offline import coco_batch, offline, teacher_ckpt_writer
+from mmdet.registry import MODELS
+from mmdet.utils import register_all_modules
 from mmengine.config import Config
 from mmengine.optim import OptimWrapper
 from mmengine.runner import load_checkpoint
 
 import mmera  # noqa: F401
-from mmdet.registry import MODELS
-from mmdet.utils import register_all_modules
 from mmera.converters import export_student_checkpoint
-from coco_offline import coco_batch, offline, teacher_ckpt_writer
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 FAMILIES = ('gfl', 'atss', 'fcos', 'rtmdet')

@@ -3,13 +3,13 @@ scikit-learn (a dependency of the stack for it); one PKD step on two 160 px
 images gives finite losses, changes the student and leaves the teacher
 untouched."""
 import torch
-from mmengine.hub import get_config
-
-import mmera  # noqa: F401
+from coco_offline import coco_batch, offline, teacher_ckpt_writer
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
-from coco_offline import coco_batch, offline, teacher_ckpt_writer
+from mmengine.hub import get_config
 from one_step import train_one_step
+
+import mmera  # noqa: F401
 
 PAA = 'mmdet::paa/paa_r50_fpn_1x_coco.py'
 

@@ -17,6 +17,15 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from cli_helpers import REPO_ROOT
+from coco_offline import (
+    MMDET_CONFIGS,
+    coco_batch,
+    offline,
+    without_scope,
+    zoo_weights,
+)
+from mmdet.registry import MODELS, RUNNERS
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.hub import get_config
@@ -24,10 +33,6 @@ from mmengine.logging import MessageHub
 from mmengine.registry import init_default_scope
 
 import mmera  # noqa: F401  (registers the runner, hooks; allow-lists)
-from cli_helpers import REPO_ROOT
-from coco_offline import (MMDET_CONFIGS, coco_batch, offline, without_scope,
-                          zoo_weights)
-from mmdet.registry import MODELS, RUNNERS
 from mmera.engine.hooks import HeadInitHook
 from mmera.utils.model_wrappers import unwrap_model
 

@@ -17,17 +17,22 @@ import os.path as osp
 
 import pytest
 import torch
+from coco_offline import (
+    coco_batch,
+    offline,
+    teacher_ckpt_writer,
+    without_scope,
+    zoo_weights,
+)
+from mmdet.registry import MODELS
+from mmdet.utils import register_all_modules
 from mmengine.config import Config
 from mmengine.optim import OptimWrapper
 from mmengine.runner import load_checkpoint
 
 import mmera  # noqa: F401
-from mmdet.registry import MODELS
-from mmdet.utils import register_all_modules
 from mmera.converters import export_student_checkpoint
 from mmera.models import load_model_config
-from coco_offline import (coco_batch, offline, teacher_ckpt_writer,
-                          without_scope, zoo_weights)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

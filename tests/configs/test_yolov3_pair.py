@@ -12,15 +12,15 @@ import copy
 
 import pytest
 import torch
-from mmengine.hub import get_config
-from mmengine.runner import load_checkpoint
-
-import mmera  # noqa: F401
+from coco_offline import coco_batch, offline, teacher_ckpt_writer
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
-from mmera.converters import export_student_checkpoint
-from coco_offline import coco_batch, offline, teacher_ckpt_writer
+from mmengine.hub import get_config
+from mmengine.runner import load_checkpoint
 from one_step import train_one_step
+
+import mmera  # noqa: F401
+from mmera.converters import export_student_checkpoint
 
 TEACHER = 'mmdet::yolo/yolov3_d53_8xb8-ms-608-273e_coco.py'
 STUDENT = 'mmdet::yolo/yolov3_mobilenetv2_8xb24-320-300e_coco.py'

@@ -10,11 +10,11 @@ import textwrap
 
 import pytest
 import torch
+from mmdet.registry import RUNNERS
 from mmengine.config import Config
 from mmengine.hooks import EMAHook
 
 import mmera  # noqa: F401  (registers the runner, models and hooks)
-from mmdet.registry import RUNNERS
 
 BASE = 'configs/fitnet/fitnet_retinanet_r34w32-r18w16_fpn_500it_synthetic.py'
 TEST_CFG = dict(score_thr=0.0, nms_pre=100, max_per_img=20)

@@ -5,14 +5,18 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from cli_helpers import REPO_ROOT
+from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import mmera  # noqa: F401  (registers mmera's components)
-from cli_helpers import REPO_ROOT
-from mmdet.registry import MODELS
-from mmera.engine import (AlphaSweepHook, DistillLossWarmupHook,
-                          ExportStudentHook, SSKDStageHook)
+from mmera.engine import (
+    AlphaSweepHook,
+    DistillLossWarmupHook,
+    ExportStudentHook,
+    SSKDStageHook,
+)
 
 CONFIGS = osp.join(REPO_ROOT, 'configs')
 

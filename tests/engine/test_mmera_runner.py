@@ -11,16 +11,17 @@ import hashlib
 
 import pytest
 import torch
+from mmdet.registry import RUNNERS
 from mmengine.config import Config
 from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook
 from mmengine.runner import Runner
 
 import mmera  # noqa: F401  (registers the runner; safe checkpoint loading)
-from mmdet.registry import RUNNERS
 from mmera.engine.runner import MMERARunner
-from mmera.engine.runner.resumable_checkpoint_hook import \
-    ResumableCheckpointHook
+from mmera.engine.runner.resumable_checkpoint_hook import (
+    ResumableCheckpointHook,
+)
 
 
 @pytest.fixture(scope='module', autouse=True)

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 import torch.distributed as dist
+from mmdet.registry import HOOKS, MODELS
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.model import MMDistributedDataParallel
@@ -21,7 +22,6 @@ from mmengine.runner import EpochBasedTrainLoop
 from torch.utils.data import DataLoader
 
 import mmera  # noqa: F401  (registers the hook and the distiller)
-from mmdet.registry import HOOKS, MODELS
 from mmera.engine.hooks import SSKDStageHook
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -131,7 +131,8 @@ def test_schedule_must_fit_the_model_and_the_loop(distiller):
         SSKDStageHook(stage_boundaries=[1, 2, 3], by_epoch=True).before_train(
             _runner(distiller))
     plain = MODELS.build(
-        Config.fromfile(osp.join(TINY, 'retinanet_r18w16_fpn_500it_synthetic.py'))
+        Config.fromfile(
+            osp.join(TINY, 'retinanet_r18w16_fpn_500it_synthetic.py'))
         .model)
     with pytest.raises(ValueError, match='the model is a RetinaNet'):
         SSKDStageHook(stage_boundaries=[1]).before_train_iter(
@@ -142,9 +143,9 @@ def test_ddp_wrapped_model_trains_only_the_phase(distiller):
     """Through MMDistributedDataParallel (1 process, gloo) with
     find_unused_parameters=True, as the configs set: the hook unwraps the
     model, and parameters frozen after wrapping do not move under AdamW."""
+    from mmdet.structures import DetDataSample
     from mmengine.optim import build_optim_wrapper
     from mmengine.structures import InstanceData
-    from mmdet.structures import DetDataSample
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
         port = sock.getsockname()[1]

@@ -16,15 +16,15 @@ import glob
 import os.path as osp
 import re
 
+import mmdet
 import pytest
 import torch
+from mmdet.registry import MODELS
+from mmdet.utils import register_all_modules
 from mmengine.config import Config
 from mmengine.registry import RUNNERS
 
-import mmdet
 import mmera  # noqa: F401
-from mmdet.registry import MODELS
-from mmdet.utils import register_all_modules
 
 ZOO = osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs')
 CLASSES = ('circle', 'square', 'triangle', 'cross', 'ring')

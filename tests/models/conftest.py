@@ -10,14 +10,14 @@ import os.path as osp
 
 import pytest
 import torch
+from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample
+from mmdet.utils import register_all_modules
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.structures import InstanceData
 
 import mmera  # noqa: F401  (registers mmera's models)
-from mmdet.registry import MODELS
-from mmdet.structures import DetDataSample
-from mmdet.utils import register_all_modules
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY = osp.join(REPO_ROOT, 'configs', 'tiny')

@@ -4,14 +4,16 @@ import copy
 
 import pytest
 import torch
-
 from mmdet.models.dense_heads import AnchorHead, RPNHead
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
-from mmera.models.common.anchor_loss import (assign_once_head_names,
-                                             assign_targets,
-                                             stacked_anchor_loss,
-                                             supports_assign_once)
+
+from mmera.models.common.anchor_loss import (
+    assign_once_head_names,
+    assign_targets,
+    stacked_anchor_loss,
+    supports_assign_once,
+)
 from mmera.models.era.teacher_head_reuse import TeacherHeadReuse
 
 # Stated here again, not imported: the test pins the rule itself.

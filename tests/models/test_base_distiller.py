@@ -4,10 +4,10 @@ import copy
 
 import pytest
 import torch
+from mmdet.registry import MODELS
 from mmengine.logging import MessageHub
 from mmengine.optim import build_optim_wrapper
 
-from mmdet.registry import MODELS
 from mmera.models import BaseDistiller
 
 

@@ -11,12 +11,12 @@ import os.path as osp
 
 import pytest
 import torch
-from mmengine.config import Config
-
 from conftest import TINY
 from mmdet.registry import MODELS
-from mmera.converters import extract_student_state
+from mmengine.config import Config
 from tiny_detectors import tiny_detector
+
+from mmera.converters import extract_student_state
 
 FAMILIES = ('retinanet', 'gfl')
 #: the family's final class and box convs (mmdet's attribute names)

@@ -4,10 +4,10 @@ import copy
 
 import pytest
 import torch
-
 from mmdet.registry import MODELS
-from mmera.models.common.detector_losses import detector_kind, detector_losses
 from tiny_detectors import make_samples, tiny_detector
+
+from mmera.models.common.detector_losses import detector_kind, detector_losses
 
 
 def _batch(size=128):
@@ -157,8 +157,11 @@ def test_two_stage_twi_equals_the_teacher_heads_own_losses():
     shared by every approximation, each scored by the box head's own loss
     (the same SamplingResults reused, not re-drawn)."""
     from mmdet.structures.bbox import bbox2roi
-    from mmera.models.common.anchor_loss import (assign_targets,
-                                                 stacked_anchor_loss)
+
+    from mmera.models.common.anchor_loss import (
+        assign_targets,
+        stacked_anchor_loss,
+    )
     from mmera.models.era.mbrnet import MBRNet
     from mmera.models.era.teacher_head_reuse import sum_losses
     model = _two_stage_era()
@@ -274,6 +277,7 @@ def test_era_with_cascade_trains_and_predicts_in_s_and_t(student, teacher):
     teacher's own decode of M_K (a cascade teacher: all its stages); ST is
     refused."""
     from mmdet.structures.bbox import bbox2roi
+
     from mmera.models.era.mbrnet import MBRNet
     from mmera.models.era.two_stage_head_reuse import decode_boxes
     model = _two_stage_era(student, teacher)

@@ -5,11 +5,11 @@ import math
 
 import pytest
 import torch
+from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample
 from mmengine.optim import build_optim_wrapper
 from mmengine.runner import load_checkpoint
 
-from mmdet.registry import MODELS
-from mmdet.structures import DetDataSample
 from mmera.models import ERADistiller, MBRNet
 
 NUM_CLASSES = 5

@@ -3,8 +3,10 @@
 test_detector_losses.py, test_one_stage_distillers.py)."""
 import pytest
 
-from mmera.models.era.era_inference import (INFERENCE_MODES,
-                                            check_inference_mode)
+from mmera.models.era.era_inference import (
+    INFERENCE_MODES,
+    check_inference_mode,
+)
 
 FITS = dict(has_twi=True, heads_match=True, cascades=(),
             student_head='RetinaHead', twi_head='RetinaHead')

@@ -5,10 +5,10 @@ import copy
 
 import pytest
 import torch
+from mmdet.registry import MODELS
 from mmengine.optim import build_optim_wrapper
 from torch.nn import functional as F
 
-from mmdet.registry import MODELS
 from mmera.models import FitNetDistiller, PearsonFeatureLoss, PKDDistiller
 
 # -- PearsonFeatureLoss -------------------------------------------------------

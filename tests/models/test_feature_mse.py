@@ -6,12 +6,16 @@ import inspect
 import pytest
 import torch
 import torch.nn.functional as F
-
 from mmdet.registry import MODELS
+
 from mmera.models import MBRNet, ResKDDistiller, RKDDistiller
-from mmera.models.losses import (DEFAULT_FEATURE_NORM, FEATURE_NORMS,
-                                 check_feature_norm, feature_mse,
-                                 teacher_level_norms)
+from mmera.models.losses import (
+    DEFAULT_FEATURE_NORM,
+    FEATURE_NORMS,
+    check_feature_norm,
+    feature_mse,
+    teacher_level_norms,
+)
 
 SHAPES = [(2, 8, 8, 8), (2, 8, 4, 4), (2, 8, 2, 2)]
 

@@ -1,11 +1,15 @@
 """Pairing by stride, from what the necks really return."""
 import pytest
 import torch
-
 from mmdet.registry import MODELS
-from mmera.models.common.feature_pairing import (NeckLayout, head_strides,
-                                                 neck_layout, pair_by_stride)
 from tiny_detectors import tiny_detector
+
+from mmera.models.common.feature_pairing import (
+    NeckLayout,
+    head_strides,
+    neck_layout,
+    pair_by_stride,
+)
 
 
 @pytest.mark.parametrize('family,strides', [

@@ -2,15 +2,18 @@
 import inspect
 
 import pytest
-
-import mmera  # noqa: F401
 from mmdet.models.dense_heads import AnchorHead, RPNHead
 from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
+
+import mmera  # noqa: F401
 from mmera.models.common.anchor_loss import ASSIGN_ONCE_METHODS
-from mmera.models.era.head_loss_paths import (REUSED_TARGET_FAMILIES,
-                                              loss_path, loss_path_heads)
+from mmera.models.era.head_loss_paths import (
+    REUSED_TARGET_FAMILIES,
+    loss_path,
+    loss_path_heads,
+)
 
 register_all_modules()
 HEADS = {name: cls for name, cls in MODELS.module_dict.items()

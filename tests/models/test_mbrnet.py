@@ -4,11 +4,11 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
+from mmdet.registry import MODELS
 from mmengine.model import BaseModel
 from mmengine.optim import build_optim_wrapper
 from torch import nn
 
-from mmdet.registry import MODELS
 from mmera.models import MBRNet
 
 # Three FPN-like levels of decreasing size.

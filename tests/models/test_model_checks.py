@@ -1,10 +1,14 @@
 """The option checks every model shares: loss weights (non-negative, not
 NaN) and whether a method needs a teacher."""
 import pytest
-
 from mmdet.registry import MODELS
-from mmera.models import (BaseDistiller, DecorrelationLoss, MBRNet,
-                          PearsonFeatureLoss)
+
+from mmera.models import (
+    BaseDistiller,
+    DecorrelationLoss,
+    MBRNet,
+    PearsonFeatureLoss,
+)
 from mmera.models.common.utils import check_weight
 
 NAN = float('nan')

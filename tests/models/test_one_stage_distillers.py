@@ -4,7 +4,6 @@ import copy
 
 import pytest
 import torch
-
 from mmdet.registry import MODELS
 from tiny_detectors import NUM_CLASSES, make_samples, tiny_detector
 

@@ -5,13 +5,13 @@ import copy
 
 import pytest
 import torch
-from mmengine.hub import get_config
-
 from mmdet.registry import MODELS
+from mmengine.hub import get_config
+from tiny_detectors import make_samples, tiny_detector
+
 from mmera.models import MBRNet
 from mmera.models.common.feature_adapter import FeatureAdapter
 from mmera.models.common.feature_pairing import NeckLayout, pair_by_stride
-from tiny_detectors import make_samples, tiny_detector
 
 YOLO_WIDTHS = (64, 32, 16)  # strides 32, 16, 8: as YOLOv3's neck returns
 
@@ -70,7 +70,8 @@ def test_adapter_refusals_name_the_widths():
         FeatureAdapter(8, [8, 32], 3)
 
 
-# -- MBRNet ---------------------------------------------------------------------
+# -- MBRNet
+# ---------------------------------------------------------------------
 def test_mbrnet_keys_of_one_width_are_unchanged():
     plain = set(MBRNet(8, 16, num_branches=2).state_dict())
     assert set(MBRNet([8] * 3, [16] * 3, num_branches=2).state_dict()) == \
@@ -114,7 +115,8 @@ def test_mbrnet_per_level_refusals():
         MBRNet([8, 16], [8, 16, 32])
 
 
-# -- the pairing ------------------------------------------------------------------
+# -- the pairing
+# ------------------------------------------------------------------
 def test_pairing_gives_each_levels_widths():
     yolo = NeckLayout((32, 16, 8), (512, 256, 128), 'YOLOV3Neck')
     fpn = NeckLayout((8, 16, 32, 64), (96, ) * 4, 'FPN')
@@ -128,7 +130,8 @@ def test_pairing_gives_each_levels_widths():
     assert head_order.level_channels() == ((96, 96, 96), (512, 256, 128))
 
 
-# -- the methods on a tiny YOLOv3 teacher -------------------------------------------
+# -- the methods on a tiny YOLOv3 teacher
+# -------------------------------------------
 @pytest.mark.parametrize('method, prefix, adapted', [
     ('FitNetDistiller', 'fitnet', [0, 1, 2]),
     ('PKDDistiller', 'pkd', [0, 2]),  # 32 == 32 at stride 16

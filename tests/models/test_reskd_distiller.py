@@ -7,13 +7,16 @@ import re
 import pytest
 import torch
 import torch.nn.functional as F
+from mmdet.registry import MODELS
 from mmengine.logging import MessageHub
 from mmengine.optim import build_optim_wrapper
 
-from mmdet.registry import MODELS
 from mmera.models import FeatureAdapter, ResKDDistiller
-from mmera.models.reskd.res_student import (ResStudent, combined_features,
-                                            residual_targets)
+from mmera.models.reskd.res_student import (
+    ResStudent,
+    combined_features,
+    residual_targets,
+)
 
 RES_STUDENT = dict(
     backbone=dict(type='ResNet', depth=18, base_channels=8,

@@ -6,12 +6,12 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
+from mmdet.models.necks import FPN
+from mmdet.registry import MODELS
 from mmengine.analysis import FlopAnalyzer
 from mmengine.optim import build_optim_wrapper
 from torch import nn
 
-from mmdet.models.necks import FPN
-from mmdet.registry import MODELS
 from mmera.models.rkd.residual_split_fpn import ResidualSplitFPN
 from mmera.models.rkd.rkd_distiller import RKDDistiller
 

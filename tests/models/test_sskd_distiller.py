@@ -6,14 +6,13 @@ import os.path as osp
 
 import pytest
 import torch
+from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.structures import InstanceData
 
-from mmdet.registry import MODELS
-from mmdet.structures import DetDataSample
-from mmera.models import SSKDDistiller
-from mmera.models import load_model_config
+from mmera.models import SSKDDistiller, load_model_config
 from mmera.models.sskd.sskd_distiller import backbone_stage_groups
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

@@ -12,15 +12,20 @@ from unittest import mock
 
 import pytest
 import torch
-from torch.nn.modules.batchnorm import _BatchNorm
-
-from mmdet.models.dense_heads import (AnchorHead, ATSSHead, FCOSHead, GFLHead,
-                                      RTMDetHead)
+from mmdet.models.dense_heads import (
+    AnchorHead,
+    ATSSHead,
+    FCOSHead,
+    GFLHead,
+    RTMDetHead,
+)
 from mmdet.models.utils import unpack_gt_instances
 from mmdet.registry import MODELS
+from tiny_detectors import make_samples, tiny_head
+from torch.nn.modules.batchnorm import _BatchNorm
+
 from mmera.models.era.head_loss_paths import reused_targets
 from mmera.models.era.teacher_head_reuse import TeacherHeadReuse, sum_losses
-from tiny_detectors import make_samples, tiny_head
 
 WEIGHTS = [1.0, 0.5, 0.25]
 #: family -> (the path TWI must take, the class whose get_targets assigns)

@@ -3,10 +3,10 @@ import copy
 
 import pytest
 import torch
-
 from mmdet.registry import MODELS
-from mmera.models.common.teacher_inputs import TeacherInputs
 from tiny_detectors import family_config, make_samples, tiny_detector
+
+from mmera.models.common.teacher_inputs import TeacherInputs
 
 # caffe-style (BGR, std 1) and pytorch-style (RGB, mean/std) ResNets
 CAFFE = family_config('fcos').data_preprocessor

@@ -6,13 +6,15 @@ import math
 
 import pytest
 import torch
-
 from mmdet.registry import MODELS
+
 from mmera.converters import extract_student_state
 from mmera.models import DecorrelationLoss, TrunkBranchDistiller
 from mmera.models.trunk_branch.peer_branches import PeerBranches
 from mmera.models.trunk_branch.trunk_branch_distiller import (
-    ensemble_bbox_loss, ensemble_cls_loss)
+    ensemble_bbox_loss,
+    ensemble_cls_loss,
+)
 
 
 def _build(student_cfg, init=True, **kwargs):
@@ -152,7 +154,8 @@ def test_ensemble_cls_loss_quality_focal_modulation():
     pairs = list(zip(z.flatten().tolist(), e.flatten().tolist()))
     for gamma in (1.0, 2.0):
         expected = sum(
-            abs(sigmoid(ev) - sigmoid(zv))**gamma * kl(sigmoid(ev), sigmoid(zv))
+            abs(sigmoid(ev) - sigmoid(zv))**gamma
+            * kl(sigmoid(ev), sigmoid(zv))
             for zv, ev in pairs)
         value = ensemble_cls_loss([z], [e], 1.0, 1, 2, gamma=gamma)
         assert value.item() == pytest.approx(expected, rel=1e-5)

@@ -9,11 +9,10 @@ weights.
 import copy
 
 import torch
+from mmdet.structures import DetDataSample
 from mmengine.config import ConfigDict
 from mmengine.hub import get_config
 from mmengine.structures import InstanceData
-
-from mmdet.structures import DetDataSample
 
 #: family -> mmdet's config (the student side of the COCO pairs)
 FAMILIES = {

@@ -2,13 +2,13 @@
 is in mmengine's package table, and the scope ``mmera`` has child registries
 of mmdet's that find everything (mmera's components, which stay in mmdet's
 registries, and mmdet's and mmengine's) through their parents."""
+import mmdet.registry as mmdet_registry
 import pytest
 from mmengine.config.utils import MODULE2PACKAGE
 from mmengine.registry import HOOKS as ROOT_HOOKS
 from mmengine.registry import MODELS as ROOT_MODELS
 from mmengine.registry import DefaultScope
 
-import mmdet.registry as mmdet_registry
 import mmera
 import mmera.registry as mmera_registry
 

@@ -14,14 +14,14 @@ import sys
 
 import pytest
 import torch
+from cli_helpers import REPO_ROOT, TOOLS
+from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
 import mmera  # noqa: F401  (registers mmera's models and optim wrappers)
-from cli_helpers import REPO_ROOT, TOOLS
-from mmdet.registry import MODELS
-from mmdet.structures import DetDataSample
 from mmera.engine import CPUAmpOptimWrapper
 from mmera.models.era.mbrnet import MBRNet
 

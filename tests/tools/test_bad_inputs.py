@@ -4,9 +4,9 @@ The tools run in this process with their own command line (``runpy``): a
 pre-flight error of mmera's runner (declared by the config, so mmdet's own
 tools raise it too) is a ``ValueError``/``FileNotFoundError`` before the first
 training step. Data problems are checked on ``CheckedCocoDataset``, the
-dataset type mmera's configs declare. Model-level bad inputs (mismatched classes,
-channels or FPN levels, K=0, negative weights, alpha, inference mode) are
-tested in tests/models/ (see the docs table).
+dataset type mmera's configs declare. Model-level bad inputs (mismatched
+classes, channels or FPN levels, K=0, negative weights, alpha, inference
+mode) are tested in tests/models/ (see the docs table).
 """
 import copy
 import json
@@ -19,14 +19,14 @@ import sys
 
 import pytest
 import torch
+from cli_helpers import REPO_ROOT, TOOLS
+from mmdet.evaluation import CocoMetric
+from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 
 import mmera  # noqa: F401  (registers mmera's components)
-from cli_helpers import REPO_ROOT, TOOLS
-from mmdet.evaluation import CocoMetric
-from mmdet.registry import MODELS
 from mmera.datasets.checked_coco_dataset import CheckedCocoDataset
 from mmera.engine import AlphaSweepHook
 from mmera.utils.checkpoint_fit import check_checkpoint_fits

@@ -18,12 +18,12 @@ import subprocess
 import sys
 import textwrap
 
+import mmdet
 import pytest
 import torch
-
-import mmdet
-import mmera  # noqa: F401  (lets torch.load read mmengine checkpoints)
 from cli_helpers import TOOLS
+
+import mmera  # noqa: F401  (lets torch.load read mmengine checkpoints)
 
 
 def digest(named_tensors) -> str:

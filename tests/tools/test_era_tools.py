@@ -5,12 +5,12 @@ import os.path as osp
 import re
 
 import torch
+from cli_helpers import REPO_ROOT, TOOLS, run_tool
+from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import mmera  # noqa: F401  (lets torch.load read mmengine checkpoints)
-from cli_helpers import REPO_ROOT, TOOLS, run_tool
-from mmdet.registry import MODELS
 from mmera.models import load_model_config
 
 STUDENT_CFG = osp.join(REPO_ROOT, 'configs', 'tiny',

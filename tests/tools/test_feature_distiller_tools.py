@@ -6,14 +6,14 @@ import re
 
 import pytest
 import torch
+from cli_helpers import REPO_ROOT, TOOLS, run_tool
+from mmdet.apis import inference_detector
+from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
 import mmera  # noqa: F401  (registers mmera's models)
-from cli_helpers import REPO_ROOT, TOOLS, run_tool
-from mmdet.apis import inference_detector
-from mmdet.registry import MODELS
 
 STUDENT_CFG = osp.join(REPO_ROOT, 'configs', 'tiny',
                        'retinanet_r18w16_fpn_500it_synthetic.py')

@@ -11,15 +11,15 @@ import runpy
 import sys
 import urllib.request
 
+import mmdet
 import pytest
 import torch
+from cli_helpers import REPO_ROOT, TOOLS
+from mmdet.registry import MODELS, RUNNERS
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-import mmdet
 import mmera  # noqa: F401  (registers mmera's components)
-from cli_helpers import REPO_ROOT, TOOLS
-from mmdet.registry import MODELS, RUNNERS
 from mmera.engine.runner import MMERARunner
 
 MMDET_TOOLS = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools')

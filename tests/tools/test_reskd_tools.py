@@ -9,15 +9,15 @@ import sys
 
 import pytest
 import torch
+from cli_helpers import REPO_ROOT, TOOLS, run_tool
+from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
 import mmera  # noqa: F401  (lets torch.load read mmengine checkpoints)
-from cli_helpers import REPO_ROOT, TOOLS, run_tool
-from mmdet.registry import MODELS
-from mmdet.structures import DetDataSample
 from mmera.models import load_model_config
 
 STUDENT_CFG = osp.join(REPO_ROOT, 'configs', 'tiny',
@@ -45,7 +45,8 @@ def reskd_run(make_tiny_config, tiny_teacher_ckpt, tmp_path_factory):
     """The shipped synthetic config trained 4 iterations; R_1 joins at
     iteration 0 (the first), R_2 at iteration 2 (the third)."""
     config = make_tiny_config(
-        'configs/reskd/reskd_retinanet_r34w32-r18w16_fpn_500it_synthetic.py', f"""
+        'configs/reskd/reskd_retinanet_r34w32-r18w16_fpn_500it_synthetic.py',
+        f"""
         model = dict(teacher_ckpt={tiny_teacher_ckpt!r},
                      res_student_start_iters=[0, 2],
                      student=dict(test_cfg={TEST_CFG!r}))
@@ -159,7 +160,8 @@ def test_reskd_cost_tool_on_the_val_set(reskd_run, tmp_path, monkeypatch,
         ([config, '--val'], '--val needs a CHECKPOINT'),
         ([STUDENT_CFG], 'is not a ResKD config'),
         ([osp.join(REPO_ROOT, 'configs', 'reskd',
-                   'reskd_retinanet_r101-r50_fpn_1x_coco.py')], 'give the input size'),
+                   'reskd_retinanet_r101-r50_fpn_1x_coco.py')],
+         'give the input size'),
     ):
         monkeypatch.setattr(sys, 'argv', [COST_TOOL] + argv)
         with pytest.raises(SystemExit, match=message):
@@ -171,7 +173,8 @@ def test_flops_per_image_accounting():
     init_default_scope('mmdet')
     student = load_model_config(STUDENT_CFG)
     teacher = load_model_config(osp.join(
-        REPO_ROOT, 'configs', 'tiny', 'retinanet_r34w32_fpn_500it_synthetic.py'))
+        REPO_ROOT, 'configs', 'tiny',
+        'retinanet_r34w32_fpn_500it_synthetic.py'))
     model = MODELS.build(dict(type='ResKDDistiller', student=student,
                               teacher_config=teacher,
                               res_student_start_iters=[0, 0]))
@@ -241,8 +244,9 @@ def test_coco_reskd_config_trains_one_step(tmp_path):
     assert not torch.equal(before, model.res_students[1].out_convs[0].weight)
 
 
-@pytest.mark.parametrize('name', ['reskd_retinanet_r34w32-r18w16_fpn_500it_synthetic.py',
-                                  'reskd_retinanet_mnv2-r18w16_fpn_500it_deepforest.py'])
+@pytest.mark.parametrize('name', [
+    'reskd_retinanet_r34w32-r18w16_fpn_500it_synthetic.py',
+    'reskd_retinanet_mnv2-r18w16_fpn_500it_deepforest.py'])
 def test_tiny_reskd_configs_fit_student_and_teacher(name):
     init_default_scope('mmdet')
     cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'reskd', name))

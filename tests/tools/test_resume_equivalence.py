@@ -23,12 +23,12 @@ import runpy
 import sys
 import textwrap
 
+import mmdet
 import pytest
 import torch
-
-import mmdet
-import mmera  # noqa: F401  (lets torch.load read mmengine checkpoints)
 from cli_helpers import TOOLS
+
+import mmera  # noqa: F401  (lets torch.load read mmengine checkpoints)
 
 SCRIPTS = {
     'mmera': osp.join(TOOLS, 'train.py'),

@@ -7,12 +7,12 @@ import re
 
 import pytest
 import torch
+from cli_helpers import REPO_ROOT, TOOLS, run_tool
+from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import mmera  # noqa: F401  (lets torch.load read mmengine checkpoints)
-from cli_helpers import REPO_ROOT, TOOLS, run_tool
-from mmdet.registry import MODELS
 
 STUDENT_CFG = osp.join(REPO_ROOT, 'configs', 'tiny',
                        'retinanet_r18w16_fpn_500it_synthetic.py')
@@ -139,8 +139,10 @@ def test_rkd_configs_build_as_documented(single_thread):
         # R50 -> R101: 256-channel FPNs, P6's conv reads the 2048-channel C5
         'rkd_retinanet_r101-r50_fpn_1x_coco.py': [128, 128, 128, 1024, 128],
         # 64-channel FPNs, P6's conv reads the 128-channel C5
-        'rkd_retinanet_r34w32-r18w16_fpn_500it_synthetic.py': [32, 32, 32, 64, 32],
-        'rkd_retinanet_mnv2-r18w16_fpn_500it_deepforest.py': [32, 32, 32, 64, 32],
+        'rkd_retinanet_r34w32-r18w16_fpn_500it_synthetic.py':
+        [32, 32, 32, 64, 32],
+        'rkd_retinanet_mnv2-r18w16_fpn_500it_deepforest.py':
+        [32, 32, 32, 64, 32],
     }
     for name, split_index in splits.items():
         cfg = Config.fromfile(osp.join(RKD_CONFIGS, name))

@@ -7,12 +7,12 @@ import runpy
 import sys
 
 import torch
+from cli_helpers import REPO_ROOT, TOOLS, run_tool
+from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import mmera  # noqa: F401  (lets torch.load read mmengine checkpoints)
-from cli_helpers import REPO_ROOT, TOOLS, run_tool
-from mmdet.registry import MODELS
 
 TRAIN = osp.join(TOOLS, 'train.py')
 STUDENT_CFG = osp.join(REPO_ROOT, 'configs', 'tiny',

@@ -8,10 +8,9 @@ import os.path as osp
 import re
 
 import torch
+from cli_helpers import TOOLS, run_tool
 
 import mmera  # noqa: F401  (lets torch.load read mmengine checkpoints)
-
-from cli_helpers import TOOLS, run_tool
 
 TRAIN = osp.join(TOOLS, 'train.py')
 TEST = osp.join(TOOLS, 'test.py')

@@ -6,6 +6,10 @@ import os.path as osp
 
 import pytest
 import torch
+from cli_helpers import REPO_ROOT, TOOLS, run_tool
+from mmdet.apis import inference_detector
+from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample
 from mmengine.config import Config
 from mmengine.hub import get_config
 from mmengine.optim import build_optim_wrapper
@@ -13,10 +17,6 @@ from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
 import mmera  # noqa: F401  (lets torch.load read mmengine checkpoints)
-from cli_helpers import REPO_ROOT, TOOLS, run_tool
-from mmdet.apis import inference_detector
-from mmdet.registry import MODELS
-from mmdet.structures import DetDataSample
 
 STUDENT_CFG = osp.join(REPO_ROOT, 'configs', 'tiny',
                        'retinanet_r18w16_fpn_500it_synthetic.py')

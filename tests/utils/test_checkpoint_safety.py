@@ -1,4 +1,5 @@
-"""mmengine checkpoints load under ``weights_only=True`` without disabling it."""
+"""mmengine checkpoints load under ``weights_only=True`` without disabling
+it."""
 import copyreg
 import pickle
 

@@ -4,11 +4,12 @@ import os.path as osp
 from typing import Dict, Optional, Sequence
 
 import torch
+from mmdet.registry import HOOKS
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 
-from mmdet.registry import HOOKS
 from mmera.utils.atomic_files import write_text_atomic
+
 from .hook_model import model_for_hook
 
 

@@ -1,9 +1,9 @@
 """Linear warm-up of the distillation losses."""
 from typing import Optional
 
+from mmdet.registry import HOOKS
 from mmengine.hooks import Hook
 
-from mmdet.registry import HOOKS
 from .hook_model import model_for_hook
 
 

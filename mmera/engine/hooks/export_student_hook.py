@@ -2,12 +2,13 @@
 import os.path as osp
 from typing import Optional
 
+from mmdet.registry import HOOKS
 from mmengine.dist import master_only
 from mmengine.hooks import EMAHook, Hook
 from torch import nn
 
-from mmdet.registry import HOOKS
 from mmera.converters import export_student_checkpoint
+
 from .hook_model import model_for_hook
 
 

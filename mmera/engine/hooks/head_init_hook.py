@@ -2,10 +2,10 @@
 from typing import Optional
 
 import torch
+from mmdet.registry import HOOKS
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
-from mmdet.registry import HOOKS
 from mmera.models.common.head_init import load_strictly
 from mmera.utils.checkpoint_fit import read_checkpoint_weights
 from mmera.utils.model_wrappers import unwrap_model

@@ -3,11 +3,11 @@ import logging
 from bisect import bisect_right
 from typing import Optional, Sequence
 
+from mmdet.registry import HOOKS
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.runner import EpochBasedTrainLoop
 
-from mmdet.registry import HOOKS
 from mmera.models.sskd import SSKDDistiller
 from mmera.utils.model_wrappers import unwrap_model
 

@@ -1,8 +1,11 @@
-"""mmera's MMEngine Runner: safe checkpoints, CPU start-up, pre-flight checks."""
+"""mmera's MMEngine Runner: safe checkpoints, CPU start-up, pre-flight
+checks."""
 import os.path as osp
 from typing import Dict, List, Optional, Union
 
 import torch
+from mmdet.engine.hooks import MeanTeacherHook
+from mmdet.registry import RUNNERS
 from mmengine.config import ConfigDict
 from mmengine.device import get_device
 from mmengine.dist import is_distributed, master_only
@@ -13,14 +16,13 @@ from mmengine.registry import MODEL_WRAPPERS
 from mmengine.runner import Runner
 from torch.nn.parallel import DistributedDataParallel
 
-from mmdet.engine.hooks import MeanTeacherHook
-from mmdet.registry import RUNNERS
 from mmera.models import BaseDistiller
 from mmera.utils.atomic_files import atomic_output
 from mmera.utils.checkpoint_fit import check_checkpoint_fits
 from mmera.utils.dist import init_cpu_distributed
 from mmera.utils.model_wrappers import unwrap_model
 from mmera.utils.upstream import check_tested_version
+
 # imported to register it: register_hooks builds it by name
 from .resumable_checkpoint_hook import ResumableCheckpointHook  # noqa: F401
 
@@ -149,7 +151,8 @@ class MMERARunner(Runner):
         return super().train()
 
     def val(self) -> dict:
-        """Checks the checkpoint to evaluate (``load_from``), then validates."""
+        """Checks the checkpoint to evaluate (``load_from``), then
+        validates."""
         self._check_evaluated_checkpoint()
         return super().val()
 

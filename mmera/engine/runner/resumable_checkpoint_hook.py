@@ -4,10 +4,10 @@ from collections import deque
 from typing import Dict, List, Optional, Tuple
 
 import torch
+from mmdet.registry import HOOKS
 from mmengine.dist import all_gather_object, get_dist_info, is_main_process
 from mmengine.hooks import CheckpointHook
 
-from mmdet.registry import HOOKS
 from mmera.utils.atomic_files import write_text_atomic
 from mmera.utils.upstream import check_tested_version
 

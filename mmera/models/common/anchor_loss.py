@@ -13,13 +13,12 @@ This is only the head's own loss where the head computes its loss exactly as
 from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
-from torch import Tensor
-
 from mmdet.models.dense_heads import AnchorHead, RPNHead
 from mmdet.models.utils import images_to_levels, unpack_gt_instances
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.structures.bbox import cat_boxes
+from torch import Tensor
 
 Levels = List[Tensor]
 

@@ -5,19 +5,20 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from urllib.error import URLError
 
 import torch
+from mmdet.models.detectors import BaseDetector
+from mmdet.registry import MODELS
+from mmdet.structures import OptSampleList, SampleList
 from mmengine.logging import MessageHub
 from mmengine.runner import load_checkpoint
 from torch import Tensor
 
-from mmdet.models.detectors import BaseDetector
-from mmdet.registry import MODELS
-from mmdet.structures import OptSampleList, SampleList
 from .feature_pairing import pair_detectors
-from .teacher_inputs import TeacherInputs
-from .utils import freeze
+
 # ConfigLike and load_model_config live in .model_config; they are
 # re-exported here for the modules that import them from base_distiller.
 from .model_config import ConfigLike, load_model_config
+from .teacher_inputs import TeacherInputs
+from .utils import freeze
 
 
 class BaseDistiller(BaseDetector):

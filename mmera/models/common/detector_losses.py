@@ -18,12 +18,15 @@ import copy
 from typing import Dict, Sequence, Tuple
 
 import torch
-from torch import Tensor, nn
-
-from mmdet.models.detectors import (DetectionTransformer, SingleStageDetector,
-                                    TwoStageDetector)
+from mmdet.models.detectors import (
+    DetectionTransformer,
+    SingleStageDetector,
+    TwoStageDetector,
+)
 from mmdet.structures import SampleList
 from mmdet.utils import InstanceList
+from torch import Tensor, nn
+
 from mmera.utils.upstream import check_tested_version
 
 

@@ -1,9 +1,8 @@
 """Per-level 1x1 adapters from student feature channels to teacher ones."""
 from typing import List, Sequence, Tuple, Union
 
-from torch import Tensor, nn
-
 from mmdet.registry import MODELS
+from torch import Tensor, nn
 
 ADAPTER_MODES = ('auto', 'conv', 'none')
 #: One width for every level, or one width per level.

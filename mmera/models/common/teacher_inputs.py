@@ -10,10 +10,9 @@ from typing import Optional
 
 import torch
 import torch.nn.functional as F
+from mmdet.structures import OptSampleList
 from mmengine.model import ImgDataPreprocessor
 from torch import Tensor, nn
-
-from mmdet.structures import OptSampleList
 
 
 def _settings(preprocessor: Optional[nn.Module]):

@@ -12,12 +12,12 @@ student/teacher pair that cannot be cross-fed, naming what differs.
 from typing import NamedTuple, Optional, Sequence, Tuple
 
 import torch
-from torch import Tensor, nn
-
 from mmdet.models.dense_heads import GFLHead, RetinaHead
 from mmdet.models.utils import unpack_gt_instances
 from mmdet.structures import SampleList
 from mmdet.utils import reduce_mean
+from torch import Tensor, nn
+
 from ..common.anchor_loss import assign_targets
 from ..common.utils import same_settings
 

@@ -3,17 +3,24 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
-
 from mmdet.models.utils import unpack_gt_instances
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.structures.bbox import bbox_overlaps
 from mmdet.utils import reduce_mean
+from torch import Tensor
+
 from ..common.base_distiller import BaseDistiller, ConfigLike
 from ..common.utils import check_weight
-from .cross_head import (check_cross_pair, decode_boxes, flatten_levels,
-                         head_spec, prior_targets, tail, tower)
+from .cross_head import (
+    check_cross_pair,
+    decode_boxes,
+    flatten_levels,
+    head_spec,
+    prior_targets,
+    tail,
+    tower,
+)
 
 Levels = List[Tensor]
 HeadOutputs = Tuple[Levels, Levels]

@@ -2,10 +2,10 @@
 from typing import List, Optional, Sequence, Tuple
 
 import torch
-from torch import Tensor
-
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
+from torch import Tensor
+
 from ..common.base_distiller import BaseDistiller, ConfigLike
 from ..common.detector_losses import detector_kind, detector_losses
 from ..common.head_init import load_strictly

@@ -27,6 +27,7 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 
 from mmdet.models.dense_heads import ATSSHead, FCOSHead, GFLHead
 from mmdet.models.task_modules.samplers import PseudoSampler
+
 from ..common.anchor_loss import supports_assign_once
 
 LOSS_PATHS = ('stacked', 'reused_targets', 'per_approximation')

@@ -2,14 +2,18 @@
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
+from mmdet.registry import MODELS
 from mmengine.model import BaseModule, constant_init
 from torch import Tensor, nn
 
-from mmdet.registry import MODELS
 from ..common.feature_adapter import Widths
 from ..common.utils import check_weight
-from ..losses import (DEFAULT_FEATURE_NORM, check_feature_norm, feature_mse,
-                      teacher_level_norms)
+from ..losses import (
+    DEFAULT_FEATURE_NORM,
+    check_feature_norm,
+    feature_mse,
+    teacher_level_norms,
+)
 from .mbrnet_branches import WidthGroup, width_groups
 
 Levels = List[Tensor]

@@ -4,16 +4,24 @@ import copy
 from typing import List, Optional, Sequence, Tuple
 
 import torch
-from torch import Tensor, nn
-from torch.utils.checkpoint import checkpoint
-
 from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
 from mmdet.models.utils import unpack_gt_instances
 from mmdet.structures import SampleList
-from ..common.anchor_loss import (AnchorTargets, assign_targets,
-                                 stacked_anchor_loss)
-from ..common.utils import (check_precision, freeze, freeze_norm_stats,
-                            frozen_forward, same_settings)
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
+
+from ..common.anchor_loss import (
+    AnchorTargets,
+    assign_targets,
+    stacked_anchor_loss,
+)
+from ..common.utils import (
+    check_precision,
+    freeze,
+    freeze_norm_stats,
+    frozen_forward,
+    same_settings,
+)
 from .head_loss_paths import chunk_outputs, loss_path, reused_targets
 
 Levels = List[Tensor]

@@ -28,8 +28,6 @@ import copy
 from typing import List, Optional, Sequence, Tuple
 
 import torch
-from torch import Tensor, nn
-
 from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
 from mmdet.models.detectors import TwoStageDetector
 from mmdet.models.utils import unpack_gt_instances
@@ -37,8 +35,15 @@ from mmdet.registry import TASK_UTILS
 from mmdet.structures import SampleList
 from mmdet.structures.bbox import bbox2roi
 from mmdet.utils import InstanceList
-from ..common.utils import (check_precision, freeze, freeze_norm_stats,
-                            frozen_forward, same_settings)
+from torch import Tensor, nn
+
+from ..common.utils import (
+    check_precision,
+    freeze,
+    freeze_norm_stats,
+    frozen_forward,
+    same_settings,
+)
 from .teacher_head_reuse import TeacherHeadReuse, sum_losses
 
 Levels = List[Tensor]

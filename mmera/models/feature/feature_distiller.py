@@ -1,10 +1,10 @@
 """FPN feature imitation: the generic distiller, FitNet and PKD."""
 from typing import Dict, List, Optional, Sequence
 
-from torch import Tensor
-
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
+from torch import Tensor
+
 from ..common.base_distiller import BaseDistiller, ConfigLike
 from ..common.detector_losses import detector_losses
 from ..common.feature_adapter import FeatureAdapter
@@ -50,8 +50,8 @@ class FeatureDistiller(BaseDistiller):
         adapter: ``'auto'`` (a 1x1 conv on each level whose channels
             differ), ``'conv'`` (always) or ``'none'`` (channels must match);
             see :class:`FeatureAdapter`. The levels may differ in width
-            (YOLO necks): each level's conv maps its own widths. ``None`` gives the class's
-            ``default_adapter``.
+            (YOLO necks): each level's conv maps its own widths. ``None``
+            gives the class's ``default_adapter``.
         levels: Indices into the paired strides to distil (0 = finest);
             ``None`` distils all.
         data_preprocessor: Defaults to the student's.

@@ -2,9 +2,9 @@
 from typing import Sequence, Union
 
 import torch
+from mmdet.registry import MODELS
 from torch import Tensor, nn
 
-from mmdet.registry import MODELS
 from ..common.utils import check_weight
 
 

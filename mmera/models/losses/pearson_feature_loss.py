@@ -1,8 +1,8 @@
 """PKD's feature loss: 1 - Pearson correlation, via standardised features."""
+from mmdet.registry import MODELS
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from mmdet.registry import MODELS
 from ..common.utils import check_weight
 
 

@@ -4,10 +4,9 @@ import copy
 from typing import List, Optional, Sequence, Union
 
 import torch
+from mmdet.registry import MODELS
 from mmengine.model import BaseModule, constant_init
 from torch import Tensor, nn
-
-from mmdet.registry import MODELS
 
 Levels = List[Tensor]
 # A ResNet-18 at 1/8 width (stage widths 8..64) and an FPN; the FPN's width,

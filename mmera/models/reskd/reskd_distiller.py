@@ -2,20 +2,31 @@
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
-from mmengine.logging import MessageHub
-from torch import Tensor, nn
-
 from mmdet.models.necks import FPN
 from mmdet.registry import MODELS
 from mmdet.structures import OptSampleList, SampleList
-from ..common.base_distiller import (BaseDistiller, ConfigLike,
-                                    load_model_config, scale_loss)
+from mmengine.logging import MessageHub
+from torch import Tensor, nn
+
+from ..common.base_distiller import (
+    BaseDistiller,
+    ConfigLike,
+    load_model_config,
+    scale_loss,
+)
 from ..common.feature_adapter import FeatureAdapter
 from ..common.utils import check_weight
-from ..losses import (DEFAULT_FEATURE_NORM, check_feature_norm, feature_mse,
-                      teacher_level_norms)
-from .res_student import (combined_features, res_student_configs,
-                          residual_targets)
+from ..losses import (
+    DEFAULT_FEATURE_NORM,
+    check_feature_norm,
+    feature_mse,
+    teacher_level_norms,
+)
+from .res_student import (
+    combined_features,
+    res_student_configs,
+    residual_targets,
+)
 
 Levels = List[Tensor]
 INFERENCE_MODES = ('adaptive', 'all', 'none')

@@ -18,9 +18,9 @@ from typing import List, Sequence, Tuple
 
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
+from mmdet.models.necks import FPN
 from torch import Tensor, nn
 
-from mmdet.models.necks import FPN
 from mmera.utils.upstream import check_tested_version
 
 Levels = List[Tensor]

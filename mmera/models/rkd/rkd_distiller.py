@@ -1,17 +1,21 @@
 """RKD: Residual Knowledge Distillation (Gao et al. 2020, arXiv 2002.09168)."""
 from typing import List, Optional, Tuple
 
-from torch import Tensor
-
 from mmdet.models.necks import FPN
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
+from torch import Tensor
+
 from ..common.base_distiller import BaseDistiller, ConfigLike
 from ..common.detector_losses import detector_losses
 from ..common.feature_adapter import ADAPTER_MODES, FeatureAdapter
 from ..common.utils import check_weight
-from ..losses import (DEFAULT_FEATURE_NORM, check_feature_norm, feature_mse,
-                      teacher_level_norms)
+from ..losses import (
+    DEFAULT_FEATURE_NORM,
+    check_feature_norm,
+    feature_mse,
+    teacher_level_norms,
+)
 from .residual_split_fpn import ResidualSplitFPN
 
 

@@ -3,10 +3,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
-
 from mmdet.registry import MODELS
 from mmdet.structures import OptSampleList, SampleList
+from torch import Tensor, nn
+
 from ..common.base_distiller import BaseDistiller, ConfigLike
 from ..common.feature_adapter import FeatureAdapter
 from ..common.feature_pairing import dry_run_shapes

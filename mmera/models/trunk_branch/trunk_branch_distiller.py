@@ -3,12 +3,16 @@ from typing import List, Optional
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
-
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
-from ..common.anchor_loss import (assign_once_head_names, assign_targets,
-                                 stacked_anchor_loss, supports_assign_once)
+from torch import Tensor
+
+from ..common.anchor_loss import (
+    assign_once_head_names,
+    assign_targets,
+    stacked_anchor_loss,
+    supports_assign_once,
+)
 from ..common.base_distiller import BaseDistiller, ConfigLike
 from ..common.utils import check_weight
 from .peer_branches import PeerBranches
