@@ -1,6 +1,6 @@
 """Whether a checkpoint file fits a model, with messages a user can act on."""
 import os.path as osp
-from typing import Dict, List
+from typing import Dict, List, Mapping, Tuple
 
 import torch
 from torch import nn
@@ -68,6 +68,24 @@ def read_checkpoint_weights(path: str, what: str) -> Dict[str, torch.Tensor]:
             for k, v in state.items()}
 
 
+def compare_weights(expected: Mapping[str, torch.Tensor],
+                    weights: Mapping[str, torch.Tensor]
+                    ) -> Tuple[List[str], List[str], List[str]]:
+    """What keeps ``weights`` from loading into a module whose state dict is
+    ``expected``.
+
+    Returns:
+        tuple: The keys of ``expected`` missing from ``weights``, the keys of
+        ``weights`` unknown to ``expected``, and the keys of both whose
+        shapes differ; all empty when they fit.
+    """
+    missing = [k for k in expected if k not in weights]
+    unknown = [k for k in weights if k not in expected]
+    reshaped = [k for k in expected
+                if k in weights and weights[k].shape != expected[k].shape]
+    return missing, unknown, reshaped
+
+
 def check_checkpoint_fits(model: nn.Module,
                           path: str,
                           what: str,
@@ -96,12 +114,9 @@ def check_checkpoint_fits(model: nn.Module,
     """
     state = read_checkpoint_weights(path, what)
     expected = model.state_dict()
+    missing, unexpected, reshaped = compare_weights(expected, state)
     # mmengine's loader tolerates missing BN step counters, even strictly
-    missing = [k for k in expected if k not in state
-               and not k.endswith('num_batches_tracked')]
-    unexpected = [k for k in state if k not in expected]
-    reshaped = [k for k in expected
-                if k in state and state[k].shape != expected[k].shape]
+    missing = [k for k in missing if not k.endswith('num_batches_tracked')]
     if not missing and not reshaped and not (strict and unexpected):
         return unexpected
     problems = []

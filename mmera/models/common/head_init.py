@@ -11,6 +11,8 @@ from typing import Dict, List, Mapping
 
 from torch import Tensor, nn
 
+from mmera.utils.checkpoint_fit import compare_weights
+
 
 def load_strictly(module: nn.Module, weights: Mapping[str, Tensor], *,
                   what: str, name: str, prefix: str = '',
@@ -61,12 +63,7 @@ def _mismatches(expected: Dict[str, Tensor], weights: Mapping[str, Tensor],
                 target: str) -> List[str]:
     """What keeps ``weights`` from loading into a module whose state dict is
     ``expected``, one phrase per kind of mismatch (none: they fit)."""
-    missing = [k for k in expected if k not in weights]
-    unknown = [k for k in weights if k not in expected]
-    reshaped = [
-        k for k in expected
-        if k in weights and weights[k].shape != expected[k].shape
-    ]
+    missing, unknown, reshaped = compare_weights(expected, weights)
     problems = []
     if not weights:
         problems.append(f'it has no weights under {prefix!r}')
