@@ -25,6 +25,7 @@ MIM_FILES = [
     'tools/train.py',
     'tools/test.py',
     'tools/export_student.py',
+    'tools/pair_report.py',
     'tools/dist_train.sh',
     'tools/dist_test.sh',
     'tools/dataset_converters',
@@ -69,7 +70,8 @@ class BuildPyWithMim(build_py):
 
 
 def read_version() -> str:
-    """Reads ``__version__`` without importing mmera (its deps may be absent)."""
+    """Reads ``__version__`` without importing mmera (its deps may be
+    absent)."""
     scope: dict = {}
     with open(osp.join(HERE, 'mmera', 'version.py')) as f:
         exec(f.read(), scope)
@@ -84,8 +86,9 @@ def read_readme() -> str:
 setup(
     name='mmera',
     version=read_version(),
-    description='Knowledge distillation of object detectors for MMDetection 3.x: '
-    'ERA (Expandable Residual Approximation) and related methods',
+    description='Knowledge distillation of object detectors for '
+    'MMDetection 3.x: ERA (Expandable Residual Approximation) and related '
+    'methods',
     long_description=read_readme(),
     long_description_content_type='text/markdown',
     author='mmera contributors',

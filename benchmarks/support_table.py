@@ -1,9 +1,11 @@
-"""Which mmera method trains on which of mmdet's own COCO detector pairs.
+"""Which method trains on which of mmdet's own COCO detector pairs.
 
 Builds every (pair, method) offline with random weights and trains one step
 on two random 160 px images (SSKD: its first and its last phase); prints a
 markdown table of ``trains`` / ``refused [n]`` with the refusal messages
-(see :mod:`mmera.analysis.pair_probe`)::
+(see :mod:`mmera.analysis.pair_probe`; the methods are mmera's distillers,
+mmdet's LD and the head-initialised student). :mod:`benchmarks.zoo_sweep`
+does the same for one pair of every mmdet zoo folder::
 
     python -m benchmarks.support_table
     python -m benchmarks.support_table --pairs "RTMDet s -> tiny" \\

@@ -54,14 +54,18 @@ def count_flops(fn: Union[nn.Module, Callable], inputs: Sequence,
 
 
 @torch.no_grad()
-def detector_flops(detector: nn.Module, size: int) -> int:
+def detector_flops(detector: nn.Module, size: int,
+                   data_samples: Optional[list] = None) -> int:
     """FLOPs of a detector's test-time forward on one ``size`` x ``size``
-    image (``detector._forward``: backbone, neck and head, no NMS)."""
+    image (``detector._forward``: backbone, neck and head, no NMS; the
+    image's ``data_samples`` for detectors whose forward reads them, e.g.
+    two-stage and DETR-like ones)."""
     was_training = detector.training
     detector.eval()
     x = torch.zeros(1, 3, size, size,
                     device=next(detector.parameters()).device)
-    flops = count_flops(lambda t: detector._forward(t), (x, ), detector)
+    flops = count_flops(lambda t: detector._forward(t, data_samples), (x, ),
+                        detector)
     detector.train(was_training)
     return flops
 

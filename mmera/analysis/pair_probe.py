@@ -1,23 +1,26 @@
 """Which distiller trains on which teacher -> student pair, offline.
 
-For a pair of detector configs and an mmera distiller, :func:`try_method`
-builds the distiller with random weights (nothing downloads) and trains one
-step on two random images; the answer is ``'trains'`` or the message the
-distiller refuses the pair with. :data:`PAIRS` are mmdet's own COCO pairs;
-:func:`support_table` and :func:`markdown` make the table of them.
+For a pair of detector configs and a method, :func:`probe` builds the model
+with random weights (``Pretrained`` inits stripped: nothing downloads) and
+trains one step on two random images; the answer is ``trains``, the
+message the method refuses the pair with, ``unavailable`` (a config that
+cannot be loaded here) or ``crashes`` (with its traceback: a bug).
+:data:`PAIRS` are mmdet's own COCO pairs; :func:`support_table` and
+:func:`markdown` make the table of them.
 """
 import time
+import traceback
 from typing import Dict, List, Tuple
 
-import numpy as np
 import torch
-from mmengine.registry import init_default_scope
-from mmengine.structures import InstanceData
-
 from mmdet.registry import MODELS
-from mmdet.structures import DetDataSample
-from mmdet.structures.mask import BitmapMasks
-from mmera.models import load_model_config
+from mmengine.logging import MessageHub
+from mmengine.model import revert_sync_batchnorm
+from mmengine.registry import init_default_scope
+from torch import nn
+
+from .baselines import build_head_init, build_ld
+from .offline import batch_needs, offline_model, train_data
 
 #: pair name -> (teacher config, student config), mmdet's own files
 PAIRS: Dict[str, Tuple[str, str]] = {
@@ -53,80 +56,116 @@ PAIRS: Dict[str, Tuple[str, str]] = {
     'RetinaNet R101 -> DETR R50': ('retinanet/retinanet_r101_fpn_1x_coco.py',
                                    'detr/detr_r50_8xb2-150e_coco.py'),
 }
-#: column -> distiller type (Trunk-to-Branch is teacher-free)
+#: column -> distiller type (Trunk-to-Branch is teacher-free; LD is mmdet's
+#: detector, head-init the plain student with its head loaded:
+#: :mod:`mmera.analysis.baselines`)
 METHODS: Dict[str, str] = {
     'ERA': 'ERADistiller', 'FitNet': 'FitNetDistiller',
     'PKD': 'PKDDistiller', 'RKD': 'RKDDistiller', 'ResKD': 'ResKDDistiller',
     'SSKD': 'SSKDDistiller', 'Trunk-to-Branch': 'TrunkBranchDistiller',
+    'CrossKD': 'CrossKDDistiller',
+    'LD': 'KnowledgeDistillationSingleStageDetector',
+    'head-init': 'HeadInitHook',
 }
+#: what the probe answers, best first
+STATUSES = ('trains', 'refused', 'unavailable', 'crashes')
 
 
-def _offline(config: str):
-    # load_model_config: a config whose custom_imports cannot be imported
-    # here (mmpretrain needs torchvision) raises an ImportError that says so
-    model = load_model_config('mmdet::' + config)
-    model.backbone.init_cfg = None
-    return model
+def build_method(method: str, teacher: str, student: str) -> nn.Module:
+    """The model ``method`` trains for the pair, random weights, SyncBN
+    reverted (as the runner does on one process).
 
-
-def _batch(size: int = 160, with_masks: bool = False):
-    """Two random images with two boxes each (and their box-filling masks,
-    for a student with a mask head)."""
-    torch.manual_seed(0)
-    samples = []
-    for i in range(2):
-        sample = DetDataSample(metainfo=dict(
-            img_shape=(size, size), ori_shape=(size, size),
-            pad_shape=(size, size), batch_input_shape=(size, size),
-            scale_factor=(1.0, 1.0)))
-        sample.gt_instances = InstanceData(
-            bboxes=torch.tensor([[10.0, 20.0, 90.0, 110.0],
-                                 [60.0, 40.0 + i, 150.0, 140.0]]),
-            labels=torch.tensor([0, 7 + i]))
-        if with_masks:
-            masks = np.zeros((2, size, size), dtype=np.uint8)
-            for m, box in zip(masks, sample.gt_instances.bboxes.int()):
-                m[box[1]:box[3], box[0]:box[2]] = 1
-            sample.gt_instances.masks = BitmapMasks(masks, size, size)
-        samples.append(sample)
-    return torch.randn(2, 3, size, size), samples
-
-
-def try_method(method: str, teacher: str, student: str) -> str:
-    """``'trains'``, ``'refused: <message>'``, ``'unavailable: <message>'``
-    (a config that cannot be loaded in this environment) or ``'FAILS:
-    ...'`` (an error that is not a refusal: a bug)."""
+    Raises:
+        ImportError: A config cannot be loaded here.
+        ValueError: The method refuses the pair (the message says why).
+    """
     init_default_scope('mmdet')
-    try:
-        cfg = dict(type=METHODS[method], student=_offline(student))
+    student_cfg = offline_model(student)
+    teacher_cfg = offline_model(teacher)
+    if method == 'LD':
+        model = build_ld(student_cfg, teacher_cfg)
+    elif method == 'head-init':
+        model = build_head_init(student_cfg, teacher_cfg)
+    else:
+        cfg = dict(type=METHODS[method], student=student_cfg)
         if method != 'Trunk-to-Branch':
-            cfg['teacher_config'] = _offline(teacher)
-    except ImportError as err:
-        return f'unavailable: {err}'
-    try:
+            cfg['teacher_config'] = teacher_cfg
         model = MODELS.build(cfg)
-    except ValueError as err:
-        return f'refused: {err}'
-    except Exception as err:  # noqa: BLE001 (reported as a bug)
-        return f'FAILS: {type(err).__name__}: {err}'
-    model.teacher_loaded = True  # random weights: only the mechanics count
-    if hasattr(model, 'sync_twi'):
-        model.sync_twi()
+        model.teacher_loaded = True  # random weights: the mechanics count
+        if hasattr(model, 'sync_twi'):
+            model.sync_twi()
+    model.batch_needs = batch_needs(student_cfg, teacher_cfg)
+    return revert_sync_batchnorm(model)
+
+
+def train_once(model: nn.Module, size: int) -> None:
+    """One forward and backward on :func:`train_data` (every phase of a
+    phased distiller).
+
+    Raises:
+        FloatingPointError: A loss is not finite.
+    """
+    phases = [0, model.num_pairs] if hasattr(model, 'set_phase') else [0]
+    # the runner's iteration, which batch augments read (YOLOX's resize)
+    MessageHub.get_current_instance().update_info('iter', 0)
+    for phase in phases:
+        if hasattr(model, 'set_phase'):
+            model.set_phase(phase)
+        model.train()
+        data = model.data_preprocessor(
+            train_data(size, **model.batch_needs), True)
+        loss, _ = model.parse_losses(
+            model.loss(data['inputs'], data['data_samples']))
+        loss.backward()
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f'non-finite loss {float(loss)}')
+
+
+def probe(method: str, teacher: str, student: str,
+          size: int = 160) -> Dict[str, str]:
+    """Builds ``method`` for the pair and trains it one step.
+
+    Args:
+        method: A key of :data:`METHODS`.
+        teacher: The teacher's config (file, ``mmdet::`` or zoo path).
+        student: The student's config.
+        size: The side of the random images.
+
+    Returns:
+        dict: ``status`` (one of :data:`STATUSES`), ``message`` (the
+        refusal, the import error or the exception line; '' for
+        ``trains``) and ``traceback`` (for ``crashes``).
+    """
+    stage = 'build'
     try:
-        phases = [0, model.num_pairs] if hasattr(model, 'set_phase') else [0]
-        for phase in phases:
-            if hasattr(model, 'set_phase'):
-                model.set_phase(phase)
-            model.train()
-            loss, _ = model.parse_losses(model.loss(*_batch(
-                with_masks=bool(cfg['student'].get('roi_head', {}).get(
-                    'mask_head')))))
-            loss.backward()
-            if not torch.isfinite(loss):
-                return f'FAILS: non-finite loss {float(loss)}'
+        model = build_method(method, teacher, student)
+        stage = 'train'
+        train_once(model, size)
+    except ImportError as err:
+        return dict(status='unavailable', message=str(err), traceback='')
+    except ValueError as err:
+        if stage == 'build':
+            return dict(status='refused', message=str(err), traceback='')
+        return _crash(err)
     except Exception as err:  # noqa: BLE001 (reported as a bug)
-        return f'FAILS: {type(err).__name__}: {err}'
-    return 'trains'
+        return _crash(err)
+    return dict(status='trains', message='', traceback='')
+
+
+def _crash(err: Exception) -> Dict[str, str]:
+    return dict(status='crashes', message=f'{type(err).__name__}: {err}',
+                traceback=traceback.format_exc())
+
+
+def try_method(method: str, teacher: str, student: str,
+               size: int = 160) -> str:
+    """:func:`probe` as one string: ``'trains'``, ``'refused: <message>'``,
+    ``'unavailable: <message>'`` or ``'FAILS: <exception>'`` (a bug)."""
+    result = probe(method, teacher, student, size)
+    label = dict(crashes='FAILS').get(result['status'], result['status'])
+    return label if label == 'trains' else f"{label}: {result['message']}"
+
+
 
 
 def support_table(pairs: List[str], methods: List[str]) -> List[Dict]:
@@ -144,7 +183,8 @@ def support_table(pairs: List[str], methods: List[str]) -> List[Dict]:
 
 
 def markdown(rows: List[Dict], methods: List[str]) -> str:
-    """The table: ``trains`` or ``refused`` with a numbered message below."""
+    """The table: ``trains`` or ``refused`` with a numbered message below
+    (a result without ``': '``, e.g. ``'not run'``, stands alone)."""
     notes: List[str] = []
     lines = ['| pair (mmdet configs) | ' + ' | '.join(methods) + ' |',
              '|---|' + '---|' * len(methods)]
@@ -152,8 +192,8 @@ def markdown(rows: List[Dict], methods: List[str]) -> str:
         cells = []
         for method in methods:
             result = row[method]
-            if result == 'trains':
-                cells.append('trains')
+            if result == 'trains' or ': ' not in result:
+                cells.append(result)  # no message to number
                 continue
             message = result.split(': ', 1)[1]
             if message not in notes:

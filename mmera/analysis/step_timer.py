@@ -12,14 +12,13 @@ import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
+from mmdet.registry import HOOKS, MODELS
 from mmengine.config import Config
 from mmengine.logging import MessageHub
 from mmengine.optim import OptimWrapper, build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from torch import nn
-
-from mmdet.registry import HOOKS, MODELS
 
 #: Untimed steps before each schedule point's timed ones.
 WARMUP = 2

@@ -1,10 +1,10 @@
 """The FLOPs wrapper: one count for a module, a callable of a model's parts
 and a detector's test-time forward."""
 import torch
+from mmdet.registry import MODELS
 from mmengine.registry import init_default_scope
 from torch import nn
 
-from mmdet.registry import MODELS
 from mmera.analysis.flops import count_flops, count_params, detector_flops
 from mmera.models import load_model_config
 

@@ -1,6 +1,9 @@
 """The pair probe: refusals are reported with their message, bugs as
 FAILS, and the markdown numbers each message once."""
 from cli_helpers import mmpretrain_imports
+
+from mmera.analysis import pair_probe
+from mmera.analysis.offline import strip_pretrained
 from mmera.analysis.pair_probe import PAIRS, markdown, try_method
 
 
@@ -42,3 +45,34 @@ def test_a_teacher_that_cannot_load_here_is_unavailable_not_a_crash():
 def test_a_mask_rcnn_student_gets_masks_and_trains():
     teacher, student = PAIRS['Mask R-CNN R101 -> R50']
     assert try_method('PKD', teacher, student) == 'trains'
+
+
+def test_pretrained_inits_are_stripped_at_any_depth():
+    cfg = dict(backbone=dict(init_cfg=dict(type='Pretrained', checkpoint='x'),
+                             pretrained='y'),
+               neck=[dict(init_cfg=[dict(type='Pretrained', checkpoint='z'),
+                                    dict(type='Xavier')])])
+    strip_pretrained(cfg)
+    assert cfg['backbone'] == dict(init_cfg=None, pretrained=None)
+    assert cfg['neck'][0]['init_cfg'] == [dict(type='Xavier')]
+
+
+def test_a_crash_keeps_its_traceback(monkeypatch):
+    def broken(model, size):
+        raise KeyError('lost')
+    monkeypatch.setattr(pair_probe, 'train_once', broken)
+    teacher, student = PAIRS['RetinaNet R101 -> R50']
+    result = pair_probe.probe('head-init', teacher, student)
+    assert result['status'] == 'crashes'
+    assert result['message'] == "KeyError: 'lost'"
+    assert 'in broken' in result['traceback']
+
+
+def test_head_init_needs_the_teachers_head_and_ld_gfl_heads():
+    teacher, student = PAIRS['Faster R-CNN R101 -> RetinaNet R50']
+    result = try_method('head-init', teacher, student)
+    assert result.startswith("refused: head-init: HeadInitHook loads the "
+                             "teacher's bbox_head")
+    result = try_method('LD', teacher, student)
+    assert result.startswith("refused: LD: mmdet's LD")
+    assert 'the student has RetinaHead, the teacher no bbox_head' in result

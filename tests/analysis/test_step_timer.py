@@ -2,9 +2,14 @@
 import pytest
 from mmengine.config import Config
 
-from mmera.analysis.step_timer import (build_model, config_step_times,
-                                       first_batch, frozen_optim_wrapper,
-                                       schedule_points, time_train_steps)
+from mmera.analysis.step_timer import (
+    build_model,
+    config_step_times,
+    first_batch,
+    frozen_optim_wrapper,
+    schedule_points,
+    time_train_steps,
+)
 
 # faster for these CPU steps on a shared 2-core machine
 pytestmark = pytest.mark.usefixtures('one_thread')

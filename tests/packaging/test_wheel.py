@@ -26,7 +26,6 @@ import textwrap
 import zipfile
 
 import pytest
-
 from cli_helpers import REPO_ROOT
 
 TINY = 'era-fast_retinanet_r34w32-r18w16_fpn_500it_synthetic.py'
@@ -38,7 +37,8 @@ MIM = osp.join(BIN, 'mim')
 # checkout)
 SHIPPED_TOOLS = {
     '_bootstrap.py', 'train.py', 'test.py', 'export_student.py',
-    'dist_train.sh', 'dist_test.sh', 'dataset_converters', 'model_converters'
+    'pair_report.py', 'dist_train.sh', 'dist_test.sh', 'dataset_converters',
+    'model_converters'
 }
 
 
@@ -143,11 +143,11 @@ def data_root(tmp_path_factory):
 def teacher_ckpt(site, tmp_path_factory):
     """The tiny teacher of the shipped config, random weights, saved."""
     import torch
+    from mmdet.registry import MODELS
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
 
     import mmera  # noqa: F401
-    from mmdet.registry import MODELS
     init_default_scope('mmdet')
     cfg = Config.fromfile(
         osp.join(site, 'mmera', '.mim', 'configs', TEACHER_CFG_REL))

@@ -1,0 +1,52 @@
+"""The zoo sweep: its folders cover mmdet's zoo, a sample of its cells
+(one pair per head family) records the expected categories, a recorded
+cell is reused, and the page renders from the records."""
+import os
+import os.path as osp
+
+from mmengine.utils import get_installed_path
+
+from benchmarks import zoo_sweep
+from benchmarks.zoo_folders import EXCLUDED, ZOO_PAIRS, folder_pair
+
+#: (folder, method) -> the category the sweep records
+SAMPLE = {
+    ('retinanet', 'head-init'): 'trains',
+    ('fcos', 'PKD'): 'trains',
+    ('faster_rcnn', 'head-init'): 'trains',
+    ('detr', 'RKD'): 'refused',
+    ('retinanet', 'LD'): 'refused',
+}
+
+
+def test_the_folders_cover_the_zoo_and_their_configs_exist():
+    zoo = osp.join(get_installed_path('mmdet'), '.mim', 'configs')
+    folders = {d for d in os.listdir(zoo)
+               if osp.isdir(osp.join(zoo, d)) and d != '__pycache__'}
+    assert set(ZOO_PAIRS) | set(EXCLUDED) == folders
+    assert not set(ZOO_PAIRS) & set(EXCLUDED)
+    for folder in ZOO_PAIRS:
+        for config in folder_pair(folder):
+            assert osp.isfile(osp.join(zoo, config)), config
+
+
+def test_a_sample_of_the_sweep(tmp_path, one_thread):
+    path, lines = str(tmp_path / 'cells.json'), []
+    for (folder, method), expected in SAMPLE.items():
+        zoo_sweep.sweep([folder], [method], path, size=96, log=lines.append)
+    cells = zoo_sweep.load_cells(path)
+    got = {(c['folder'], c['method']): c['status'] for c in cells.values()}
+    assert got == SAMPLE, {k: cells[zoo_sweep.cell_key(*k)]['message']
+                           for k in got if got[k] != SAMPLE[k]}
+    detr = cells[zoo_sweep.cell_key('detr', 'RKD')]
+    assert 'ChannelMapper' in detr['message'] and detr['traceback'] == ''
+    # recorded cells of the same hash are reused, not run again
+    again = []
+    zoo_sweep.sweep(['detr'], ['RKD'], path, size=96, log=again.append)
+    assert again == ['detr | RKD: refused (recorded)']
+    text = zoo_sweep.render_doc(cells, str(tmp_path / 'zoo.md'))
+    assert '4 folders x 4 methods = 5 cells: 3 trains, 2 refused, ' \
+        '0 unavailable, 0 crashes' in text
+    assert '| detr: detr_r101_8xb2-500e_coco -> detr_r50_8xb2-150e_coco |' \
+        in text
+    assert '| soft_teacher | semi-supervised' in text
