@@ -177,9 +177,15 @@ def markdown(cells: Dict[str, Dict]) -> str:
             cell = cells.get(cell_key(folder, method))
             row[method] = 'not run' if cell is None else (
                 cell['status'] if cell['status'] == 'trains' else
-                f"{cell['status']}: {cell['message']}")
+                f"{cell['status']}: {_short(cell['message'])}")
         rows.append(row)
     return probe_markdown(rows, order)
+
+
+def _short(message: str, limit: int = 400) -> str:
+    """A message as the page shows it: its first ``limit`` characters (the
+    whole one stays in the JSON)."""
+    return message if len(message) <= limit else message[:limit] + ' [...]'
 
 
 def render_doc(cells: Dict[str, Dict], path: str = DOC) -> str:

@@ -84,3 +84,18 @@ def test_teacher_free_methods_refuse_a_teacher(teacher):
                        r'`teacher_ckpt`'):
         MODELS.build(dict(type='TrunkBranchDistiller',
                           student='no_such_student.py', **teacher))
+
+
+def test_a_single_stage_detector_without_a_bbox_head_is_no_single_stage():
+    """MaskFormer and Mask2Former are SingleStageDetectors with a panoptic
+    head: the distillers refuse them (kind 'other') instead of reaching for
+    a bbox_head they lack."""
+    from mmdet.models.detectors import BaseDetector, SingleStageDetector
+
+    from mmera.models.common.detector_losses import detector_kind
+
+    class PanopticOnly(SingleStageDetector):
+        def __init__(self):
+            BaseDetector.__init__(self)
+
+    assert detector_kind(PanopticOnly()) == 'other'

@@ -20,7 +20,6 @@ from typing import Dict, Sequence, Tuple
 import torch
 from mmdet.models.detectors import (
     DetectionTransformer,
-    SingleStageDetector,
     TwoStageDetector,
 )
 from mmdet.structures import SampleList
@@ -37,8 +36,9 @@ def detector_kind(detector: nn.Module) -> str:
         return 'two_stage'
     if isinstance(detector, DetectionTransformer):
         return 'query'
-    if isinstance(detector, SingleStageDetector) or hasattr(
-            detector, 'bbox_head'):
+    # a SingleStageDetector without a bbox_head (MaskFormer's panoptic
+    # head) is not one whose losses this module knows
+    if hasattr(detector, 'bbox_head'):
         return 'single_stage'
     return 'other'
 
