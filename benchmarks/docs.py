@@ -50,7 +50,8 @@ from .suites import BASELINE, MAIN_SUITES, SUITES
 from .teachers import _teacher_config_rel, teacher_work_dir
 
 #: The suites the documentation reports (those with committed records).
-DOC_SUITES = (*MAIN_SUITES, 'synthetic-ablations')
+DOC_SUITES = (*MAIN_SUITES, 'synthetic-ablations',
+              'synthetic-retinanet-plateau')
 #: A block's first and last line.
 BEGIN = '<!-- generated: {} -->'
 END = '<!-- end generated -->'
@@ -61,7 +62,8 @@ PLOTS_DIR = 'docs/results'
 SUITE_TITLES = {'synthetic-retinanet': 'synthetic RetinaNet',
                 'synthetic-gfl': 'synthetic GFL',
                 'deepforest-retinanet': 'DeepForest RetinaNet',
-                'synthetic-ablations': 'synthetic RetinaNet, ERA ablations'}
+                'synthetic-ablations': 'synthetic RetinaNet, ERA ablations',
+                'synthetic-retinanet-plateau': 'synthetic RetinaNet plateau'}
 #: The methods of the summary table, in order, with their labels there.
 SUMMARY_METHODS = {
     BASELINE: 'plain student (500 it)', 'fitnet': 'FitNet', 'pkd': 'PKD',
