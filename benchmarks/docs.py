@@ -51,7 +51,7 @@ from .teachers import _teacher_config_rel, teacher_work_dir
 
 #: The suites the documentation reports (those with committed records).
 DOC_SUITES = (*MAIN_SUITES, 'synthetic-ablations',
-              'synthetic-retinanet-plateau')
+              'synthetic-retinanet-plateau', 'synthetic-gfl-plateau')
 #: A block's first and last line.
 BEGIN = '<!-- generated: {} -->'
 END = '<!-- end generated -->'
@@ -63,7 +63,8 @@ SUITE_TITLES = {'synthetic-retinanet': 'synthetic RetinaNet',
                 'synthetic-gfl': 'synthetic GFL',
                 'deepforest-retinanet': 'DeepForest RetinaNet',
                 'synthetic-ablations': 'synthetic RetinaNet, ERA ablations',
-                'synthetic-retinanet-plateau': 'synthetic RetinaNet plateau'}
+                'synthetic-retinanet-plateau': 'synthetic RetinaNet plateau',
+                'synthetic-gfl-plateau': 'synthetic GFL plateau'}
 #: The methods of the summary table, in order, with their labels there.
 SUMMARY_METHODS = {
     BASELINE: 'plain student (500 it)', 'fitnet': 'FitNet', 'pkd': 'PKD',
