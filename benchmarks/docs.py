@@ -43,7 +43,15 @@ from .paths import REPO_ROOT
 from .results_plots import plot_files
 from .results_table import ERA, LABELS, suite_markdown, summarize_suite
 from .run_records import RECORDS_DIR
-from .seed_stats import Stat, compare, fmt_above, fmt_diffs, mean_std, ok_runs
+from .seed_stats import (
+    Stat,
+    compare,
+    fmt_above,
+    fmt_diffs,
+    fmt_ms,
+    mean_std,
+    ok_runs,
+)
 from .shipped_teachers import shipped_record
 from .step_times import load_step_times, ratios
 from .suites import BASELINE, MAIN_SUITES, SUITES
@@ -132,12 +140,7 @@ def teacher_record(suite: str) -> Tuple[str, dict]:
 
 def _short(stat: Optional[Stat], signed: bool = False) -> str:
     """``0.260 +- 0.004``, ``0.243`` for one seed, ``-`` for none."""
-    if stat is None:
-        return '-'
-    sign = '+' if signed else ''
-    if stat['n'] == 1:
-        return f'{stat["mean"]:{sign}.3f}'
-    return f'{stat["mean"]:{sign}.3f} +- {stat["std"]:.3f}'
+    return fmt_ms(stat, signed, count=False)
 
 
 def _per_seed(runs: Dict[int, dict], key: str = 'mAP') -> str:

@@ -115,14 +115,17 @@ def compare(base: Dict[int, dict], other: Dict[int, dict],
                 above=is_above(diffs, stat, base_stat))
 
 
-def fmt_ms(stat: Optional[Stat], signed: bool = False) -> str:
-    """``0.123 +- 0.004 (n=3)``, ``0.123`` for one value, ``-`` for none."""
+def fmt_ms(stat: Optional[Stat], signed: bool = False,
+           count: bool = True) -> str:
+    """``0.123 +- 0.004 (n=3)`` (without ``(n=3)`` when not ``count``),
+    ``0.123`` for one value, ``-`` for none."""
     if stat is None:
         return '-'
     sign = '+' if signed else ''
     if stat['n'] == 1:
         return f'{stat["mean"]:{sign}.3f}'
-    return f'{stat["mean"]:{sign}.3f} +- {stat["std"]:.3f} (n={stat["n"]})'
+    n = f' (n={stat["n"]})' if count else ''
+    return f'{stat["mean"]:{sign}.3f} +- {stat["std"]:.3f}{n}'
 
 
 def fmt_diffs(diffs: Dict[int, float]) -> str:
