@@ -16,7 +16,7 @@ BASELINE = 'baseline'
 #: Methods that train without the suite's teacher (the rest load it: their
 #: runs are redone when the teacher changes).
 TEACHER_FREE = (BASELINE, 'cost-matched', 'student-4000it', 'student-8000it',
-                'trunk-branch')
+                'student-16000it', 'trunk-branch')
 
 
 @dataclass(frozen=True)
@@ -115,14 +115,16 @@ SUITES: Dict[str, Suite] = {
             'fpn_850it_synthetic.py',
         }),
     # The plain students' plateau: one schedule shape stretched to 2000,
-    # 4000 and 8000 iterations (configs/tiny/*_<n>it_synthetic.py); the
-    # shortest length that its double no longer beats is the plateau.
+    # 4000, 8000 (and 16000) iterations (configs/tiny/*_<n>it_synthetic.py);
+    # the shortest length that its double no longer beats is the plateau.
     'synthetic-retinanet-plateau': Suite(
         'synthetic', 'retinanet',
         'configs/tiny/retinanet_r18w16_fpn_2000it_synthetic.py', {
             'student-4000it': 'configs/tiny/retinanet_r18w16_fpn_4000it_'
             'synthetic.py',
             'student-8000it': 'configs/tiny/retinanet_r18w16_fpn_8000it_'
+            'synthetic.py',
+            'student-16000it': 'configs/tiny/retinanet_r18w16_fpn_16000it_'
             'synthetic.py'}),
     'synthetic-gfl-plateau': Suite(
         'synthetic', 'gfl',
