@@ -186,6 +186,26 @@ SUITES.update({
         pkd='configs/pkd/pkd_fasterrcnn_r34w32-r18w16_fpn_500it_'
         'synthetic.py'),
 })
+#: The comparison at a plateau-length schedule: every arm on the plain
+#: student's schedule of that length (configs named ``*_<n>it_synthetic``),
+#: the student at twice the length as the compute control. Every option of
+#: these configs' distillers is stated (``PINNED_SUITES``), so their records
+#: keep their meaning when a default changes.
+_AT_8000 = '{}_retinanet_r34w32-r18w16_fpn_8000it_synthetic.py'
+SUITES['synthetic-retinanet-8000it'] = Suite(
+    'synthetic', 'retinanet',
+    'configs/tiny/retinanet_r18w16_fpn_8000it_synthetic.py', {
+        'student-16000it': 'configs/tiny/retinanet_r18w16_fpn_16000it_'
+        'synthetic.py',
+        'head-init': 'configs/head_init/' + _AT_8000.format('head-init'),
+        'pkd': 'configs/pkd/' + _AT_8000.format('pkd'),
+        'era-fast': 'configs/era/' + _AT_8000.format('era-fast'),
+        'era-fast-headinit': 'configs/era/' + _AT_8000.format(
+            'era-fastheadinit'),
+    })
+#: suites whose distiller configs must state every option
+PINNED_SUITES = ('synthetic-retinanet-8000it', )
+
 #: ``make demo``: the baseline and ERA of a main suite, per set
 SUITES.update({
     f'demo-{data}': Suite(spec.data, spec.detector, spec.baseline,

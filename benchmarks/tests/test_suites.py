@@ -1,5 +1,6 @@
 """The suites of the driver: the detector families, every method on a set,
 the demo, and the groups the command line takes."""
+import inspect
 import os.path as osp
 
 import pytest
@@ -12,6 +13,7 @@ from benchmarks.suites import (
     FAMILY_SUITES,
     GROUPS,
     MAIN_SUITES,
+    PINNED_SUITES,
     SUITES,
     TEACHER_FREE,
     expand,
@@ -26,8 +28,8 @@ def test_every_suite_config_exists():
             assert osp.isfile(repo_path(config)), (name, method, config)
 
 
-@pytest.mark.parametrize('name', FAMILY_SUITES + ('deepforest-methods',
-                                                  'synthetic-methods'))
+@pytest.mark.parametrize('name', FAMILY_SUITES + PINNED_SUITES + (
+    'deepforest-methods', 'synthetic-methods'))
 def test_distillers_train_the_baseline_and_load_the_suite_teacher(name):
     """Each distiller of a family or methods suite trains the suite's
     student config and loads the teacher that benchmarks.teachers trains
@@ -47,6 +49,35 @@ def test_distillers_train_the_baseline_and_load_the_suite_teacher(name):
             assert cfg.model.student == student.model, (name, method)
             assert osp.normpath(cfg.model.teacher_config) == teacher_config(
                 suite.data, suite.detector)
+
+
+def _options(cls: type, skip: tuple = ()) -> set:
+    """The keyword options of ``cls.__init__`` (not ``skip``)."""
+    params = inspect.signature(cls.__init__).parameters
+    return {n for n, p in params.items()
+            if p.default is not inspect.Parameter.empty} - set(skip)
+
+
+@pytest.mark.parametrize('name', PINNED_SUITES)
+def test_pinned_suites_state_every_option_of_their_distillers(name):
+    """A record is keyed by the resolved config: a config that leaves an
+    option to its default would silently change meaning with the default.
+    """
+    import mmera  # noqa: F401 (registers the distillers)
+    from mmera.models.common.base_distiller import BaseDistiller
+    from mmera.models.era.mbrnet import MBRNet
+    from mmera.registry import MODELS
+    for method, config in SUITES[name].methods.items():
+        model = Config.fromfile(repo_path(config)).model
+        cls = MODELS.get(model.type)
+        if not issubclass(cls, BaseDistiller):
+            continue  # a plain student (hooks only)
+        missing = _options(cls, ('data_preprocessor', 'init_cfg')) - set(
+            model)
+        if 'mbrnet' in model:
+            missing |= {f'mbrnet.{o}' for o in _options(MBRNet) - set(
+                model.mbrnet)}
+        assert not missing, (method, sorted(missing))
 
 
 def test_the_families_and_the_demo():
