@@ -8,6 +8,7 @@ cannot be loaded here) or ``crashes`` (with its traceback: a bug).
 :data:`PAIRS` are mmdet's own COCO pairs; :func:`support_table` and
 :func:`markdown` make the table of them.
 """
+import re
 import time
 import traceback
 from typing import Dict, List, Tuple
@@ -143,13 +144,39 @@ def probe(method: str, teacher: str, student: str,
         train_once(model, size)
     except ImportError as err:
         return dict(status='unavailable', message=str(err), traceback='')
-    except ValueError as err:
-        if stage == 'build':
+    except Exception as err:  # noqa: BLE001 (reported as a bug)
+        missing = _missing_here(err)
+        if missing:
+            return dict(status='unavailable', message=missing, traceback='')
+        if isinstance(err, ValueError) and stage == 'build':
             return dict(status='refused', message=str(err), traceback='')
         return _crash(err)
-    except Exception as err:  # noqa: BLE001 (reported as a bug)
-        return _crash(err)
     return dict(status='trains', message='', traceback='')
+
+
+#: what mmcv and mmdet raise when an op has no kernel for this device or an
+#: optional package a model needs is missing
+_MISSING = (re.compile(r'(\w+): implementation for device (\w+) not found'),
+            re.compile(r'(\w+) is not installed,\s*please install it by: '
+                       r'(pip install [\w-]+)'))
+
+
+def _missing_here(err: BaseException) -> str:
+    """Why ``err`` (or an error it was raised from) means that this
+    environment lacks something the detector needs, or ''."""
+    while err is not None:
+        text = str(err)
+        op = _MISSING[0].search(text)
+        if op:
+            return (f'mmcv\'s {op[1]} has no {op[2]} implementation in this '
+                    f'build: the detector runs on a device mmcv\'s op '
+                    f'supports (e.g. a GPU).')
+        package = _MISSING[1].search(text)
+        if package:
+            return (f'the detector needs {package[1]}, which is not '
+                    f'installed: {package[2]}.')
+        err = err.__cause__
+    return ''
 
 
 def _crash(err: Exception) -> Dict[str, str]:

@@ -76,3 +76,26 @@ def test_head_init_needs_the_teachers_head_and_ld_gfl_heads():
     result = try_method('LD', teacher, student)
     assert result.startswith("refused: LD: mmdet's LD")
     assert 'the student has RetinaHead, the teacher no bbox_head' in result
+
+
+def test_an_op_without_a_kernel_here_is_unavailable_not_a_refusal():
+    """mmcv's CARAFE upsampler has no CPU kernel: where it is missing, the
+    probe (on the CPU) says so, through the dry run's wrapped error
+    (PKD) and the raw one (the plain student) alike."""
+    zoo = 'carafe/faster-rcnn_r50_fpn-carafe_1x_coco.py'
+    for method in ('PKD', 'head-init'):
+        result = pair_probe.probe(method, zoo, zoo, 96)
+        assert result['status'] == 'unavailable', result
+        assert result['message'].startswith(
+            "mmcv's carafe_forward_impl has no cpu implementation")
+
+
+def test_era_refuses_a_teacher_head_without_a_forward():
+    """Cascade RPN's head runs its stages only inside loss() and predict():
+    TWI cannot run it, ERA without TWI and the feature methods can."""
+    zoo = 'cascade_rpn/cascade-rpn_faster-rcnn_r50-caffe_fpn_1x_coco.py'
+    result = try_method('ERA', zoo, zoo, 96)
+    assert result.startswith('refused: TWI runs the teacher\'s head forward')
+    assert 'CascadeRPNHead has no forward' in result
+    assert 'twi_mode="none"' in result
+    assert try_method('PKD', zoo, zoo, 96) == 'trains'

@@ -78,6 +78,15 @@ class TeacherHeadReuse(nn.Module):
                 '(BaseDenseHead: RetinaNet, FCOS, ATSS, GFL, RTMDet ...). '
                 'Use ERA with twi_mode="none" (MBRNet and mimic only) or a '
                 'feature method (FitNet, PKD) for this teacher.')
+        if type(head).forward is nn.Module.forward:
+            # e.g. CascadeRPNHead: its stages refine the anchors one after
+            # another inside loss() and predict(), with no forward of its own
+            raise ValueError(
+                f'TWI runs the teacher\'s head forward on each approximation, '
+                f'but the teacher\'s head {type(head).__name__} has no '
+                'forward of its own (it runs its stages only inside its loss '
+                'and predict). Use ERA with twi_mode="none" (MBRNet and mimic '
+                'only) or a feature method (FitNet, PKD) for this teacher.')
         self.head = freeze(copy.deepcopy(head))
         self.loss_path = loss_path(self.head)
         self.precision = check_precision('precision', precision,
