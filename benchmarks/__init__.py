@@ -11,8 +11,9 @@ writes one table; the other entry points are
   teachers``);
 * ``python -m benchmarks.step_cost``: ERA's train step against the student,
   a distiller floor and LD, each mode in a process of its own;
-* ``python -m benchmarks.support_table``: which method trains on which of
-  mmdet's detector pairs (:mod:`mmera.analysis.pair_probe`);
+* ``python -m benchmarks.zoo_sweep``: which method trains on which of
+  mmdet's detector pairs, one per zoo folder
+  (:mod:`mmera.analysis.pair_probe`);
 * ``python -m benchmarks.rkd_cost`` / ``python -m benchmarks.reskd_cost``:
   the FLOPs of an RKD / ResKD model (:mod:`mmera.analysis.flops`).
 

@@ -25,8 +25,10 @@ A number without a record has no place in the documentation: record the run
 Block names: ``results-summary`` (the README's one table),
 ``results-full`` (every suite, ``docs/results/results.md``),
 ``results-<dir>`` (the recorded runs of the configs in ``configs/<dir>/``),
-``cost-steps`` (the timed train steps) and ``teacher-curves`` (the shipped
-teachers' validation curves).
+``cost-steps`` (the timed train steps), ``teacher-curves`` (the shipped
+teachers' validation curves) and ``zoo-support`` (the support matrix, from
+the zoo sweep's cells, ``docs/results/zoo_sweep.json``, which also give the
+page ``docs/zoo_sweep.md``).
 """
 import argparse
 import glob
@@ -56,6 +58,9 @@ from .shipped_teachers import shipped_record
 from .step_times import load_step_times, ratios
 from .suites import BASELINE, MAIN_SUITES, SUITES
 from .teachers import _teacher_config_rel, teacher_work_dir
+from .zoo_support import doc_text, support_block
+from .zoo_sweep import DOC as ZOO_DOC
+from .zoo_sweep import load_cells
 
 #: The suites the documentation reports (those with committed records).
 DOC_SUITES = (*MAIN_SUITES, 'synthetic-ablations',
@@ -329,7 +334,8 @@ def block_text(name: str, results: Results, steps: Dict) -> List[str]:
     """The lines of block ``name`` (KeyError for an unknown name)."""
     makers: Dict[str, Callable[..., List[str]]] = {
         'results-summary': summary_block, 'results-full': full_block,
-        'cost-steps': cost_block, 'teacher-curves': teachers_block}
+        'cost-steps': cost_block, 'teacher-curves': teachers_block,
+        'zoo-support': lambda *_: support_block()}
     if name in makers:
         return makers[name](results, steps)
     if name.startswith('results-') and osp.isdir(
@@ -493,6 +499,10 @@ def generate(root: str = REPO_ROOT, records_dir: str = RECORDS_DIR
         with open(osp.join(root, rel)) as f:
             text = f.read()
         out[rel] = (text, render_metafile(text, measured))
+    # the zoo sweep's page, from its cells
+    page = osp.relpath(ZOO_DOC, REPO_ROOT)
+    with open(osp.join(root, page)) as f:
+        out[page] = (f.read(), doc_text(load_cells()))
     return out
 
 

@@ -183,8 +183,27 @@ EXCLUDED: Dict[str, str] = {
 }
 
 
+#: teacher -> student pairs across detector families or backbones, which
+#: no folder's pair covers: name -> (teacher, student), zoo paths
+CROSS_PAIRS: Dict[str, Tuple[str, str]] = {
+    'Faster R-CNN R101 -> RetinaNet R50': (
+        'faster_rcnn/faster-rcnn_r101_fpn_1x_coco.py',
+        'retinanet/retinanet_r50_fpn_1x_coco.py'),
+    'RetinaNet R101 -> DETR R50': ('retinanet/retinanet_r101_fpn_1x_coco.py',
+                                   'detr/detr_r50_8xb2-150e_coco.py'),
+    'RetinaNet Swin-T -> R50': ('swin/retinanet_swin-t-p4-w7_fpn_1x_coco.py',
+                                'retinanet/retinanet_r50_fpn_1x_coco.py'),
+    'RTMDet-l ConvNeXt-B -> RTMDet-m': (
+        'rtmdet/rtmdet_l_convnext_b_4xb32-100e_coco.py',
+        'rtmdet/rtmdet_m_8xb32-300e_coco.py'),
+}
+
+
 def folder_pair(folder: str) -> Tuple[str, str]:
-    """A folder's (teacher, student) as zoo paths (``'atss/atss_....py'``)."""
+    """A folder's (teacher, student) as zoo paths (``'atss/atss_....py'``),
+    or those of a :data:`CROSS_PAIRS` name."""
+    if folder in CROSS_PAIRS:
+        return CROSS_PAIRS[folder]
     pair = ZOO_PAIRS[folder]
     teacher, student = (pair, pair) if isinstance(pair, str) else pair
     return f'{folder}/{teacher}.py', f'{folder}/{student}.py'

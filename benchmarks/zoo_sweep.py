@@ -25,7 +25,12 @@ import time
 from typing import Callable, Dict, List, Optional
 
 from benchmarks.paths import repo_path
-from benchmarks.zoo_folders import EXCLUDED, PAIR_SIZES, ZOO_PAIRS, folder_pair
+from benchmarks.zoo_folders import (
+    CROSS_PAIRS,
+    PAIR_SIZES,
+    ZOO_PAIRS,
+    folder_pair,
+)
 
 #: the recorded cells (one per folder and method)
 RESULTS = repo_path('docs/results/zoo_sweep.json')
@@ -65,6 +70,49 @@ def pair_hash(folder: str) -> str:
             with open(zoo_file(config)) as f:
                 parts.append(f.read())
     return hashlib.sha1('\n'.join(parts).encode()).hexdigest()[:12]
+
+
+#: the student detector families of the support matrix, in its order
+FAMILIES = ('one-stage (dense head)', 'two-stage (RPN + RoI head)',
+            'query-based (DETR family, Sparse R-CNN, MaskFormer)',
+            'single-stage instance segmentation (SOLO, YOLACT, CondInst)')
+#: the family of a config that cannot be loaded here
+NOT_LOADED = 'not loadable here'
+
+
+def detector_family(config: str) -> str:
+    """The :data:`FAMILIES` entry of a detector config, from its detector's
+    class (and, for two-stage ones, its RPN head's type)."""
+    from mmdet.models.detectors import (
+        DetectionTransformer,
+        MaskFormer,
+        SingleStageDetector,
+        TwoStageDetector,
+    )
+    from mmdet.models.detectors.single_stage_instance_seg import (
+        SingleStageInstanceSegmentor,
+    )
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+
+    from mmera.analysis.offline import offline_model
+    register_all_modules()
+    try:
+        model = offline_model(config)
+    except ImportError:
+        return NOT_LOADED
+    cls = MODELS.get(model['type'])
+    rpn = (model.get('rpn_head') or {}).get('type', '')
+    if issubclass(cls, (DetectionTransformer, MaskFormer)) or (
+            issubclass(cls, TwoStageDetector) and 'Embedding' in rpn):
+        return FAMILIES[2]
+    if issubclass(cls, TwoStageDetector):
+        return FAMILIES[1]
+    if issubclass(cls, SingleStageInstanceSegmentor):
+        return FAMILIES[3]
+    if issubclass(cls, SingleStageDetector):
+        return FAMILIES[0]
+    raise ValueError(f'{config}: no family for detector {cls.__name__}')
 
 
 def cell_hash(config_hash: str, method: str, size: int) -> str:
@@ -134,15 +182,20 @@ def sweep(folders: List[str], method_names: List[str], path: str = RESULTS,
     cells = load_cells(path)
     for folder in folders:
         config_hash = pair_hash(folder)
+        family = detector_family(folder_pair(folder)[1])
         side = size or PAIR_SIZES.get(folder, SIZE)
         for method in method_names:
             key, hash_ = cell_key(folder, method), cell_hash(
                 config_hash, method, side)
             old = cells.get(key)
             if old is not None and old['hash'] == hash_ and not fresh:
+                if old.get('family') != family:  # a pure function of it
+                    old['family'] = family
+                    save_cells(cells, path)
                 log(f'{key}: {old["status"]} (recorded)')
                 continue
-            cells[key] = run_cell(folder, method, side, hash_)
+            cells[key] = dict(run_cell(folder, method, side, hash_),
+                              family=family)
             save_cells(cells, path)
             cell = cells[key]
             log(f'{key}: {cell["status"]} {cell["message"][:100]} '
@@ -150,87 +203,13 @@ def sweep(folders: List[str], method_names: List[str], path: str = RESULTS,
     return cells
 
 
-def summary(cells: Dict[str, Dict]) -> str:
-    """``N folders x M methods = C cells: a trains, b refused, ...``."""
-    from mmera.analysis.pair_probe import STATUSES
-    folders = {c['folder'] for c in cells.values()}
-    names = {c['method'] for c in cells.values()}
-    counts = [f"{sum(c['status'] == s for c in cells.values())} {s}"
-              for s in STATUSES]
-    return (f'{len(folders)} folders x {len(names)} methods = {len(cells)} '
-            'cells: ' + ', '.join(counts))
-
-
-def markdown(cells: Dict[str, Dict]) -> str:
-    """The table of the recorded cells (a numbered note per message) and
-    the crashes' exception lines."""
-    from mmera.analysis.pair_probe import markdown as probe_markdown
-    order = [m for m in methods() if any(c['method'] == m
-                                         for c in cells.values())]
-    rows = []
-    for folder in sorted({c['folder'] for c in cells.values()}):
-        teacher, student = folder_pair(folder)
-        pair = osp.basename(teacher)[:-3] + (
-            '' if teacher == student else ' -> ' + osp.basename(student)[:-3])
-        row = dict(pair=f'{folder}: {pair}')
-        for method in order:
-            cell = cells.get(cell_key(folder, method))
-            row[method] = 'not run' if cell is None else (
-                cell['status'] if cell['status'] == 'trains' else
-                f"{cell['status']}: {_short(cell['message'])}")
-        rows.append(row)
-    return probe_markdown(rows, order)
-
-
-def _short(message: str, limit: int = 400) -> str:
-    """A message as the page shows it: its first ``limit`` characters (the
-    whole one stays in the JSON)."""
-    return message if len(message) <= limit else message[:limit] + ' [...]'
-
-
-def render_doc(cells: Dict[str, Dict], path: str = DOC) -> str:
-    """Writes the page of the sweep: what it takes and leaves, the summary
-    and the table; returns its text."""
-    lines = [
-        '# The mmdet zoo sweep', '',
-        'Every mmera method on one teacher -> student pair of each mmdet '
-        '3.x zoo folder: two sizes of one family where the folder has '
-        'them, else a config paired with itself. Each cell builds the '
-        'model with random weights (`Pretrained` inits stripped: nothing '
-        'downloads) and trains one step on two random images: **trains**, '
-        "**refused** (the method's message), **unavailable** (the config "
-        'cannot be loaded here, e.g. an mmpretrain backbone without '
-        'torchvision) or **crashes** (a bug; the traceback is in '
-        '`docs/results/zoo_sweep.json`).', '',
-        '    python -m benchmarks.zoo_sweep            # the cells not '
-        'recorded yet', '',
-        'For a pair of your own, `python tools/pair_report.py TEACHER '
-        'STUDENT` says the same per method, and measures what it pairs, '
-        'the parameters it adds and its training step\'s time and memory '
-        'on your machine.', '',
-        f'**{summary(cells)}**', '', markdown(cells), '',
-        '## The folders taken', '',
-        '| folder | teacher | student |', '|---|---|---|']
-    for folder in sorted(ZOO_PAIRS):
-        teacher, student = folder_pair(folder)
-        lines.append(f'| {folder} | {osp.basename(teacher)} | '
-                     f"{'(itself)' if student == teacher else osp.basename(student)} |")  # noqa: E501
-    lines += ['', 'Image side: 160 px, except ' + ', '.join(
-        f'{k}: {v} px' for k, v in sorted(PAIR_SIZES.items())) + '.', '',
-        '## The folders left out', '', '| folder | why |', '|---|---|']
-    lines += [f'| {k} | {v} |' for k, v in sorted(EXCLUDED.items())]
-    text = '\n'.join(lines) + '\n'
-    with open(path, 'w') as f:
-        f.write(text)
-    return text
-
-
 def main(argv: Optional[List[str]] = None) -> None:
     """Sweeps the cells asked and renders the page."""
     names = methods()
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--folders', nargs='+', choices=sorted(ZOO_PAIRS),
-                        default=sorted(ZOO_PAIRS))
+    folders = [*sorted(ZOO_PAIRS), *CROSS_PAIRS]
+    parser.add_argument('--folders', nargs='+', choices=folders,
+                        default=folders, help='zoo folders or cross pairs')
     parser.add_argument('--methods', nargs='+', choices=names, default=names)
     parser.add_argument('--fresh', action='store_true',
                         help='recompute recorded cells too')
@@ -241,6 +220,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parser.parse_args(argv)
     cells = load_cells(args.json) if args.render else sweep(
         args.folders, args.methods, args.json, args.fresh)
+    from benchmarks.zoo_support import render_doc, summary
     render_doc(cells, args.doc)
     print(summary(cells))
 

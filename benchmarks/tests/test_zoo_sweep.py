@@ -6,7 +6,7 @@ import os.path as osp
 
 from mmengine.utils import get_installed_path
 
-from benchmarks import zoo_sweep
+from benchmarks import zoo_support, zoo_sweep
 from benchmarks.zoo_folders import EXCLUDED, ZOO_PAIRS, folder_pair
 
 #: (folder, method) -> the category the sweep records
@@ -44,7 +44,19 @@ def test_a_sample_of_the_sweep(tmp_path, one_thread):
     again = []
     zoo_sweep.sweep(['detr'], ['RKD'], path, size=96, log=again.append)
     assert again == ['detr | RKD: refused (recorded)']
-    text = zoo_sweep.render_doc(cells, str(tmp_path / 'zoo.md'))
+    families = {c['family'] for c in cells.values()}
+    assert families == {zoo_sweep.FAMILIES[0], zoo_sweep.FAMILIES[1],
+                        zoo_sweep.FAMILIES[2]}
+    table = zoo_support.family_table(cells)
+    # retinanet and fcos are one-stage: head-init trains on the one
+    # probed, LD is refused on the other
+    assert table[2].startswith('| one-stage (dense head) (2) | ')
+    row = dict(zip(['family', *zoo_sweep.methods()],
+                   table[2].strip('| ').split(' | ')))
+    assert (row['head-init'], row['LD'], row['PKD']) == ('1/1', '0/1',
+                                                          '1/1')
+    assert row['ERA'] == '0/0'  # not probed here
+    text = zoo_support.render_doc(cells, str(tmp_path / 'zoo.md'))
     assert '4 folders x 4 methods = 5 cells: 3 trains, 2 refused, ' \
         '0 unavailable, 0 crashes' in text
     assert '| detr: detr_r101_8xb2-500e_coco -> detr_r50_8xb2-150e_coco |' \

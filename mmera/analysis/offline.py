@@ -8,6 +8,7 @@
   data loader yields them.
 """
 import os.path as osp
+import re
 from typing import Dict, List, Tuple
 
 import torch
@@ -15,16 +16,24 @@ from mmdet.structures import DetDataSample
 from mmdet.structures.mask import BitmapMasks
 from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData, PixelData
+from mmengine.utils import get_installed_path
 
 from mmera.models import load_model_config
 
 
 def resolve_config(config: str) -> str:
     """A config file or ``mmdet::`` path as it is; any other string is a
-    path in mmdet's zoo (``'retinanet/retinanet_r50_fpn_1x_coco.py'``)."""
+    path in mmdet's zoo (``'retinanet/retinanet_r50_fpn_1x_coco.py'``).
+
+    mmengine's ``mmdet::`` form takes only word characters, dots, dashes
+    and slashes, so a zoo path with others (``gn+ws/...``) resolves to the
+    installed file instead.
+    """
     if config.startswith('mmdet::') or osp.isfile(config):
         return config
-    return 'mmdet::' + config
+    if re.fullmatch(r'[\w./-]+', config):
+        return 'mmdet::' + config
+    return osp.join(get_installed_path('mmdet'), '.mim', 'configs', config)
 
 
 def strip_pretrained(cfg):

@@ -5,11 +5,10 @@ with random weights (``Pretrained`` inits stripped: nothing downloads) and
 trains one step on two random images; the answer is ``trains``, the
 message the method refuses the pair with, ``unavailable`` (a config that
 cannot be loaded here) or ``crashes`` (with its traceback: a bug).
-:data:`PAIRS` are mmdet's own COCO pairs; :func:`support_table` and
-:func:`markdown` make the table of them.
+:data:`PAIRS` are mmdet's own COCO pairs; :func:`markdown` makes a table of
+results with each message numbered once.
 """
 import re
-import time
 import traceback
 from typing import Dict, List, Tuple
 
@@ -193,20 +192,6 @@ def try_method(method: str, teacher: str, student: str,
     return label if label == 'trains' else f"{label}: {result['message']}"
 
 
-
-
-def support_table(pairs: List[str], methods: List[str]) -> List[Dict]:
-    """One row per pair: ``pair`` and each method's result, and seconds."""
-    rows = []
-    for pair in pairs:
-        teacher, student = PAIRS[pair]
-        row = dict(pair=pair)
-        for method in methods:
-            start = time.perf_counter()
-            row[method] = try_method(method, teacher, student)
-            row[method + ' s'] = time.perf_counter() - start
-        rows.append(row)
-    return rows
 
 
 def markdown(rows: List[Dict], methods: List[str]) -> str:
