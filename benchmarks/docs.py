@@ -501,8 +501,12 @@ def generate(root: str = REPO_ROOT, records_dir: str = RECORDS_DIR
         out[rel] = (text, render_metafile(text, measured))
     # the zoo sweep's page, from its cells
     page = osp.relpath(ZOO_DOC, REPO_ROOT)
-    with open(osp.join(root, page)) as f:
-        out[page] = (f.read(), doc_text(load_cells()))
+    if osp.isdir(osp.join(root, osp.dirname(page))):
+        old = ''
+        if osp.isfile(osp.join(root, page)):
+            with open(osp.join(root, page)) as f:
+                old = f.read()
+        out[page] = (old, doc_text(load_cells()))
     return out
 
 

@@ -6,6 +6,7 @@ docs`` writes them (the README's and ``docs/support.md``'s block
 ``zoo-support``, and the page).
 """
 import os.path as osp
+import textwrap
 from typing import Dict, List
 
 from benchmarks.zoo_folders import (
@@ -116,11 +117,12 @@ def support_block(path: str = RESULTS) -> List[str]:
     short, the folders that cannot load here and the cross pairs."""
     cells = load_cells(path)
     lost = unavailable_folders(cells)
-    return [f'{summary(cells)}; per student family, the folders where a '
-            'method trains out of those whose configs load here:', '',
-            *family_table(cells), '',
-            'Not loadable here: ' + (', '.join(lost) or 'none') + '. '
-            'Across families or backbones:', '', *cross_table(cells)]
+    head = (f'{summary(cells)}; per student family, the folders where a '
+            'method trains out of those whose configs load here:')
+    tail = ('Not loadable here: ' + (', '.join(lost) or 'none') + '. '
+            'Across families or backbones:')
+    return [*textwrap.wrap(head, 100), '', *family_table(cells), '',
+            *textwrap.wrap(tail, 100), '', *cross_table(cells)]
 
 
 def render_doc(cells: Dict[str, Dict], path: str = DOC) -> str:
