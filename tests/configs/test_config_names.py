@@ -167,10 +167,10 @@ CONVNEXT_ARCHS = {'tiny': 't', 'small': 's', 'base': 'b', 'large': 'l',
 
 def _backbone_tokens(backbone: dict) -> tuple:
     """The name tokens of a backbone: ``r18w16`` (ResNet-18, base width
-    16), ``r50``, ``mnv2``, ``swint`` (Swin-T), ``convnextb`` (mmpretrain's
-    ConvNeXt-B); CSPNeXt: ``cspnextw16`` (stem width 16, i.e. widen 0.25)
-    and, at the factors of one of mmdet's RTMDet sizes, that size's name
-    (``tiny``, ``s``, ``m``, ``l``, ``x``) too."""
+    16), ``r50``, ``mnv2``, ``d53`` (Darknet-53), ``swint`` (Swin-T),
+    ``convnextb`` (mmpretrain's ConvNeXt-B); CSPNeXt: ``cspnextw16`` (stem
+    width 16, i.e. widen 0.25) and, at the factors of one of mmdet's RTMDet
+    sizes, that size's name (``tiny``, ``s``, ``m``, ``l``, ``x``) too."""
     kind = backbone['type'].split('.')[-1]
     if kind == 'ResNet':
         width = backbone.get('base_channels', 64)
@@ -186,6 +186,8 @@ def _backbone_tokens(backbone: dict) -> tuple:
     if kind == 'ConvNeXt' and isinstance(backbone.get('arch', 'tiny'), str):
         arch = backbone.get('arch', 'tiny')  # mmpretrain's: 'base' or 'b'
         return (f'convnext{CONVNEXT_ARCHS.get(arch, arch)}', )
+    if kind == 'Darknet':  # YOLOv3's
+        return (f'd{backbone.get("depth", 53)}', )
     if kind == 'CSPNeXt' and backbone.get('arch', 'P5') == 'P5':
         deepen = float(backbone.get('deepen_factor', 1.0))
         widen = float(backbone.get('widen_factor', 1.0))
@@ -287,7 +289,11 @@ def _check_name_against_config(rel: str, cfg: Config) -> None:
         assert loop['max_epochs'] == 12 * int(schedule[:-1]), (rel, loop)
     elif schedule.endswith('e'):  # epochs, as mmdet's RTMDet configs
         assert loop['type'].endswith('EpochBasedTrainLoop'), (rel, loop)
-        assert loop['max_epochs'] == int(schedule[:-1]), (rel, loop)
+        # mmdet names a repeated dataset's schedule in passes over the
+        # data (YOLOv3 MobileNetV2: 30 epochs of 10 repeats is "300e")
+        repeats = cfg.train_dataloader['dataset'].get('times', 1)
+        assert loop['max_epochs'] * repeats == int(schedule[:-1]), (
+            rel, loop, repeats)
     else:
         assert loop['type'].endswith('IterBasedTrainLoop'), (rel, loop)
         assert loop['max_iters'] == int(schedule[:-2]), (rel, loop)
