@@ -25,6 +25,7 @@ from torch import nn
 
 from .baselines import head_module
 from .flops import count_params, detector_flops
+from .inference_cost import era_mode_costs
 from .offline import batch_needs, offline_model, resolve_config, train_data
 from .pair_probe import METHODS, build_method
 from .step_memory import call_peak_bytes, resident_bytes, step_peak_bytes
@@ -179,7 +180,7 @@ def measure_pair(teacher: str, student: str,
     result['teacher'] = _teacher_forward_cost(frozen, data, steps, device)
     del frozen
     result['methods'] = [
-        _measure_method(m, teacher, student, data, steps, device)
+        _measure_method(m, teacher, student, data, steps, device, size)
         for m in methods]
     # the student's step again, after the methods: the faster of the two
     # (the first steps of a process and a machine's load only slow it)
@@ -191,7 +192,7 @@ def measure_pair(teacher: str, student: str,
 
 
 def _measure_method(method: str, teacher: str, student: str, data: dict,
-                    steps: int, device: str) -> Dict:
+                    steps: int, device: str, size: int) -> Dict:
     row = dict(method=method, status='trains', message='')
     try:
         model = build_method(method, teacher, student).to(device)
@@ -203,6 +204,8 @@ def _measure_method(method: str, teacher: str, student: str, data: dict,
                added_params=added_params(model))
     try:
         row.update(_step_cost(model, data, steps, device))
+        if method == 'ERA':  # what its inference modes cost
+            row['modes'] = era_mode_costs(model, size, steps)
     except Exception as err:  # noqa: BLE001 (reported, not raised)
         return dict(row, status='crashes',
                     message=f'{type(err).__name__}: {err}')
@@ -239,10 +242,6 @@ def format_report(result: Dict, teacher: str, student: str) -> str:
             f"{dep['gflops']:.3g} GFLOPs" if dep['gflops'] is not None else
             f"GFLOPs not counted ({dep.get('flops_error')})") +
         f" at {result['size']}x{result['size']}."]
-    if any(row['method'] == 'ERA' for row in result['methods']):
-        lines.append("  ERA's T and ST inference modes also run MBRNet and "
-                     "the teacher's head(s): they cost more than that; its "
-                     'S mode is the student.')
     lines.append('')
     for row in result['methods']:
         lines.append(f"{row['method']}: {row['status']}")
@@ -257,6 +256,13 @@ def format_report(result: Dict, teacher: str, student: str) -> str:
             f"  peak memory {_mb(row['bytes'])} = "
             f"{row['bytes'] / stu['bytes']:.2f} x student, "
             f"{row['bytes'] / floor['bytes']:.2f} x floor"]
+        if row.get('modes'):
+            lines.append('  inference (one image; T and ST need mmera, '
+                         'the exported student is S): ' + '; '.join(
+                             f"{m} {c['gflops']:.3g} GFLOPs "
+                             f"({c['gflops_ratio']:.2f} x S), "
+                             f"{c['ms']:.0f} ms ({c['ms_ratio']:.2f} x S)"
+                             for m, c in row['modes'].items()))
     return '\n'.join(lines)
 
 

@@ -22,7 +22,6 @@ def test_report_of_a_tiny_pair(capsys, one_thread):
     assert "Floor: " in out and "the frozen teacher's forward" in out
     assert re.search(r'Deployed model .*: [\d.]+ M params, [\d.e-]+ GFLOPs '
                      r'at 64x64', out)
-    assert "ERA's T and ST inference modes" not in out  # said with ERA
     pkd = out[out.index('PKD: trains'):out.index('LD: ')]
     assert 'pairs: neck strides [8, 16, 32, 64, 128]' in pkd
     assert 'adds 0 trainable parameters' in pkd
@@ -34,6 +33,19 @@ def test_report_of_a_tiny_pair(capsys, one_thread):
     assert 'RetinaHead' in ld and 'x floor' not in ld
     head = out[out.index('head-init: trains'):]
     assert "the teacher's bbox_head weights start the student's" in head
+
+
+def test_era_reports_what_its_inference_modes_cost(capsys, one_thread):
+    main([TEACHER, STUDENT, '--img-size', '64', '--steps', '1',
+          '--methods', 'ERA'])
+    era = capsys.readouterr().out.split('ERA: trains')[1]
+    line = era[era.index('inference (one image'):].splitlines()[0]
+    assert 'T and ST need mmera, the exported student is S' in line
+    got = {m: (float(g), float(r)) for m, g, r in re.findall(
+        r'(ST|S|T) ([\d.e-]+) GFLOPs \(([\d.]+) x S\)', line)}
+    assert set(got) == {'S', 'T', 'ST'} and got['S'][1] == 1.0
+    # ST runs both heads on the student's features, T the teacher's only
+    assert got['ST'][0] > got['T'][0] and got['ST'][0] > got['S'][0]
 
 
 def test_input_size_is_the_test_resize():
