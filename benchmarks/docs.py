@@ -26,9 +26,10 @@ Block names: ``results-summary`` (the README's one table),
 ``results-full`` (every suite, ``docs/results/results.md``),
 ``results-<dir>`` (the recorded runs of the configs in ``configs/<dir>/``),
 ``cost-steps`` (the timed train steps), ``teacher-curves`` (the shipped
-teachers' validation curves) and ``zoo-support`` (the support matrix, from
-the zoo sweep's cells, ``docs/results/zoo_sweep.json``, which also give the
-page ``docs/zoo_sweep.md``).
+teachers' validation curves), ``era-modes`` (ERA's S / T / ST mAP and
+their cost, :mod:`benchmarks.inference_cost`) and ``zoo-support`` (the
+support matrix, from the zoo sweep's cells, ``docs/results/zoo_sweep.json``,
+which also give the page ``docs/zoo_sweep.md``).
 """
 import argparse
 import glob
@@ -41,6 +42,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from mmera.utils.atomic_files import write_text_atomic
 
+from .inference_cost import modes_block
 from .paths import REPO_ROOT
 from .results_plots import plot_files
 from .results_table import ERA, LABELS, suite_markdown, summarize_suite
@@ -335,7 +337,8 @@ def block_text(name: str, results: Results, steps: Dict) -> List[str]:
     makers: Dict[str, Callable[..., List[str]]] = {
         'results-summary': summary_block, 'results-full': full_block,
         'cost-steps': cost_block, 'teacher-curves': teachers_block,
-        'zoo-support': lambda *_: support_block()}
+        'zoo-support': lambda *_: support_block(),
+        'era-modes': lambda *_: modes_block()}
     if name in makers:
         return makers[name](results, steps)
     if name.startswith('results-') and osp.isdir(

@@ -55,20 +55,24 @@ def _modes_of(model: nn.Module) -> List[str]:
     return modes
 
 
-def _predict_ms(model: nn.Module, x: Tensor, repeats: int) -> float:
-    """Median wall time of ``model.predict`` on ``x`` (one image)."""
+def _predict_ms(model: nn.Module, x: Tensor, modes: List[str],
+                alpha: float, repeats: int) -> Dict[str, float]:
+    """Median wall time of ``model.predict`` on ``x`` (one image) in each
+    mode, the modes taking turns (a machine's load drifts alike on all)."""
     size = x.shape[-1]
     sample = DetDataSample(metainfo=dict(
         img_shape=(size, size), ori_shape=(size, size),
         scale_factor=(1.0, 1.0), pad_shape=(size, size),
         batch_input_shape=(size, size)))
-    times = []
+    times: Dict[str, List[float]] = {m: [] for m in modes}
     for i in range(repeats + 1):
-        start = time.perf_counter()
-        model.predict(x, [sample.clone()])
-        if i:  # the first call warms up
-            times.append(1e3 * (time.perf_counter() - start))
-    return statistics.median(times)
+        for mode in modes:
+            model.set_inference_mode(mode, alpha)
+            start = time.perf_counter()
+            model.predict(x, [sample.clone()])
+            if i:  # the first round warms up
+                times[mode].append(1e3 * (time.perf_counter() - start))
+    return {m: statistics.median(t) for m, t in times.items()}
 
 
 @torch.no_grad()
@@ -80,7 +84,8 @@ def era_mode_costs(model: nn.Module, size: int, repeats: int = 5,
     Args:
         model: A built :class:`~mmera.models.era.ERADistiller`.
         size: The side of the square test image.
-        repeats: Timed ``predict`` calls per mode (after one untimed).
+        repeats: Timed ``predict`` calls per mode (after one untimed
+            round), the modes taking turns.
         modes: The modes to measure (default: all the pair can run).
 
     Returns:
@@ -96,12 +101,12 @@ def era_mode_costs(model: nn.Module, size: int, repeats: int = 5,
                                       model),
              'ST': lambda: count_flops(lambda t: _st_forward(model, t),
                                        (x, ), model)}
-    out: Dict[str, Dict[str, float]] = {}
+    modes = modes or _modes_of(model)
     try:
-        for mode in modes or _modes_of(model):
-            model.set_inference_mode(mode, saved[1])
-            out[mode] = dict(gflops=flops[mode]() / 1e9,
-                             ms=_predict_ms(model, x, repeats))
+        out = {mode: dict(gflops=flops[mode]() / 1e9) for mode in modes}
+        for mode, ms in _predict_ms(model, x, modes, saved[1],
+                                    repeats).items():
+            out[mode]['ms'] = ms
     finally:
         model.set_inference_mode(*saved)
         model.train(was_training)
