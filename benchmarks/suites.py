@@ -188,12 +188,13 @@ SUITES.update({
 })
 #: The comparison at a plateau-length schedule: every arm on the plain
 #: student's schedule of that length (configs named ``*_<n>it_synthetic``),
-#: the student at twice the length as the compute control. Every option of
-#: these configs' distillers is stated (``PINNED_SUITES``), so their records
+#: the student at twice the length as the compute control, the teacher
+#: trained as long as that control. Every option of these configs'
+#: distillers is stated (``PINNED_SUITES``), so their records
 #: keep their meaning when a default changes.
 _AT_8000 = '{}_retinanet_r34w32-r18w16_fpn_8000it_synthetic.py'
 SUITES['synthetic-retinanet-8000it'] = Suite(
-    'synthetic', 'retinanet',
+    'synthetic', 'retinanet-16000it',
     'configs/tiny/retinanet_r18w16_fpn_8000it_synthetic.py', {
         'student-16000it': 'configs/tiny/retinanet_r18w16_fpn_16000it_'
         'synthetic.py',

@@ -92,6 +92,10 @@ DETECTOR_TEACHERS: Dict[str, Dict[str, str]] = {
     'fasterrcnn': {
         'synthetic': 'configs/tiny/fasterrcnn_r34w32_fpn_500it_synthetic.py'
     },
+    # the RetinaNet teacher trained as long as the longest plateau student
+    'retinanet-16000it': {
+        'synthetic': 'configs/tiny/retinanet_r34w32_fpn_16000it_synthetic.py'
+    },
 }
 
 
