@@ -138,7 +138,7 @@ ZOO_PAIRS: Dict[str, Union[str, Tuple[str, str]]] = {
 #: folder -> image side, where the default one does not fit the detector
 #: (SSD's fixed anchor grid, CornerNet's hourglass)
 PAIR_SIZES: Dict[str, int] = {'ssd': 512, 'centripetalnet': 256,
-                              'cornernet': 256}
+                              'cornernet': 256, 'ddod': 320}
 
 _DATASET = ('the same detectors as the COCO folders, configured for another '
             'data set ({})')

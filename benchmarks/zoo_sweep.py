@@ -5,7 +5,10 @@ Each (folder, method) cell is built and trained one step on two random
 images by :func:`mmera.analysis.pair_probe.probe`: ``trains``, ``refused``
 (the method's message), ``unavailable`` (a config that cannot be loaded
 here, e.g. an mmpretrain backbone without torchvision) or ``crashes`` (the
-traceback is kept). Cells are written to :data:`RESULTS` as they finish;
+traceback is kept; so is a cell that kills its process, e.g. a
+segmentation fault in a compiled op: each folder's cells run in a child
+process, and a new child goes on with the rest). Cells are written to
+:data:`RESULTS` as they finish;
 a cell whose pair, method, image size and model configs are unchanged (the
 same hash) is reused, so an interrupted sweep resumes. :data:`DOC` is
 rendered from that file (the folders taken, the ones left and why, the
@@ -21,8 +24,12 @@ import hashlib
 import json
 import os
 import os.path as osp
+import signal
+import subprocess
+import sys
+import tempfile
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional
 
 from benchmarks.paths import repo_path
 from benchmarks.zoo_folders import (
@@ -150,31 +157,79 @@ def portable(text: str) -> str:
                                                          '<repo>/')
 
 
-def run_cell(folder: str, method: str, size: int, hash_: str) -> Dict:
-    """Probes one cell and returns its record."""
+#: the marker of a cell's record in a child's output
+CELL_MARK = 'ZOO_CELL '
+
+
+def probe_cell(folder: str, method: str, size: int) -> Dict:
+    """Probes one cell here: ``method``, ``seconds`` and the probe's
+    ``status``, ``message`` and ``traceback`` (paths made portable)."""
     from mmera.analysis.pair_probe import probe
     teacher, student = folder_pair(folder)
     start = time.perf_counter()
     result = {k: portable(v) for k, v in probe(method, teacher, student,
                                                size).items()}
-    return dict(folder=folder, method=method, teacher=teacher,
-                student=student, size=size, hash=hash_,
-                seconds=round(time.perf_counter() - start, 1), **result)
+    return dict(method=method, seconds=round(time.perf_counter() - start,
+                                              1), **result)
+
+
+def child_cmd(folder: str, method_names: List[str], size: int) -> List[str]:
+    """The command of a child that probes ``folder``'s cells in turn."""
+    return [sys.executable, '-m', 'benchmarks.zoo_sweep', '--child', folder,
+            '--size', str(size), '--methods', *method_names]
+
+
+def probe_folder(folder: str, method_names: List[str], size: int,
+                 isolate: bool = True) -> Iterator[Dict]:
+    """Yields each cell's probe (:func:`probe_cell`) as it finishes.
+
+    With ``isolate``, the cells run in a child process, so a cell that
+    kills its process (a segmentation fault in a compiled op, the memory
+    killer) is recorded as ``crashes`` with the signal and the child's last
+    output, and the folder's other cells run in a new child.
+    """
+    if not isolate:
+        for method in method_names:
+            yield probe_cell(folder, method, size)
+        return
+    todo = list(method_names)
+    while todo:
+        with tempfile.TemporaryFile('w+') as err:
+            proc = subprocess.Popen(child_cmd(folder, todo, size),
+                                    stdout=subprocess.PIPE, stderr=err,
+                                    text=True, cwd=repo_path(''))
+            for line in proc.stdout:
+                if line.startswith(CELL_MARK):
+                    cell = json.loads(line[len(CELL_MARK):])
+                    todo.remove(cell['method'])
+                    yield cell
+            code = proc.wait()
+            if not todo:
+                return
+            err.seek(0)
+            died = (f'signal {signal.Signals(-code).name}' if code < 0 else
+                    f'exit code {code}')
+            yield dict(method=todo.pop(0), seconds=None, status='crashes',
+                       message=f'the process died in this cell ({died})',
+                       traceback=portable(err.read()[-3000:]))
 
 
 def sweep(folders: List[str], method_names: List[str], path: str = RESULTS,
           fresh: bool = False, size: Optional[int] = None,
-          log: Callable[[str], None] = print) -> Dict[str, Dict]:
+          log: Callable[[str], None] = print,
+          isolate: bool = True) -> Dict[str, Dict]:
     """Runs the cells not recorded yet (every cell with ``fresh``), saving
     after each one.
 
     Args:
-        folders: Keys of :data:`ZOO_PAIRS`.
+        folders: Keys of :data:`ZOO_PAIRS` or :data:`CROSS_PAIRS`.
         method_names: Keys of ``pair_probe.METHODS``.
         path: The JSON file of the cells.
         fresh: Recompute recorded cells too.
         size: The image side (default: :data:`PAIR_SIZES` or :data:`SIZE`).
         log: Called with one line per cell.
+        isolate: Each folder's cells in a child process
+            (:func:`probe_folder`).
 
     Returns:
         dict: Every recorded cell by key (those of other folders too).
@@ -184,22 +239,29 @@ def sweep(folders: List[str], method_names: List[str], path: str = RESULTS,
         config_hash = pair_hash(folder)
         family = detector_family(folder_pair(folder)[1])
         side = size or PAIR_SIZES.get(folder, SIZE)
+        hashes = {m: cell_hash(config_hash, m, side) for m in method_names}
+        todo = []
         for method in method_names:
-            key, hash_ = cell_key(folder, method), cell_hash(
-                config_hash, method, side)
-            old = cells.get(key)
-            if old is not None and old['hash'] == hash_ and not fresh:
+            old = cells.get(cell_key(folder, method))
+            if old is not None and old['hash'] == hashes[method] and \
+                    not fresh:
                 if old.get('family') != family:  # a pure function of it
                     old['family'] = family
                     save_cells(cells, path)
-                log(f'{key}: {old["status"]} (recorded)')
-                continue
-            cells[key] = dict(run_cell(folder, method, side, hash_),
-                              family=family)
+                log(f'{cell_key(folder, method)}: {old["status"]} '
+                    '(recorded)')
+            else:
+                todo.append(method)
+        teacher, student = folder_pair(folder)
+        for probed in probe_folder(folder, todo, side, isolate):
+            key = cell_key(folder, probed['method'])
+            cells[key] = dict(folder=folder, teacher=teacher,
+                              student=student, size=side,
+                              hash=hashes[probed['method']], family=family,
+                              **probed)
             save_cells(cells, path)
-            cell = cells[key]
-            log(f'{key}: {cell["status"]} {cell["message"][:100]} '
-                f'({cell["seconds"]} s)')
+            log(f'{key}: {probed["status"]} {probed["message"][:100]} '
+                f'({probed["seconds"]} s)')
     return cells
 
 
@@ -217,7 +279,15 @@ def main(argv: Optional[List[str]] = None) -> None:
                         help='only render the page from the JSON')
     parser.add_argument('--json', default=RESULTS, help='the cells file')
     parser.add_argument('--doc', default=DOC, help='the page to render')
+    parser.add_argument('--child', metavar='FOLDER', choices=folders,
+                        help=argparse.SUPPRESS)  # probe_folder's child
+    parser.add_argument('--size', type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:  # print each cell's probe as it finishes
+        for method in args.methods:
+            print(CELL_MARK + json.dumps(probe_cell(args.child, method,
+                                                    args.size)), flush=True)
+        return
     cells = load_cells(args.json) if args.render else sweep(
         args.folders, args.methods, args.json, args.fresh)
     from benchmarks.zoo_support import render_doc, summary

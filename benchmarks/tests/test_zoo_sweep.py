@@ -3,6 +3,7 @@
 cell is reused, and the page renders from the records."""
 import os
 import os.path as osp
+import sys
 
 from mmengine.utils import get_installed_path
 
@@ -34,7 +35,9 @@ def test_the_folders_cover_the_zoo_and_their_configs_exist():
 def test_a_sample_of_the_sweep(tmp_path, one_thread):
     path, lines = str(tmp_path / 'cells.json'), []
     for (folder, method), expected in SAMPLE.items():
-        zoo_sweep.sweep([folder], [method], path, size=96, log=lines.append)
+        # one folder through its child process, as the command runs them
+        zoo_sweep.sweep([folder], [method], path, size=96, log=lines.append,
+                        isolate=(folder, method) == ('retinanet', 'LD'))
     cells = zoo_sweep.load_cells(path)
     got = {(c['folder'], c['method']): c['status'] for c in cells.values()}
     assert got == SAMPLE, {k: cells[zoo_sweep.cell_key(*k)]['message']
@@ -43,7 +46,8 @@ def test_a_sample_of_the_sweep(tmp_path, one_thread):
     assert 'ChannelMapper' in detr['message'] and detr['traceback'] == ''
     # recorded cells of the same hash are reused, not run again
     again = []
-    zoo_sweep.sweep(['detr'], ['RKD'], path, size=96, log=again.append)
+    zoo_sweep.sweep(['detr'], ['RKD'], path, size=96, log=again.append,
+                    isolate=False)
     assert again == ['detr | RKD: refused (recorded)']
     families = {c['family'] for c in cells.values()}
     assert families == set(zoo_sweep.FAMILIES)  # one cell per family
@@ -62,3 +66,30 @@ def test_a_sample_of_the_sweep(tmp_path, one_thread):
     assert '| detr: detr_r101_8xb2-500e_coco -> detr_r50_8xb2-150e_coco |' \
         in text
     assert '| soft_teacher | semi-supervised' in text
+
+
+def test_a_cell_that_kills_its_process_is_recorded(tmp_path, monkeypatch):
+    """The child probes PKD, then dies of a segmentation fault in RKD: RKD
+    is recorded as crashed with the signal, LD runs in a new child."""
+    script = tmp_path / 'child.py'
+    script.write_text(
+        'import json, os, signal, sys\n'
+        'methods = sys.argv[1:]\n'
+        'for m in methods:\n'
+        '    if m == "RKD":\n'
+        '        print("about to fail", file=sys.stderr, flush=True)\n'
+        '        os.kill(os.getpid(), signal.SIGSEGV)\n'
+        f'    print({zoo_sweep.CELL_MARK!r} + json.dumps(dict(method=m, '
+        'seconds=0.1, status="trains", message="", traceback="")), '
+        'flush=True)\n')
+    monkeypatch.setattr(zoo_sweep, 'child_cmd', lambda folder, names, size: [
+        sys.executable, str(script), *names])
+    path = str(tmp_path / 'cells.json')
+    zoo_sweep.sweep(['fcos'], ['PKD', 'RKD', 'LD'], path, size=96,
+                    log=lambda line: None)
+    cells = zoo_sweep.load_cells(path)
+    status = {c['method']: c['status'] for c in cells.values()}
+    assert status == {'PKD': 'trains', 'RKD': 'crashes', 'LD': 'trains'}
+    rkd = cells[zoo_sweep.cell_key('fcos', 'RKD')]
+    assert rkd['message'] == 'the process died in this cell (signal SIGSEGV)'
+    assert 'about to fail' in rkd['traceback']

@@ -18,6 +18,9 @@ from .detector_losses import detector_kind
 #: Side of the blank image of the dry run: a multiple of every stride up to
 #: 256 that detectors use, small enough to cost little on any backbone.
 DRY_RUN_SIZE = 256
+#: The side tried when a detector cannot run at :data:`DRY_RUN_SIZE` (SSD512
+#: shrinks its last maps below its kernels there).
+LARGE_DRY_RUN_SIZE = 512
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,8 @@ def dry_run_shapes(module: nn.Module,
 
 def neck_layout(detector: nn.Module, size: int = DRY_RUN_SIZE) -> NeckLayout:
     """Strides and channels of ``detector.extract_feat`` from a dry run
-    (:func:`dry_run_shapes`).
+    (:func:`dry_run_shapes`); a detector that cannot run at ``size`` is run
+    again at :data:`LARGE_DRY_RUN_SIZE`.
 
     Args:
         detector: An mmdet detector with ``extract_feat``.
@@ -77,7 +81,13 @@ def neck_layout(detector: nn.Module, size: int = DRY_RUN_SIZE) -> NeckLayout:
     Returns:
         NeckLayout: One stride and channel count per returned map.
     """
-    shapes = dry_run_shapes(detector, detector.extract_feat, size)
+    try:
+        shapes = dry_run_shapes(detector, detector.extract_feat, size)
+    except ValueError:
+        if size >= LARGE_DRY_RUN_SIZE:
+            raise
+        size = LARGE_DRY_RUN_SIZE
+        shapes = dry_run_shapes(detector, detector.extract_feat, size)
     # Padding rounds sizes up: size / ceil(size / s) == s for s | size.
     strides = tuple(int(round(size / height)) for _, height, _ in shapes)
     neck = getattr(detector, 'neck', None)

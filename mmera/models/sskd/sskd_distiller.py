@@ -76,6 +76,16 @@ class SSKDDistiller(BaseDistiller):
         groups = backbone_stage_groups(self.student.backbone)
         s_shapes = dry_run_shapes(self.student.backbone, size=probe_size)
         t_shapes = dry_run_shapes(self.teacher.backbone, size=probe_size)
+        if len(s_shapes) != len(groups):
+            # e.g. DetectoRS's backbone also returns its input image
+            # (output_img=True) for the recursive feature pyramid
+            raise ValueError(
+                f'SSKDDistiller: the student backbone '
+                f'{type(self.student.backbone).__name__} returns '
+                f'{len(s_shapes)} maps for its {len(groups)} output stages, '
+                'so its outputs cannot be matched to the stages trained '
+                'one phase each. Use FitNet, PKD or ERA, which distil the '
+                'neck\'s outputs.')
         # What the student's own config freezes (frozen_stages, BN
         # requires_grad=False) stays frozen in every phase.
         trainable = [n for n, p in self.named_parameters() if p.requires_grad]
