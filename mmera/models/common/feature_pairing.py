@@ -83,11 +83,15 @@ def neck_layout(detector: nn.Module, size: int = DRY_RUN_SIZE) -> NeckLayout:
     """
     try:
         shapes = dry_run_shapes(detector, detector.extract_feat, size)
-    except ValueError:
+    except ValueError as first:
         if size >= LARGE_DRY_RUN_SIZE:
             raise
+        try:
+            shapes = dry_run_shapes(detector, detector.extract_feat,
+                                    LARGE_DRY_RUN_SIZE)
+        except ValueError:
+            raise first  # the same cause: name the usual size
         size = LARGE_DRY_RUN_SIZE
-        shapes = dry_run_shapes(detector, detector.extract_feat, size)
     # Padding rounds sizes up: size / ceil(size / s) == s for s | size.
     strides = tuple(int(round(size / height)) for _, height, _ in shapes)
     neck = getattr(detector, 'neck', None)
