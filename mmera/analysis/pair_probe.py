@@ -137,6 +137,7 @@ def probe(method: str, teacher: str, student: str,
         ``trains``) and ``traceback`` (for ``crashes``).
     """
     stage = 'build'
+    torch.manual_seed(0)  # the same random weights on every run
     try:
         model = build_method(method, teacher, student)
         stage = 'train'
@@ -147,6 +148,12 @@ def probe(method: str, teacher: str, student: str,
         missing = _missing_here(err)
         if missing:
             return dict(status='unavailable', message=missing, traceback='')
+        if isinstance(err, FloatingPointError) and not _student_is_finite(
+                teacher, student, size):
+            return dict(status='unavailable', traceback='', message=(
+                "the student's own loss is not finite with random weights "
+                'on the random images, without any distillation, so the '
+                f'probe cannot tell ({type(err).__name__}: {err})'))
         if isinstance(err, ValueError) and stage == 'build':
             return dict(status='refused', message=str(err), traceback='')
         return _crash(err)
@@ -176,6 +183,21 @@ def _missing_here(err: BaseException) -> str:
                     f'installed: {package[2]}.')
         err = err.__cause__
     return ''
+
+
+def _student_is_finite(teacher: str, student: str, size: int) -> bool:
+    """Whether the plain student's loss is finite in :func:`train_once`
+    (random weights make some detectors' losses overflow: SSD's VGG)."""
+    init_default_scope('mmdet')
+    torch.manual_seed(0)
+    model = revert_sync_batchnorm(MODELS.build(offline_model(student)))
+    model.batch_needs = batch_needs(offline_model(student),
+                                    offline_model(teacher))
+    try:
+        train_once(model, size)
+    except FloatingPointError:
+        return False
+    return True
 
 
 def _crash(err: Exception) -> Dict[str, str]:

@@ -109,3 +109,17 @@ def test_refusals_name_both_necks():
     with pytest.raises(ValueError, match=r"student's neck \(HRFPN\) returns "
                        r'maps of different widths \[64, 128\]'):
         pair_by_stride(mixed, _layout([8, 16]), 'M').channels('M')
+
+
+def test_ssd_levels_are_read_at_512_or_refused_when_ambiguous():
+    """SSD512 cannot run at the usual 256 px dry run (its last maps shrink
+    below their kernels): its strides are read at 512 px. SSD300's last
+    levels do not divide any image evenly: refused, not paired wrongly."""
+    from mmera.analysis.offline import offline_model
+    from mmera.models.common.feature_pairing import neck_layout
+    ssd512 = MODELS.build(offline_model('ssd/ssd512_coco.py'))
+    assert neck_layout(ssd512).strides == (8, 16, 32, 64, 128, 256, 512)
+    ssd300 = MODELS.build(offline_model('ssd/ssd300_coco.py'))
+    with pytest.raises(ValueError, match=r'\(SSDNeck\) .* strides are '
+                       'ambiguous'):
+        neck_layout(ssd300)

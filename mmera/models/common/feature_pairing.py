@@ -92,12 +92,23 @@ def neck_layout(detector: nn.Module, size: int = DRY_RUN_SIZE) -> NeckLayout:
         except ValueError:
             raise first  # the same cause: name the usual size
         size = LARGE_DRY_RUN_SIZE
-    # Padding rounds sizes up: size / ceil(size / s) == s for s | size.
-    strides = tuple(int(round(size / height)) for _, height, _ in shapes)
     neck = getattr(detector, 'neck', None)
-    return NeckLayout(
-        strides, tuple(c for c, _, _ in shapes),
-        type(neck).__name__ if neck is not None else 'no neck (backbone)')
+    name = type(neck).__name__ if neck is not None else 'no neck (backbone)'
+    heights = [height for _, height, _ in shapes]
+    if any(size % h for h in heights):
+        # Padding rounds sizes up: size / ceil(size / s) == s for s | size;
+        # a map that does not divide the image has no stride to pair by.
+        if size < LARGE_DRY_RUN_SIZE:
+            return neck_layout(detector, LARGE_DRY_RUN_SIZE)
+        raise ValueError(
+            f'the neck ({name}) of {type(detector).__name__} returns maps '
+            f'{heights} high on a {size}x{size} image: not all of them '
+            'divide the image (unpadded layers, as in SSD300\'s last '
+            'levels), so their strides are ambiguous and features cannot '
+            'be paired by stride. Use a detector whose levels divide the '
+            'image exactly (FPN-style necks, SSD512).')
+    return NeckLayout(tuple(size // h for h in heights),
+                      tuple(c for c, _, _ in shapes), name)
 
 
 def head_strides(head: nn.Module) -> Optional[Tuple[int, ...]]:
