@@ -25,7 +25,8 @@ A number without a record has no place in the documentation: record the run
 Block names: ``results-summary`` (the README's one table),
 ``results-full`` (every suite, ``docs/results/results.md``),
 ``results-<dir>`` (the recorded runs of the configs in ``configs/<dir>/``),
-``cost-steps`` (the timed train steps), ``teacher-curves`` (the shipped
+``cost-steps`` (the timed train steps), ``plateau`` (the plain students'
+plateau, :mod:`benchmarks.plateau`), ``teacher-curves`` (the shipped
 teachers' validation curves), ``era-modes`` (ERA's S / T / ST mAP and
 their cost, :mod:`benchmarks.inference_cost`) and ``zoo-support`` (the
 support matrix, from the zoo sweep's cells, ``docs/results/zoo_sweep.json``,
@@ -44,6 +45,7 @@ from mmera.utils.atomic_files import write_text_atomic
 
 from .inference_cost import modes_block
 from .paths import REPO_ROOT
+from .plateau import PLATEAU_SUITES, plateau_block
 from .results_plots import plot_files
 from .results_table import ERA, LABELS, suite_markdown, summarize_suite
 from .run_records import RECORDS_DIR
@@ -338,7 +340,9 @@ def block_text(name: str, results: Results, steps: Dict) -> List[str]:
         'results-summary': summary_block, 'results-full': full_block,
         'cost-steps': cost_block, 'teacher-curves': teachers_block,
         'zoo-support': lambda *_: support_block(),
-        'era-modes': lambda *_: modes_block()}
+        'era-modes': lambda *_: modes_block(),
+        'plateau': lambda results, _: plateau_block(results, {
+            s: teacher_record(s) for s in PLATEAU_SUITES})}
     if name in makers:
         return makers[name](results, steps)
     if name.startswith('results-') and osp.isdir(

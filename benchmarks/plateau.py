@@ -1,0 +1,99 @@
+"""The plain students' plateau, from the run records of the plateau suites.
+
+Each plateau suite (``synthetic-<detector>-plateau``) trains the plain
+student with one schedule shape at doubling lengths (its baseline and its
+``student-<n>it`` methods). The plateau is the shortest length whose double
+adds less than :data:`MIN_GAIN` val mAP (on the seeds both lengths have).
+:func:`plateau_block` is the documentation's ``plateau`` block: per suite,
+each length's val and report mAP, what doubling it added, and the gap to
+the suite's teacher (its recorded val mAP), then the plateau it finds.
+"""
+import re
+from typing import Dict, List, Optional, Tuple
+
+from .seed_stats import fmt_ms, mean_std, ok_runs
+from .suites import SUITES
+
+#: the val mAP a doubled schedule must add for the shorter one to be short
+MIN_GAIN = 0.01
+#: the suites of the block, with their titles
+PLATEAU_SUITES = {'synthetic-retinanet-plateau': 'RetinaNet R18 x1/4',
+                  'synthetic-gfl-plateau': 'GFL R18 x1/4'}
+
+Runs = Dict[int, dict]
+
+
+def lengths(suite: str, results: Dict[str, Dict[str, Runs]]
+            ) -> List[Tuple[int, Runs]]:
+    """``(iterations, seed -> run)`` of the suite's lengths, shortest
+    first (the iterations read from each config's name)."""
+    out = []
+    for method, config in SUITES[suite].configs().items():
+        its = int(re.search(r'_(\d+)it_', config).group(1))
+        out.append((its, results.get(suite, {}).get(method, {})))
+    return sorted(out, key=lambda x: x[0])
+
+
+def plateau_of(rows: List[Tuple[int, Runs]]) -> Optional[int]:
+    """The shortest length whose double adds less than :data:`MIN_GAIN`
+    val mAP (mean over the seeds both have), or None."""
+    by_len = dict(rows)
+    for its, runs in rows:
+        double = by_len.get(2 * its)
+        gain = _gain(runs, double or {})
+        if gain is not None and gain < MIN_GAIN:
+            return its
+    return None
+
+
+def _gain(short: Runs, long: Runs) -> Optional[float]:
+    short, long = ok_runs(short, 'val_mAP'), ok_runs(long, 'val_mAP')
+    seeds = sorted(set(short) & set(long))
+    if not seeds:
+        return None
+    return sum(long[s]['val_mAP'] - short[s]['val_mAP']
+               for s in seeds) / len(seeds)
+
+
+def plateau_block(results: Dict[str, Dict[str, Runs]],
+                  teachers: Dict[str, Tuple[str, dict]]) -> List[str]:
+    """The ``plateau`` block's lines.
+
+    Args:
+        results: ``suite -> method -> seed -> run`` (the run records).
+        teachers: ``suite -> (teacher config, its val metrics)``.
+    """
+    lines = []
+    for suite, title in PLATEAU_SUITES.items():
+        rows = lengths(suite, results)
+        config, metrics = teachers[suite]
+        t_map = metrics.get('mAP')
+        lines += [f'**{title}** (`{suite}`; teacher `{config}`, val mAP '
+                  + (f'{t_map:.3f}' if t_map is not None else '-') + '):',
+                  '', '| iterations | seeds | val mAP | report mAP | '
+                  'val mAP added by doubling | val mAP - teacher |',
+                  '| --- | --- | --- | --- | --- | --- |']
+        by_len = dict(rows)
+        for its, runs in rows:
+            val = mean_std([r['val_mAP'] for r in ok_runs(
+                runs, 'val_mAP').values()])
+            report = mean_std([r['mAP'] for r in ok_runs(runs).values()])
+            gain = _gain(by_len.get(its // 2, {}), runs)
+            gap = '-' if val is None or t_map is None else \
+                f'{val["mean"] - t_map:+.3f}'
+            lines.append(
+                f'| {its} | {len(ok_runs(runs, "val_mAP"))} | '
+                f'{fmt_ms(val, count=False)} | '
+                f'{fmt_ms(report, count=False)} | '
+                + ('-' if gain is None else f'{gain:+.3f}') + f' | {gap} |')
+        found = plateau_of(rows)
+        decided = [its for its, runs in rows
+                   if _gain(runs, by_len.get(2 * its, {})) is not None]
+        lines += ['', f'Plateau (doubling adds less than {MIN_GAIN} val '
+                  'mAP): ' + (
+                      f'{found} iterations.' if found else
+                      f'not reached by {max(decided)} iterations.' if decided
+                      else 'not decided yet (no length has its double '
+                      'recorded).'), '']
+    return lines[:-1]
+
