@@ -214,6 +214,23 @@ def probe_folder(folder: str, method_names: List[str], size: int,
                        traceback=portable(err.read()[-3000:]))
 
 
+def fill_families(cells: Dict[str, Dict], folders: List[str],
+                  known: Optional[Dict[str, str]] = None) -> bool:
+    """Sets the ``family`` of every recorded cell of ``folders`` (a pure
+    function of its student config: nothing is probed again); returns
+    whether a cell changed."""
+    changed = False
+    for folder in folders:
+        family = (known or {}).get(folder)
+        for cell in cells.values():
+            if cell['folder'] != folder:
+                continue
+            family = family or detector_family(folder_pair(folder)[1])
+            changed |= cell.get('family') != family
+            cell['family'] = family
+    return changed
+
+
 def sweep(folders: List[str], method_names: List[str], path: str = RESULTS,
           fresh: bool = False, size: Optional[int] = None,
           log: Callable[[str], None] = print,
@@ -245,13 +262,12 @@ def sweep(folders: List[str], method_names: List[str], path: str = RESULTS,
             old = cells.get(cell_key(folder, method))
             if old is not None and old['hash'] == hashes[method] and \
                     not fresh:
-                if old.get('family') != family:  # a pure function of it
-                    old['family'] = family
-                    save_cells(cells, path)
                 log(f'{cell_key(folder, method)}: {old["status"]} '
                     '(recorded)')
             else:
                 todo.append(method)
+        if fill_families(cells, [folder], {folder: family}):
+            save_cells(cells, path)
         teacher, student = folder_pair(folder)
         for probed in probe_folder(folder, todo, side, isolate):
             key = cell_key(folder, probed['method'])
@@ -288,8 +304,13 @@ def main(argv: Optional[List[str]] = None) -> None:
             print(CELL_MARK + json.dumps(probe_cell(args.child, method,
                                                     args.size)), flush=True)
         return
-    cells = load_cells(args.json) if args.render else sweep(
-        args.folders, args.methods, args.json, args.fresh)
+    if args.render:  # the recorded cells, their families filled in
+        cells = load_cells(args.json)
+        if fill_families(cells, sorted({c['folder']
+                                        for c in cells.values()})):
+            save_cells(cells, args.json)
+    else:
+        cells = sweep(args.folders, args.methods, args.json, args.fresh)
     from benchmarks.zoo_support import render_doc, summary
     render_doc(cells, args.doc)
     print(summary(cells))
