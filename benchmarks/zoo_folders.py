@@ -138,7 +138,10 @@ ZOO_PAIRS: Dict[str, Union[str, Tuple[str, str]]] = {
 #: folder -> image side, where the default one does not fit the detector
 #: (SSD's fixed anchor grid, CornerNet's hourglass)
 PAIR_SIZES: Dict[str, int] = {'ssd': 512, 'centripetalnet': 256,
-                              'cornernet': 256, 'ddod': 320}
+                              'cornernet': 256, 'ddod': 320,
+                              # 900 queries picked from the encoder's
+                              # tokens: fewer than that at 160 px
+                              'dino': 256, 'ddq': 256}
 
 _DATASET = ('the same detectors as the COCO folders, configured for another '
             'data set ({})')

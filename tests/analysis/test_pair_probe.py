@@ -99,3 +99,12 @@ def test_era_refuses_a_teacher_head_without_a_forward():
     assert 'CascadeRPNHead has no forward' in result
     assert 'twi_mode="none"' in result
     assert try_method('PKD', zoo, zoo, 96) == 'trains'
+
+
+def test_era_refuses_a_two_input_roi_box_head():
+    """Double-Head R-CNN's RoI head feeds its box head class and box
+    features apart; two-stage TWI feeds one set, so ERA refuses it."""
+    zoo = 'double_heads/dh-faster-rcnn_r50_fpn_1x_coco.py'
+    result = try_method('ERA', zoo, zoo, 96)
+    assert result.startswith('refused: two-stage TWI feeds')
+    assert 'DoubleConvFCBBoxHead takes 2 (x_cls, x_reg)' in result

@@ -25,6 +25,7 @@ Cascade R-CNN (a RoI head with one extractor and box head per stage):
   alike. The S-mode (the student alone) and T-mode work.
 """
 import copy
+import inspect
 from typing import List, Optional, Sequence, Tuple
 
 import torch
@@ -85,6 +86,19 @@ class TwoStageHeadReuse(nn.Module):
                 f'two-stage TWI needs an RPN + RoI-head teacher, got '
                 f'{type(teacher).__name__}.')
         roi = teacher.roi_head
+        box_head = _first_stage(roi.bbox_head)
+        inputs = [p for p in inspect.signature(box_head.forward).parameters
+                  .values() if p.default is inspect.Parameter.empty]
+        if len(inputs) != 1:
+            # e.g. Double-Head R-CNN: its RoI head extracts class and box
+            # features apart and feeds the box head both
+            raise ValueError(
+                f'two-stage TWI feeds the teacher\'s RoI box head one set of '
+                f'RoI features, but {type(box_head).__name__} takes '
+                f'{len(inputs)} ({", ".join(p.name for p in inputs)}) from '
+                f'its RoI head ({type(roi).__name__}). Set twi_mode="none" '
+                '(MBRNet and mimic only) or use a feature method (FitNet, '
+                'PKD).')
         self.rpn = TeacherHeadReuse(teacher.rpn_head, precision)
         self.precision = check_precision('precision', precision,
                                          'TwoStageHeadReuse')

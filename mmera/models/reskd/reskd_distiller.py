@@ -15,6 +15,7 @@ from ..common.base_distiller import (
     scale_loss,
 )
 from ..common.feature_adapter import FeatureAdapter
+from ..common.feature_pairing import dry_run_shapes
 from ..common.utils import check_weight
 from ..losses import (
     DEFAULT_FEATURE_NORM,
@@ -134,6 +135,11 @@ class ResKDDistiller(BaseDistiller):
             MODELS.build(cfg) for cfg in res_student_configs(
                 res_student, n, load_model_config(student).get('neck', {}),
                 s_channels[0]))
+        # a dry run finds a res-student whose levels are not the student's
+        # before training does (e.g. a backbone starting at another stride)
+        wanted = dry_run_shapes(self.student, self.student.extract_feat)
+        for i, res_student in enumerate(self.res_students):
+            _check_levels(i, dry_run_shapes(res_student), wanted)
         late = [i + 1 for i, (r, it) in enumerate(
             zip(self.res_students, starts)) if it > 0 and not getattr(
                 r, 'zero_init_output', True)]
@@ -205,14 +211,8 @@ class ResKDDistiller(BaseDistiller):
                              student_feats: Levels) -> Levels:
         """Runs ``R_{index+1}`` and checks its levels match the student's."""
         feats = self.res_students[index](batch_inputs)
-        shapes = [tuple(f.shape) for f in feats]
-        wanted = [tuple(f.shape) for f in student_feats]
-        if shapes != wanted:
-            raise ValueError(
-                f'ResKDDistiller: res-student {index + 1} gives levels of '
-                f'shapes {shapes}, the student {wanted}; give it the '
-                'student\'s strides and levels (backbone out_indices, neck '
-                'start_level / num_outs).')
+        _check_levels(index, [tuple(f.shape) for f in feats],
+                      [tuple(f.shape) for f in student_feats])
         return feats
 
     def add_res_student(self, index: int, batch_inputs: Tensor,
@@ -355,3 +355,15 @@ class ResKDDistiller(BaseDistiller):
             rescale=rescale)
         return self.student.add_pred_to_datasample(batch_data_samples,
                                                    results)
+
+
+def _check_levels(index: int, shapes: Sequence[tuple],
+                  wanted: Sequence[tuple]) -> None:
+    """Raises the fix when res-student ``index`` (from 0) gives other levels
+    than the student's."""
+    if list(shapes) != list(wanted):
+        raise ValueError(
+            f'ResKDDistiller: res-student {index + 1} gives levels of '
+            f'shapes {list(shapes)}, the student {list(wanted)}; give it '
+            'the student\'s strides and levels (backbone out_indices, neck '
+            'start_level / num_outs).')
