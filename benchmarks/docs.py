@@ -81,6 +81,8 @@ SUITE_TITLES = {'synthetic-retinanet': 'synthetic RetinaNet',
                 'deepforest-retinanet': 'DeepForest RetinaNet',
                 'synthetic-ablations': 'synthetic RetinaNet, ERA ablations',
                 'synthetic-retinanet-plateau': 'synthetic RetinaNet plateau',
+                'synthetic-retinanet-plateau-192':
+                'synthetic RetinaNet plateau, 192 px',
                 'synthetic-gfl-plateau': 'synthetic GFL plateau'}
 #: The methods of the summary table, in order, with their labels there.
 SUMMARY_METHODS = {
@@ -341,8 +343,9 @@ def block_text(name: str, results: Results, steps: Dict) -> List[str]:
         'cost-steps': cost_block, 'teacher-curves': teachers_block,
         'zoo-support': lambda *_: support_block(),
         'era-modes': lambda *_: modes_block(),
-        'plateau': lambda results, _: plateau_block(results, {
-            s: teacher_record(s) for s in PLATEAU_SUITES})}
+        'plateau': lambda *_: plateau_block(
+            load_results(suites=tuple(PLATEAU_SUITES)),
+            {s: teacher_record(s) for s in PLATEAU_SUITES})}
     if name in makers:
         return makers[name](results, steps)
     if name.startswith('results-') and osp.isdir(

@@ -16,7 +16,7 @@ BASELINE = 'baseline'
 #: Methods that train without the suite's teacher (the rest load it: their
 #: runs are redone when the teacher changes).
 TEACHER_FREE = (BASELINE, 'cost-matched', 'student-4000it', 'student-8000it',
-                'student-16000it', 'trunk-branch')
+                'student-16000it', 'student-32000it', 'trunk-branch')
 
 
 @dataclass(frozen=True)
@@ -126,6 +126,12 @@ SUITES: Dict[str, Suite] = {
             'synthetic.py',
             'student-16000it': 'configs/tiny/retinanet_r18w16_fpn_16000it_'
             'synthetic.py'}),
+    # the same at 192 px, where a step costs about a third
+    'synthetic-retinanet-plateau-192': Suite(
+        'synthetic', 'retinanet',
+        'configs/tiny/retinanet_r18w16_fpn_2000it_synthetic-192.py', {
+            f'student-{n}it': f'configs/tiny/retinanet_r18w16_fpn_{n}it_'
+            'synthetic-192.py' for n in (4000, 8000, 16000, 32000)}),
     'synthetic-gfl-plateau': Suite(
         'synthetic', 'gfl',
         'configs/tiny/gfl_r18w16_fpn_2000it_synthetic.py', {

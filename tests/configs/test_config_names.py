@@ -49,7 +49,8 @@ ALIASES = {
     'era/retinanet_r101_to_r50_coco.py':
     'era/era_retinanet_r101-r50_fpn_1x_coco.py',
 }
-DATASETS = ('coco', 'synthetic', 'deepforest', 'deepforest-ood')
+DATASETS = ('coco', 'synthetic', 'synthetic-192', 'deepforest',
+            'deepforest-ood')
 
 _TOKEN = r'[a-z0-9]+'
 _TAIL = (rf'_(?P<detector>{_TOKEN})'
@@ -300,8 +301,14 @@ def _check_name_against_config(rel: str, cfg: Config) -> None:
     # data
     data = m['data']
     root = osp.normpath(_dataset(cfg.train_dataloader)['data_root'])
-    assert root.endswith(osp.join('data', data.replace('-ood', ''))), (
+    assert root.endswith(osp.join('data', data.split('-')[0])), (
         f'{rel}: trains on {root}, the name says {data}')
+    side = data.split('-')[1] if data.count('-') else None
+    if side and side.isdigit():  # the set at another image side
+        for loader in (cfg.train_dataloader, cfg.test_dataloader):
+            sizes = [t['scale'] for t in _dataset(loader)['pipeline']
+                     if t['type'] == 'Resize']
+            assert sizes == [(int(side), int(side))], (rel, sizes)
     test_ann = _dataset(cfg.test_dataloader)['ann_file']
     assert test_ann.endswith('instances_test.json') == data.endswith('-ood'), (
         f'{rel}: tests on {test_ann}, the name says {data}')
