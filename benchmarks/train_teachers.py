@@ -58,7 +58,8 @@ def parse_args() -> argparse.Namespace:
                         default=[DEFAULT_DETECTOR],
                         help='the detector families whose teachers are '
                         'trained (default: retinanet; all: every family '
-                        'with a teacher on the set)')
+                        'with a teacher on the set, not the longer-trained '
+                        'variants)')
     parser.add_argument('--retrain', action='store_true',
                         help='train again even if teacher.pth exists')
     parser.add_argument('--work-root', help='the root of the teachers\' work '
@@ -88,8 +89,9 @@ def plan(data_sets: Sequence[str],
     pairs = []
     for data in data_sets:
         known = detectors(data)
-        if 'all' in wanted:
-            pairs += [(data, det) for det in known]
+        if 'all' in wanted:  # the families; a variant (a longer-trained
+            # teacher, retinanet-16000it) only when named
+            pairs += [(data, det) for det in known if '-' not in det]
             continue
         missing = [det for det in wanted if det not in known]
         if missing:
