@@ -126,7 +126,7 @@ SUITES: Dict[str, Suite] = {
             'synthetic.py',
             'student-16000it': 'configs/tiny/retinanet_r18w16_fpn_16000it_'
             'synthetic.py'}),
-    # the same at 192 px, where a step costs about a third
+    # the same at 192 px, where the model's step costs under half
     'synthetic-retinanet-plateau-192': Suite(
         'synthetic', 'retinanet',
         'configs/tiny/retinanet_r18w16_fpn_2000it_synthetic-192.py', {

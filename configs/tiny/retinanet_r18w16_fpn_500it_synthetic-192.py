@@ -1,7 +1,8 @@
 # The plain tiny RetinaNet student (retinanet_r18w16_fpn_500it_synthetic.py)
 # on the synthetic set resized to 192 px instead of 320 (the 320 px images'
-# objects: 8 to 165 px, median 36, so 5 to 99 px here): a step costs about
-# a third, which lets the plateau study double its schedules further. Every
+# objects: 8 to 165 px, median 36, so 5 to 99 px here): the model's step
+# costs under half, which lets the plateau study double its schedules
+# further. Every
 # run of a comparison at 192 px (plain, longer and distilled students, the
 # teacher) is trained and tested at 192 px alike.
 _base_ = './retinanet_r18w16_fpn_500it_synthetic.py'
