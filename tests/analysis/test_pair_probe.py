@@ -61,6 +61,8 @@ def test_a_crash_keeps_its_traceback(monkeypatch):
     def broken(model, size):
         raise KeyError('lost')
     monkeypatch.setattr(pair_probe, 'train_once', broken)
+    # the student alone trains: the failure is the method's
+    monkeypatch.setattr(pair_probe, '_student_trains', lambda *a: True)
     teacher, student = PAIRS['RetinaNet R101 -> R50']
     result = pair_probe.probe('head-init', teacher, student)
     assert result['status'] == 'crashes'
@@ -108,3 +110,19 @@ def test_era_refuses_a_two_input_roi_box_head():
     result = try_method('ERA', zoo, zoo, 96)
     assert result.startswith('refused: two-stage TWI feeds')
     assert 'DoubleConvFCBBoxHead takes 2 (x_cls, x_reg)' in result
+
+
+def test_a_failure_the_student_alone_shares_is_not_the_methods(
+        monkeypatch):
+    """A step that fails for the plain student too (random weights) says
+    nothing of the method: unavailable, with the error, not a crash."""
+    def broken(model, size):
+        raise RuntimeError('roi_width >= 0 failed')
+    monkeypatch.setattr(pair_probe, 'train_once', broken)
+    teacher, student = PAIRS['RetinaNet R101 -> R50']
+    result = pair_probe.probe('PKD', teacher, student, 96)
+    assert result['status'] == 'unavailable'
+    assert result['message'].startswith('the student alone fails its '
+                                         'training step too')
+    assert result['message'].endswith('(RuntimeError: roi_width >= 0 '
+                                      'failed)')

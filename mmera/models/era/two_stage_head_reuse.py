@@ -99,6 +99,14 @@ class TwoStageHeadReuse(nn.Module):
                 f'its RoI head ({type(roi).__name__}). Set twi_mode="none" '
                 '(MBRNet and mimic only) or use a feature method (FitNet, '
                 'PKD).')
+        if not getattr(box_head, 'with_reg', True):
+            # e.g. Grid R-CNN: its grid head, not the box head, places boxes
+            raise ValueError(
+                f'two-stage TWI scores the approximations with the teacher\'s '
+                f'RoI box classification and regression, but '
+                f'{type(box_head).__name__} of {type(roi).__name__} has no '
+                'box regression (with_reg=False). Set twi_mode="none" (MBRNet '
+                'and mimic only) or use a feature method (FitNet, PKD).')
         self.rpn = TeacherHeadReuse(teacher.rpn_head, precision)
         self.precision = check_precision('precision', precision,
                                          'TwoStageHeadReuse')
