@@ -126,3 +126,10 @@ def test_a_failure_the_student_alone_shares_is_not_the_methods(
                                          'training step too')
     assert result['message'].endswith('(RuntimeError: roi_width >= 0 '
                                       'failed)')
+
+
+def test_era_trains_on_a_head_with_tuple_outputs_per_level():
+    """SABL's head predicts boxes as (bucket scores, offsets) per level:
+    TWI splits those per approximation too."""
+    zoo = 'sabl/sabl-retinanet_r50_fpn_1x_coco.py'
+    assert try_method('ERA', zoo, zoo, 96) == 'trains'

@@ -124,5 +124,11 @@ def reused_targets(head, memo: Optional[list] = None) -> Iterator[None]:
 
 def chunk_outputs(outs: Sequence[Sequence], k: int,
                   n: int) -> Tuple[list, ...]:
-    """Copy ``k`` of ``n`` of each per-level output list (copy-major)."""
-    return tuple([x.chunk(n, dim=0)[k] for x in out] for out in outs)
+    """Copy ``k`` of ``n`` of each per-level output list (copy-major); a
+    level's output may itself be a tuple of tensors (SABL's bucketed box
+    prediction: scores and offsets)."""
+    def part(x):
+        if isinstance(x, (tuple, list)):
+            return type(x)(part(y) for y in x)
+        return x.chunk(n, dim=0)[k]
+    return tuple([part(x) for x in out] for out in outs)
