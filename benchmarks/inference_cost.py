@@ -54,21 +54,13 @@ def measure(configs: Sequence[str], repeats: int = 5,
             path: str = COSTS) -> Dict[str, dict]:
     """Measures ``configs`` (random weights: no teacher checkpoint needed)
     and records them beside the costs measured before."""
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-
     from mmera.analysis.inference_cost import era_mode_costs
     from mmera.analysis.pair_report import config_input_size
-    from mmera.registry import MODELS
+    from mmera.analysis.step_timer import build_model
     costs = load_costs(path)
     for config in configs:
         size = config_input_size(repo_path(config))
-        cfg = Config.fromfile(repo_path(config))
-        init_default_scope(cfg.get('default_scope', 'mmdet'))
-        torch.manual_seed(0)
-        model = MODELS.build(cfg.model)
-        model.teacher_loaded = True  # random weights: the cost is the same
-        model.sync_twi()
+        _, model = build_model(repo_path(config), random_teacher=True)
         costs[config] = dict(
             size=size, modes=era_mode_costs(model, size, repeats),
             machine=f'{platform.machine()}, {torch.get_num_threads()} '

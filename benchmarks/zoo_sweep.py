@@ -20,6 +20,7 @@ summary and the table)::
     python -m benchmarks.zoo_sweep --render                 # docs only
 """
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -64,16 +65,26 @@ def zoo_file(config: str) -> str:
     return osp.join(get_installed_path('mmdet'), '.mim', 'configs', config)
 
 
+@functools.lru_cache(maxsize=None)
+def model_config(config: str) -> Optional[Dict]:
+    """A zoo config's model, as the probe builds it (offline), or None
+    where it cannot be loaded here; parsed once per config."""
+    from mmera.analysis.offline import offline_model
+    try:
+        return offline_model(config).to_dict()
+    except ImportError:
+        return None
+
+
 def pair_hash(folder: str) -> str:
     """A hash of the pair's model configs (their files' text where a config
     cannot be loaded here), so a changed config is swept again."""
-    from mmera.analysis.offline import offline_model
     parts = []
     for config in folder_pair(folder):
-        try:
-            parts.append(json.dumps(offline_model(config).to_dict(),
-                                    sort_keys=True, default=str))
-        except ImportError:
+        model = model_config(config)
+        if model is not None:
+            parts.append(json.dumps(model, sort_keys=True, default=str))
+        else:
             with open(zoo_file(config)) as f:
                 parts.append(f.read())
     return hashlib.sha1('\n'.join(parts).encode()).hexdigest()[:12]
@@ -102,11 +113,9 @@ def detector_family(config: str) -> str:
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
 
-    from mmera.analysis.offline import offline_model
     register_all_modules()
-    try:
-        model = offline_model(config)
-    except ImportError:
+    model = model_config(config)
+    if model is None:
         return NOT_LOADED
     cls = MODELS.get(model['type'])
     rpn = (model.get('rpn_head') or {}).get('type', '')

@@ -91,9 +91,7 @@ def build_method(method: str, teacher: str, student: str) -> nn.Module:
         if method != 'Trunk-to-Branch':
             cfg['teacher_config'] = teacher_cfg
         model = MODELS.build(cfg)
-        model.teacher_loaded = True  # random weights: the mechanics count
-        if hasattr(model, 'sync_twi'):
-            model.sync_twi()
+        model.use_random_teacher()  # the mechanics count, not the weights
     model.batch_needs = batch_needs(student_cfg, teacher_cfg)
     return revert_sync_batchnorm(model)
 

@@ -86,15 +86,26 @@ def time_train_steps(model: nn.Module, data: dict,
 
 
 def build_model(config: str, teacher_ckpt: Optional[str] = None,
-                seed: int = 0) -> Tuple[Config, nn.Module]:
-    """``config`` and its model, built and initialised (a distiller loads
-    its teacher: ``teacher_ckpt``, default the config's)."""
+                seed: int = 0,
+                random_teacher: bool = False) -> Tuple[Config, nn.Module]:
+    """``config`` and its model, built and initialised.
+
+    Args:
+        config: The config's path.
+        teacher_ckpt: The checkpoint a distiller's teacher loads (default
+            the config's).
+        seed: The seed of the initialisation.
+        random_teacher: Keep a distiller's teacher at random weights (no
+            checkpoint read): for costs, where the weights do not count.
+    """
     cfg = Config.fromfile(config)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     torch.manual_seed(seed)
     if teacher_ckpt and 'teacher_ckpt' in cfg.model:
         cfg.model.teacher_ckpt = teacher_ckpt
     model = MODELS.build(cfg.model)
+    if random_teacher and hasattr(model, 'use_random_teacher'):
+        model.use_random_teacher()
     model.init_weights()
     return cfg, model
 

@@ -173,6 +173,19 @@ class BaseDistiller(BaseDetector):
                 'model.teacher_ckpt=...); downloads are cached in '
                 f'{osp.join(torch.hub.get_dir(), "checkpoints")}.') from err
         self.teacher_loaded = True
+        self._teacher_ready()
+
+    def use_random_teacher(self) -> None:
+        """Keeps the teacher's current weights as if its checkpoint were
+        loaded: for analyses where shapes, mechanics and costs count, not
+        the weights (the pair probe, cost measurements)."""
+        if not self.teacher_loaded:
+            self.teacher_loaded = True
+            self._teacher_ready()
+
+    def _teacher_ready(self) -> None:
+        """Called once the teacher holds its weights; a distiller that keeps
+        copies of teacher parts refreshes them here."""
 
     def init_weights(self) -> None:
         """Initialises the trainable parts and loads the teacher.

@@ -247,13 +247,10 @@ class ERADistiller(BaseDistiller):
             twi_head=getattr(self.twi, 'head_name', ''))
         self.inference_mode, self.alpha = mode, alpha
 
-    def load_teacher(self) -> None:
-        """Loads the teacher and copies its head into the TWI head, also when
-        the teacher is loaded lazily (``loss`` before ``init_weights``)."""
-        was_loaded = self.teacher_loaded
-        super().load_teacher()
-        if not was_loaded:
-            self.sync_twi()
+    def _teacher_ready(self) -> None:
+        """Copies the loaded teacher's head into the TWI head, also when the
+        teacher is loaded lazily (``loss`` before ``init_weights``)."""
+        self.sync_twi()
 
     def init_weights(self) -> None:
         """Initialises student and MBRNet, loads the teacher (and with it the

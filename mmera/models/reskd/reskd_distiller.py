@@ -15,7 +15,7 @@ from ..common.base_distiller import (
     scale_loss,
 )
 from ..common.feature_adapter import FeatureAdapter
-from ..common.feature_pairing import dry_run_shapes
+from ..common.feature_pairing import DRY_RUN_SIZE, dry_run_shapes
 from ..common.utils import check_weight
 from ..losses import (
     DEFAULT_FEATURE_NORM,
@@ -136,8 +136,11 @@ class ResKDDistiller(BaseDistiller):
                 res_student, n, load_model_config(student).get('neck', {}),
                 s_channels[0]))
         # a dry run finds a res-student whose levels are not the student's
-        # before training does (e.g. a backbone starting at another stride)
-        wanted = dry_run_shapes(self.student, self.student.extract_feat)
+        # before training does (e.g. a backbone starting at another stride);
+        # the student's levels are those the pairing's dry run found
+        layout = self.pairing.student
+        wanted = [(c, DRY_RUN_SIZE // s, DRY_RUN_SIZE // s)
+                  for c, s in zip(layout.channels, layout.strides)]
         for i, res_student in enumerate(self.res_students):
             _check_levels(i, dry_run_shapes(res_student), wanted)
         late = [i + 1 for i, (r, it) in enumerate(
