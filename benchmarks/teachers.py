@@ -96,6 +96,11 @@ DETECTOR_TEACHERS: Dict[str, Dict[str, str]] = {
     'retinanet-16000it': {
         'synthetic': 'configs/tiny/retinanet_r34w32_fpn_16000it_synthetic.py'
     },
+    # the same at 192 px, as long as the longest plateau student at 192 px
+    'retinanet-32000it-192': {
+        'synthetic':
+        'configs/tiny/retinanet_r34w32_fpn_32000it_synthetic-192.py'
+    },
 }
 
 
