@@ -26,7 +26,8 @@ Block names: ``results-summary`` (the README's one table),
 ``results-full`` (every suite, ``docs/results/results.md``),
 ``results-<dir>`` (the recorded runs of the configs in ``configs/<dir>/``),
 ``cost-steps`` (the timed train steps), ``plateau`` (the plain students'
-plateau, :mod:`benchmarks.plateau`), ``teacher-curves`` (the shipped
+plateau, :mod:`benchmarks.plateau`), ``convergence`` (the comparison at a
+long schedule, :mod:`benchmarks.convergence`), ``teacher-curves`` (the shipped
 teachers' validation curves), ``era-modes`` (ERA's S / T / ST mAP and
 their cost, :mod:`benchmarks.inference_cost`) and ``zoo-support`` (the
 support matrix, from the zoo sweep's cells, ``docs/results/zoo_sweep.json``,
@@ -43,6 +44,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from mmera.utils.atomic_files import write_text_atomic
 
+from .convergence import COMPARISON_SUITES, comparison_block
 from .inference_cost import modes_block
 from .paths import REPO_ROOT
 from .plateau import PLATEAU_SUITES, plateau_block
@@ -343,6 +345,8 @@ def block_text(name: str, results: Results, steps: Dict) -> List[str]:
         'cost-steps': cost_block, 'teacher-curves': teachers_block,
         'zoo-support': lambda *_: support_block(),
         'era-modes': lambda *_: modes_block(),
+        'convergence': lambda *_: comparison_block(
+            load_results(suites=tuple(COMPARISON_SUITES))),
         'plateau': lambda *_: plateau_block(
             load_results(suites=tuple(PLATEAU_SUITES)),
             {s: teacher_record(s) for s in PLATEAU_SUITES})}

@@ -32,7 +32,7 @@ COSTS = repo_path('docs/results/inference_cost.json')
 #: the suites whose ERA configs the block reports
 SUITES_REPORTED = ('synthetic-retinanet', 'synthetic-gfl',
                    'deepforest-retinanet', 'synthetic-ablations',
-                   'synthetic-retinanet-8000it')
+                   'synthetic-retinanet-8000it-192')
 
 
 def era_configs(suites: Sequence[str] = SUITES_REPORTED) -> List[str]:

@@ -170,18 +170,24 @@ def _teacher_sha(spec: Suite) -> Optional[str]:
     return weights_sha256(ckpt) if osp.isfile(ckpt) else None
 
 
-def _prepare(suites: Sequence[str], train_it: bool) -> Dict[str, str]:
-    """Checks each suite's data and ensures its teacher (trained only when
-    ``train_it``; else a shipped copy is installed, whose SHA-256 is what the
-    records of the suite's distilled runs match); returns ``suite ->
-    problem`` for the suites that cannot train."""
+def _prepare(suites: Sequence[str], train_it: bool,
+             methods: Optional[Sequence[str]] = None) -> Dict[str, str]:
+    """Checks each suite's data and ensures its teacher where one of
+    ``methods`` (default all) needs it (trained only when ``train_it``; else
+    a shipped copy is installed, whose SHA-256 is what the records of the
+    suite's distilled runs match); returns ``suite -> problem`` for the
+    suites that cannot train."""
     problems = {}
     for suite in suites:
         spec = SUITES[suite]
+        # plain students train while the teacher is still training
+        needs_teacher = any(m not in TEACHER_FREE for m in spec.configs()
+                            if methods is None or m in methods)
         try:
             require_data(spec.data)
-            ensure_teacher(spec.data, detector=spec.detector,
-                           train_missing=train_it)
+            if needs_teacher:
+                ensure_teacher(spec.data, detector=spec.detector,
+                               train_missing=train_it)
         except (FileNotFoundError, SystemExit, ValueError) as e:
             print(f'[results] {suite}: {e}', flush=True)
             problems[suite] = str(e)
@@ -222,7 +228,7 @@ def run_benchmark(suites: Sequence[str], seeds: Sequence[int], work_dir: str,
         str: The markdown of the tables.
     """
     work_dir = osp.abspath(work_dir)
-    problems = _prepare(suites, not report_only)
+    problems = _prepare(suites, not report_only, methods)
     tasks: List[Tuple[str, str, int, bool]] = []
     for seed in seeds:  # seed-major: the first seed's table fills first
         for suite in suites:

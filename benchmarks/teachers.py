@@ -92,11 +92,8 @@ DETECTOR_TEACHERS: Dict[str, Dict[str, str]] = {
     'fasterrcnn': {
         'synthetic': 'configs/tiny/fasterrcnn_r34w32_fpn_500it_synthetic.py'
     },
-    # the RetinaNet teacher trained as long as the longest plateau student
-    'retinanet-16000it': {
-        'synthetic': 'configs/tiny/retinanet_r34w32_fpn_16000it_synthetic.py'
-    },
-    # the same at 192 px, as long as the longest plateau student at 192 px
+    # the RetinaNet teacher at 192 px, trained as long as the longest plain
+    # student of the plateau study at 192 px
     'retinanet-32000it-192': {
         'synthetic':
         'configs/tiny/retinanet_r34w32_fpn_32000it_synthetic-192.py'

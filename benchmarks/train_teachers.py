@@ -90,7 +90,7 @@ def plan(data_sets: Sequence[str],
     for data in data_sets:
         known = detectors(data)
         if 'all' in wanted:  # the families; a variant (a longer-trained
-            # teacher, retinanet-16000it) only when named
+            # teacher, retinanet-32000it-192) only when named
             pairs += [(data, det) for det in known if '-' not in det]
             continue
         missing = [det for det in wanted if det not in known]

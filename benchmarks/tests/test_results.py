@@ -389,6 +389,15 @@ def test_methods_choose_what_trains(fake):
                 if x.startswith('| ERA |')).endswith('| 3 | - |')
 
 
+def test_plain_students_train_without_waiting_for_the_teacher(fake):
+    """Only a method that distils needs the suite's teacher: the plain
+    students train while it is missing (or still training)."""
+    fake(FakeRuns(), methods=['baseline'])
+    assert fake.teachers == []
+    fake(FakeRuns(), methods=['baseline', 'era'])
+    assert [d for d, _, _ in fake.teachers] == ['synthetic']
+
+
 def test_parallel_jobs(fake, monkeypatch):
     monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
     monkeypatch.delenv('MKL_NUM_THREADS', raising=False)

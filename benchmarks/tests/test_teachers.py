@@ -59,7 +59,7 @@ def test_detector_family_configs_load_the_mapped_teacher(detector):
             expected)
         config = teacher_config(data, detector)
         assert osp.isfile(config)
-        family = detector.split('-')[0]  # retinanet-16000it: a variant
+        family = detector.split('-')[0]  # retinanet-32000it-192: a variant
         assert osp.basename(config).startswith(f'{family}_')
         assert Config.fromfile(config).model.type.lower() == family
         if family == detector:  # the family's tiny distillers load it
@@ -90,7 +90,7 @@ def _teacher_of(cfg: Config) -> tuple:
 def test_detectors_and_the_default(tmp_path):
     assert detectors('synthetic') == [DEFAULT_DETECTOR, 'fcos', 'atss',
                                       'gfl', 'rtmdet', 'fasterrcnn',
-                                      'retinanet-16000it']
+                                      'retinanet-32000it-192']
     assert detectors('deepforest') == [DEFAULT_DETECTOR]
     # RetinaNet keeps the paths that predate the other families
     for data in SETS:

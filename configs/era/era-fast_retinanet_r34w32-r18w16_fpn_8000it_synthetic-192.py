@@ -1,22 +1,23 @@
-# ERA's cheap setting (era-fast) on the synthetic set at the plain student's
-# 8000-iteration schedule (configs/tiny/retinanet_r18w16_fpn_8000it_
-# synthetic.py: the same shape as 500 iterations, stretched): tiny RetinaNet
-# R34 x1/2 teacher -> R18 x1/4 student. Every option of ERADistiller and
-# MBRNet is stated here, so the run keeps its meaning whatever the
-# defaults become. The teacher: the tiny RetinaNet teacher trained for 16000
-# iterations (python -m benchmarks.train_teachers --detectors
-# retinanet-16000it).
+# ERA's cheap setting (era-fast) on the synthetic set at 192 px on the plain
+# student's 8000-iteration schedule (configs/tiny/retinanet_r18w16_fpn_
+# 8000it_synthetic-192.py: the same shape as 500 iterations, stretched): tiny
+# RetinaNet R34 x1/2 teacher -> R18 x1/4 student. Every option of
+# ERADistiller and MBRNet is stated here, so the run keeps its meaning
+# whatever the defaults become.
+# The teacher: the tiny RetinaNet teacher at 192 px trained for 32000
+# iterations, as long as the longest plain student of the study
+# (python -m benchmarks.train_teachers --detectors retinanet-32000it-192).
 # data, schedule, runtime and the student
-_base_ = '../tiny/retinanet_r18w16_fpn_8000it_synthetic.py'
-teacher = ('{{ fileDirname }}/../tiny/retinanet_r34w32_fpn_16000it_'
-           'synthetic.py')
+_base_ = '../tiny/retinanet_r18w16_fpn_8000it_synthetic-192.py'
+teacher = ('{{ fileDirname }}/../tiny/retinanet_r34w32_fpn_32000it_'
+           'synthetic-192.py')
 model = dict(
     _delete_=True,
     type='ERADistiller',
     student={{_base_.model}},
     teacher_config=teacher,
     teacher_ckpt=('{{ fileDirname }}/../../work_dirs/'
-                  'teacher_retinanet-16000it_synthetic/teacher.pth'),
+                  'teacher_retinanet-32000it-192_synthetic/teacher.pth'),
     mbrnet=dict(
         num_branches=4,
         num_blocks=1,

@@ -1,0 +1,167 @@
+"""The comparison at the plain student's plateau, from the run records of
+the comparison suites (:data:`COMPARISON_SUITES`).
+
+Every arm of a comparison suite trains on the plateau schedule (the
+shortest length whose double no longer adds 0.01 val mAP,
+:mod:`benchmarks.plateau`); the plain student trained twice as long is the
+compute control. :func:`comparison_block` is the documentation's
+``convergence`` block: per suite, each arm's report and val mAP over seeds
+and its paired differences to the plain student and to the control, by the
+rule of the results tables ("above": every paired difference > 0 and their
+mean above both methods' std); then whether the control confirms the
+plateau, and where the primary ERA arm stands against the plain student,
+the control and the strongest peer.
+"""
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence
+
+from .results_table import LABELS
+from .seed_stats import (
+    compare,
+    fmt_above,
+    fmt_diffs,
+    fmt_ms,
+    mean_std,
+    ok_runs,
+)
+from .suites import BASELINE, SUITES
+
+Runs = Dict[int, dict]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What a comparison suite's block reads.
+
+    Attributes:
+        title: The pair and its resolution, for the block's heading.
+        control: The method of the plain student at twice the schedule.
+        primary: The ERA arm the verdict is about (fixed before the runs).
+        peers: The methods the primary arm must beat (the strongest one by
+            mean report mAP is named in the verdict).
+    """
+    title: str
+    control: str
+    primary: str
+    peers: Sequence[str]
+
+
+#: suite -> what its block reads; a suite without records shows its arms
+#: with no runs
+COMPARISON_SUITES: Dict[str, Comparison] = {
+    'synthetic-retinanet-8000it-192': Comparison(
+        'RetinaNet R34 x1/2 -> R18 x1/4 at 192 px, 8000 iterations',
+        control='student-16000it', primary='era-fast',
+        peers=('head-init', 'pkd')),
+}
+
+#: the arms' labels beyond the results tables'
+ARM_LABELS = {
+    'era-fast': "ERA's cheap setting (era-fast)",
+    'era-fast-headinit': 'era-fast + teacher head',
+    'era': 'ERA, exact TWI'}
+
+
+def arm_label(method: str, control: str) -> str:
+    """An arm's name in the block."""
+    if method == BASELINE:
+        return 'plain student'
+    if method == control:
+        return 'plain student, 2x schedule (compute control)'
+    return ARM_LABELS.get(method, LABELS.get(method, method))
+
+
+def _stat(runs: Runs, key: str):
+    return mean_std([r[key] for r in ok_runs(runs, key).values()])
+
+
+def _versus(base: Runs, runs: Runs) -> List[str]:
+    """The difference, per-seed differences and verdict cells of ``runs``
+    against ``base`` (report mAP)."""
+    if not base or not runs:
+        return ['-', '-', '-']
+    vs = compare(base, runs, 'mAP')
+    return [fmt_ms(vs['diff'], signed=True, count=False),
+            fmt_diffs(vs['diffs']), fmt_above(vs['above'])]
+
+
+def plateau_check(base: Runs, control: Runs) -> str:
+    """What the control says of the plateau: its report mAP against the
+    plain student's, inside or outside the seeds' spread."""
+    diffs = compare(base, control, 'mAP')
+    if len(diffs['diffs']) < 2:
+        return ('The compute control is not decided yet (it needs two seeds '
+                'that both runs have).')
+    gain = fmt_ms(diffs['diff'], signed=True, count=False)
+    if diffs['above']:
+        return (f'The plain student trained twice as long is above it '
+                f'({gain} report mAP): the schedule is not yet the plateau.')
+    if compare(control, base, 'mAP')['above']:
+        return (f'The plain student trained twice as long is below it '
+                f'({gain} report mAP): longer training overfits.')
+    return (f'Training the plain student twice as long changes its report '
+            f'mAP by {gain}, inside the seeds\' spread: the plateau holds.')
+
+
+def strongest_peer(results: Dict[str, Runs],
+                   peers: Sequence[str]) -> Optional[str]:
+    """The peer with the highest mean report mAP, or None."""
+    scored = [(_stat(results[p], 'mAP')['mean'], p) for p in peers
+              if results.get(p) and _stat(results[p], 'mAP')]
+    return max(scored)[1] if scored else None
+
+
+def verdict(results: Dict[str, Runs], spec: Comparison) -> str:
+    """Where the primary arm stands: above the plain student, the control
+    and the strongest peer, or not (``-``: too few seeds)."""
+    primary = results.get(spec.primary)
+    if not primary:
+        return f'{arm_label(spec.primary, spec.control)}: no runs yet.'
+    peer = strongest_peer(results, spec.peers)
+    rivals = [(BASELINE, 'the plain student'),
+              (spec.control, 'the 2x-schedule student')]
+    if peer:
+        rivals.append((peer, f'the strongest peer ({arm_label(peer, "")})'))
+    parts = []
+    for method, name in rivals:
+        above = compare(results.get(method, {}), primary, 'mAP')['above']
+        parts.append(f'{name}: ' + ('-' if above is None else
+                                   'above' if above else 'not above'))
+    return (f'{arm_label(spec.primary, spec.control)} against ' +
+            '; '.join(parts) + '.')
+
+
+def comparison_block(results: Dict[str, Dict[str, Runs]],
+                     comparisons: Optional[Dict[str, Comparison]] = None
+                     ) -> List[str]:
+    """The ``convergence`` block's lines.
+
+    Args:
+        results: ``suite -> method -> seed -> run`` (the run records).
+        comparisons: The suites to show (default
+            :data:`COMPARISON_SUITES`).
+    """
+    lines: List[str] = []
+    for suite, spec in (comparisons or COMPARISON_SUITES).items():
+        runs = results.get(suite, {})
+        base = runs.get(BASELINE, {})
+        control = runs.get(spec.control, {})
+        lines += [f'**{spec.title}** (`{suite}`):', '',
+                  '| arm | seeds | report mAP | val mAP | - plain | per seed '
+                  '| above plain | - 2x plain | per seed | above 2x plain |',
+                  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | '
+                  '--- |']
+        for method in SUITES[suite].configs():
+            arm = runs.get(method, {})
+            cells = [arm_label(method, spec.control),
+                     str(len(ok_runs(arm))),
+                     fmt_ms(_stat(arm, 'mAP'), count=False),
+                     fmt_ms(_stat(arm, 'val_mAP'), count=False)]
+            cells += ['', '', ''] if method == BASELINE else _versus(
+                base, arm)
+            cells += ['', '', ''] if method == spec.control else _versus(
+                control, arm)
+            lines.append('| ' + ' | '.join(cells) + ' |')
+        lines += ['', plateau_check(base, control), '',
+                  verdict(runs, spec), '']
+    return lines[:-1]

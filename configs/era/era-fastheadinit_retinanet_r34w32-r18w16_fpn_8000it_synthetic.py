@@ -1,7 +1,0 @@
-# ERA's cheap setting at the 8000-iteration schedule with the student's head
-# started from the teacher's (init_student_head=True; the two RetinaHeads
-# match): era-fast_retinanet_r34w32-r18w16_fpn_8000it_synthetic.py with
-# that one option changed.
-_base_ = './era-fast_retinanet_r34w32-r18w16_fpn_8000it_synthetic.py'
-
-model = dict(init_student_head=True)
