@@ -57,7 +57,9 @@ def measure(configs: Sequence[str], repeats: int = 5,
     from mmera.analysis.inference_cost import era_mode_costs
     from mmera.analysis.pair_report import config_input_size
     from mmera.analysis.step_timer import build_model
-    costs = load_costs(path)
+    # a config that is gone takes its costs with it
+    costs = {c: v for c, v in load_costs(path).items()
+             if osp.isfile(repo_path(c))}
     for config in configs:
         size = config_input_size(repo_path(config))
         _, model = build_model(repo_path(config), random_teacher=True)
