@@ -195,13 +195,16 @@ def probe_folder(folder: str, method_names: List[str], size: int,
     With ``isolate``, the cells run in a child process, so a cell that
     kills its process (a segmentation fault in a compiled op, the memory
     killer) is recorded as ``crashes`` with the signal and the child's last
-    output, and the folder's other cells run in a new child.
+    output (``unavailable`` where the plain student alone dies too: the
+    method is not what kills it), and the folder's other cells run in a new
+    child.
     """
     if not isolate:
         for method in method_names:
             yield probe_cell(folder, method, size)
         return
     todo = list(method_names)
+    student_death = None  # how the plain student alone ends, once asked
     while todo:
         with tempfile.TemporaryFile('w+') as err:
             proc = subprocess.Popen(child_cmd(folder, todo, size),
@@ -216,11 +219,37 @@ def probe_folder(folder: str, method_names: List[str], size: int,
             if not todo:
                 return
             err.seek(0)
-            died = (f'signal {signal.Signals(-code).name}' if code < 0 else
-                    f'exit code {code}')
-            yield dict(method=todo.pop(0), seconds=None, status='crashes',
-                       message=f'the process died in this cell ({died})',
-                       traceback=portable(err.read()[-3000:]))
+            died = _death(code)
+            cell = dict(method=todo.pop(0), seconds=None, status='crashes',
+                        message=f'the process died in this cell ({died})',
+                        traceback=portable(err.read()[-3000:]))
+            if student_death is None:  # asked once per folder
+                student_death = _student_death(folder, size)
+            if student_death:
+                cell.update(status='unavailable', message=(
+                    f'the process died in this cell ({died}), and the plain '
+                    f'student alone dies too ({student_death}) in its '
+                    'training step with random weights, without any '
+                    'distillation (a compiled op of this machine\'s mmcv or '
+                    'torch): the probe cannot tell'))
+            yield cell
+
+
+def _death(code: int) -> str:
+    return (f'signal {signal.Signals(-code).name}' if code < 0 else
+            f'exit code {code}')
+
+
+def _student_death(folder: str, size: int) -> str:
+    """How a child that trains the folder's plain student alone ends: ''
+    when it trains or fails with an exception (the probe's own check then
+    tells), else how its process died."""
+    proc = subprocess.run(
+        [sys.executable, '-m', 'benchmarks.zoo_sweep', '--child', folder,
+         '--size', str(size), '--student-alone'],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=repo_path(''))
+    return '' if proc.returncode == 0 else _death(proc.returncode)
 
 
 def fill_families(cells: Dict[str, Dict], folders: List[str],
@@ -307,7 +336,13 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument('--child', metavar='FOLDER', choices=folders,
                         help=argparse.SUPPRESS)  # probe_folder's child
     parser.add_argument('--size', type=int, help=argparse.SUPPRESS)
+    parser.add_argument('--student-alone', action='store_true',
+                        help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child and args.student_alone:  # the exit code tells
+        from mmera.analysis.pair_probe import student_trains
+        student_trains(*folder_pair(args.child), args.size)
+        return
     if args.child:  # print each cell's probe as it finishes
         for method in args.methods:
             print(CELL_MARK + json.dumps(probe_cell(args.child, method,

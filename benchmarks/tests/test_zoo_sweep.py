@@ -5,6 +5,7 @@ import os
 import os.path as osp
 import sys
 
+import pytest
 from mmengine.utils import get_installed_path
 
 from benchmarks import zoo_support, zoo_sweep
@@ -68,9 +69,13 @@ def test_a_sample_of_the_sweep(tmp_path, one_thread):
     assert '| soft_teacher | semi-supervised' in text
 
 
-def test_a_cell_that_kills_its_process_is_recorded(tmp_path, monkeypatch):
+@pytest.mark.parametrize('student_death', ['', 'signal SIGSEGV'])
+def test_a_cell_that_kills_its_process_is_recorded(tmp_path, monkeypatch,
+                                                   student_death):
     """The child probes PKD, then dies of a segmentation fault in RKD: RKD
-    is recorded as crashed with the signal, LD runs in a new child."""
+    is recorded as crashed with the signal (unavailable where the plain
+    student alone dies too, which is asked once), LD runs in a new
+    child."""
     script = tmp_path / 'child.py'
     script.write_text(
         'import json, os, signal, sys\n'
@@ -84,12 +89,20 @@ def test_a_cell_that_kills_its_process_is_recorded(tmp_path, monkeypatch):
         'flush=True)\n')
     monkeypatch.setattr(zoo_sweep, 'child_cmd', lambda folder, names, size: [
         sys.executable, str(script), *names])
+    asked = []
+    monkeypatch.setattr(zoo_sweep, '_student_death', lambda folder, size:
+                        asked.append(folder) or student_death)
     path = str(tmp_path / 'cells.json')
     zoo_sweep.sweep(['fcos'], ['PKD', 'RKD', 'LD'], path, size=96,
                     log=lambda line: None)
     cells = zoo_sweep.load_cells(path)
     status = {c['method']: c['status'] for c in cells.values()}
-    assert status == {'PKD': 'trains', 'RKD': 'crashes', 'LD': 'trains'}
+    assert status == {'PKD': 'trains', 'LD': 'trains', 'RKD': 'unavailable'
+                      if student_death else 'crashes'}
+    assert asked == ['fcos']
     rkd = cells[zoo_sweep.cell_key('fcos', 'RKD')]
-    assert rkd['message'] == 'the process died in this cell (signal SIGSEGV)'
+    assert rkd['message'].startswith(
+        'the process died in this cell (signal SIGSEGV)')
+    assert ('the plain student alone dies too (signal SIGSEGV)' in
+            rkd['message']) == bool(student_death)
     assert 'about to fail' in rkd['traceback']

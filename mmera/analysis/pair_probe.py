@@ -146,7 +146,7 @@ def probe(method: str, teacher: str, student: str,
         missing = _missing_here(err)
         if missing:
             return dict(status='unavailable', message=missing, traceback='')
-        if stage == 'train' and not _student_trains(teacher, student, size):
+        if stage == 'train' and not student_trains(teacher, student, size):
             return dict(status='unavailable', traceback='', message=(
                 'the student alone fails its training step too with random '
                 'weights on the random images, without any distillation, so '
@@ -182,7 +182,7 @@ def _missing_here(err: BaseException) -> str:
     return ''
 
 
-def _student_trains(teacher: str, student: str, size: int) -> bool:
+def student_trains(teacher: str, student: str, size: int) -> bool:
     """Whether the plain student trains its step in :func:`train_once`
     (random weights make some detectors fail on their own: SSD's VGG
     overflows, DDQ's matching meets NaN costs, QueryInst's RoIs turn

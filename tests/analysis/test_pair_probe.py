@@ -62,7 +62,7 @@ def test_a_crash_keeps_its_traceback(monkeypatch):
         raise KeyError('lost')
     monkeypatch.setattr(pair_probe, 'train_once', broken)
     # the student alone trains: the failure is the method's
-    monkeypatch.setattr(pair_probe, '_student_trains', lambda *a: True)
+    monkeypatch.setattr(pair_probe, 'student_trains', lambda *a: True)
     teacher, student = PAIRS['RetinaNet R101 -> R50']
     result = pair_probe.probe('head-init', teacher, student)
     assert result['status'] == 'crashes'

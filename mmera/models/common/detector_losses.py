@@ -12,7 +12,11 @@ is the rest of mmdet's ``loss`` after ``extract_feat``:
   and proposals on ground truth of one class, then the RoI head's loss, as
   ``TwoStageDetector.loss`` (mmdet 3.0-3.3, guarded);
 * query-based detectors (DETR family): the transformer, then the head's
-  loss, as ``DetectionTransformer.loss`` (guarded likewise).
+  loss, as ``DetectionTransformer.loss`` (guarded likewise);
+* single-stage instance segmentors (YOLACT, CondInst, BoxInst, SOLO,
+  SOLOv2): the box head's loss where there is one, then the mask head's on
+  its positives, as ``SingleStageInstanceSegmentor.loss`` (guarded
+  likewise).
 """
 import copy
 from typing import Dict, Sequence, Tuple
@@ -22,6 +26,9 @@ from mmdet.models.detectors import (
     DetectionTransformer,
     TwoStageDetector,
 )
+from mmdet.models.detectors.single_stage_instance_seg import (
+    SingleStageInstanceSegmentor,
+)
 from mmdet.structures import SampleList
 from mmdet.utils import InstanceList
 from torch import Tensor, nn
@@ -30,15 +37,19 @@ from mmera.utils.upstream import check_tested_version
 
 
 def detector_kind(detector: nn.Module) -> str:
-    """``'single_stage'``, ``'two_stage'``, ``'query'`` (DETR family) or
-    ``'other'``."""
+    """``'single_stage'`` (a dense ``bbox_head`` and nothing else),
+    ``'two_stage'``, ``'query'`` (DETR family), ``'instance_seg'`` (a
+    single-stage instance segmentor: a mask head, with or without a box
+    head) or ``'other'``."""
     if isinstance(detector, TwoStageDetector):
         return 'two_stage'
     if isinstance(detector, DetectionTransformer):
         return 'query'
+    if isinstance(detector, SingleStageInstanceSegmentor):
+        return 'instance_seg'
     # a SingleStageDetector without a bbox_head (MaskFormer's panoptic
     # head) is not one whose losses this module knows
-    if hasattr(detector, 'bbox_head'):
+    if getattr(detector, 'bbox_head', None) is not None:
         return 'single_stage'
     return 'other'
 
@@ -78,13 +89,39 @@ def detector_losses(detector: nn.Module, feats: Sequence[Tensor],
                                                    batch_data_samples)
         return detector.bbox_head.loss(
             **head_inputs, batch_data_samples=batch_data_samples)
-    if kind in ('single_stage', 'query'):
+    if kind == 'instance_seg' and not with_proposals:
+        return _instance_seg_losses(detector, tuple(feats),
+                                    batch_data_samples)
+    if kind in ('single_stage', 'query', 'instance_seg'):
         raise ValueError(f'{type(detector).__name__} has no RPN: it makes '
                          'no proposals.')
     raise ValueError(
         f'{type(detector).__name__} is neither a single-stage detector '
-        '(a dense bbox_head), a two-stage one (RPN + RoI head) nor a '
-        'DETR-family one; mmera\'s distillers train those kinds.')
+        '(a dense bbox_head), a two-stage one (RPN + RoI head), a '
+        'DETR-family one nor a single-stage instance segmentor; mmera\'s '
+        'distillers train those kinds.')
+
+
+def _instance_seg_losses(detector: SingleStageInstanceSegmentor, x: tuple,
+                         batch_data_samples: SampleList
+                         ) -> Dict[str, Tensor]:
+    # SingleStageInstanceSegmentor.loss (mmdet 3.3) after its extract_feat.
+    check_tested_version('mmdet',
+                         'detector_losses (SingleStageInstanceSegmentor.loss)')
+    losses: Dict[str, Tensor] = {}
+    positive_infos = None
+    if detector.with_bbox:  # YOLACT, CondInst, BoxInst
+        losses.update(detector.bbox_head.loss(x, batch_data_samples))
+        # the positives the mask head is trained on
+        positive_infos = detector.bbox_head.get_positive_infos()
+    mask_losses = detector.mask_head.loss(x, batch_data_samples,
+                                          positive_infos=positive_infos)
+    if set(mask_losses) & set(losses):
+        raise ValueError(f'{type(detector).__name__}: its mask head\'s '
+                         f'losses {sorted(mask_losses)} reuse names of its '
+                         f'box head\'s {sorted(losses)}.')
+    losses.update(mask_losses)
+    return losses
 
 
 def _two_stage_losses(detector: TwoStageDetector, x: tuple,

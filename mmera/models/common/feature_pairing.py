@@ -288,19 +288,32 @@ def pair_detectors(student: nn.Module, teacher: Optional[nn.Module],
             f'method works on {"/".join(t.__name__ for t in neck_types)} '
             'necks only (its mechanism splits or rebuilds that neck). '
             'FitNet, PKD and ERA work with any neck.')
-    if detector_kind(student) == 'other':
+    kind = detector_kind(student)
+    if kind == 'other':
         raise ValueError(
             f'{method}: the student ({type(student).__name__}) is neither a '
             'single-stage detector (a dense bbox_head), a two-stage one '
-            '(RPN + RoI head) nor a DETR-family one; those are what mmera\'s '
-            'distillers train.')
-    if student_dense_head and detector_kind(student) != 'single_stage':
+            '(RPN + RoI head), a DETR-family one nor a single-stage instance '
+            'segmentor; those are what mmera\'s distillers train.')
+    branches = getattr(student, 'num_branch', 1)
+    if branches > 1:
         raise ValueError(
-            f'{method}: the student ({type(student).__name__}) has no dense '
-            'bbox_head, and this method\'s mechanism runs the student\'s '
-            'dense head; use a single-stage student (RetinaNet, FCOS, ATSS, '
+            f'{method}: the student ({type(student).__name__}) runs each '
+            f'training image through its {branches} backbone branches, so '
+            f'its features hold {branches} copies of the batch and cannot '
+            'be paired with the teacher\'s image by image. Distil a '
+            'TridentNet teacher into a single-branch student (Faster R-CNN, '
+            'RetinaNet, ...) instead.')
+    if student_dense_head and kind != 'single_stage':
+        what = ('is an instance segmentor, whose mask head this method\'s '
+                'mechanism does not train' if kind == 'instance_seg' else
+                'has no dense bbox_head')
+        raise ValueError(
+            f'{method}: the student ({type(student).__name__}) {what}, and '
+            'this method\'s mechanism runs the student\'s dense head alone; '
+            'use a single-stage detector student (RetinaNet, FCOS, ATSS, '
             'GFL, RTMDet, ...), or FitNet, PKD or ERA, which distil '
-            'two-stage and DETR-family students too.')
+            'two-stage, DETR-family and instance segmentation students too.')
     layout = neck_layout(student)
     if teacher is None:
         return pair_by_stride(layout, layout, method)
