@@ -49,10 +49,11 @@ class Comparison:
 #: suite -> what its block reads; a suite without records shows its arms
 #: with no runs
 COMPARISON_SUITES: Dict[str, Comparison] = {
-    'synthetic-retinanet-8000it-192': Comparison(
-        'RetinaNet R34 x1/2 -> R18 x1/4 at 192 px, 8000 iterations',
-        control='student-16000it', primary='era-fast',
-        peers=('head-init', 'pkd')),
+    f'synthetic-retinanet-{n}it-192': Comparison(
+        f'RetinaNet R34 x1/2 -> R18 x1/4 at 192 px, {n} iterations',
+        control=f'student-{2 * n}it', primary='era-fast',
+        peers=('head-init', 'pkd'))
+    for n in (8000, 16000)
 }
 
 #: the arms' labels beyond the results tables'

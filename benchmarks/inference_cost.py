@@ -25,14 +25,14 @@ from mmera.utils.atomic_files import write_text_atomic
 from .paths import repo_path
 from .run_records import RECORDS_DIR
 from .seed_stats import fmt_ms, mean_std
-from .suites import SUITES
+from .suites import LONG_SCHEDULE_SUITES, SUITES
 
 #: the measured costs: config -> size, modes (mode -> costs), machine
 COSTS = repo_path('docs/results/inference_cost.json')
 #: the suites whose ERA configs the block reports
 SUITES_REPORTED = ('synthetic-retinanet', 'synthetic-gfl',
                    'deepforest-retinanet', 'synthetic-ablations',
-                   'synthetic-retinanet-8000it-192')
+                   *LONG_SCHEDULE_SUITES)
 
 
 def era_configs(suites: Sequence[str] = SUITES_REPORTED) -> List[str]:

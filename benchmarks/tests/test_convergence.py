@@ -53,7 +53,7 @@ def test_the_verdict_names_the_strongest_peer():
 def test_the_block_has_a_row_per_arm_and_pairs_by_seed():
     results = {SUITE: {'baseline': _runs(0.40, 0.41),
                        'era-fast': _runs(0.43, 0.45)}}
-    text = '\n'.join(comparison_block(results))
+    text = '\n'.join(comparison_block(results, {SUITE: SPEC}))
     assert f'(`{SUITE}`)' in text
     row = next(x for x in text.splitlines()
                if x.startswith("| ERA's cheap setting"))
