@@ -26,7 +26,8 @@ def _model(config):
     return strip_pretrained(offline(get_config(config).model))
 
 
-@pytest.mark.parametrize('method', ['FitNetDistiller', 'ERADistiller'])
+@pytest.mark.parametrize('method', ['FitNetDistiller', 'ERADistiller',
+                                    'SSKDDistiller'])
 def test_a_trident_student_is_refused_by_name(method):
     student = _model(TRIDENT)
     with pytest.raises(ValueError, match=rf'{method}: the student '

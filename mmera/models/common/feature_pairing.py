@@ -295,15 +295,7 @@ def pair_detectors(student: nn.Module, teacher: Optional[nn.Module],
             'single-stage detector (a dense bbox_head), a two-stage one '
             '(RPN + RoI head), a DETR-family one nor a single-stage instance '
             'segmentor; those are what mmera\'s distillers train.')
-    branches = getattr(student, 'num_branch', 1)
-    if branches > 1:
-        raise ValueError(
-            f'{method}: the student ({type(student).__name__}) runs each '
-            f'training image through its {branches} backbone branches, so '
-            f'its features hold {branches} copies of the batch and cannot '
-            'be paired with the teacher\'s image by image. Distil a '
-            'TridentNet teacher into a single-branch student (Faster R-CNN, '
-            'RetinaNet, ...) instead.')
+    check_single_branch(student, method)
     if student_dense_head and kind != 'single_stage':
         what = ('is an instance segmentor, whose mask head this method\'s '
                 'mechanism does not train' if kind == 'instance_seg' else
@@ -330,6 +322,21 @@ def pair_detectors(student: nn.Module, teacher: Optional[nn.Module],
         need = head_strides(teacher_head) or t_layout.strides
     return pair_by_stride(layout, t_layout, method, need_strides=need,
                           all_levels=all_levels)
+
+
+def check_single_branch(student: nn.Module, method: str) -> None:
+    """Raises the fix for a student whose features hold several copies of
+    the batch in training (TridentNet: one per backbone branch), which
+    cannot be paired with the teacher's image by image."""
+    branches = getattr(student, 'num_branch', 1)
+    if branches > 1:
+        raise ValueError(
+            f'{method}: the student ({type(student).__name__}) runs each '
+            f'training image through its {branches} backbone branches, so '
+            f'its features hold {branches} copies of the batch and cannot '
+            'be paired with the teacher\'s image by image. Distil a '
+            'TridentNet teacher into a single-branch student (Faster R-CNN, '
+            'RetinaNet, ...) instead.')
 
 
 def num_classes(detector: nn.Module) -> Optional[int]:

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from ..common.base_distiller import BaseDistiller, ConfigLike
 from ..common.feature_adapter import FeatureAdapter
-from ..common.feature_pairing import dry_run_shapes
+from ..common.feature_pairing import check_single_branch, dry_run_shapes
 
 Shape = Tuple[int, int, int]  # (channels, height, width) of one output
 
@@ -73,6 +73,7 @@ class SSKDDistiller(BaseDistiller):
             if not isinstance(getattr(det, 'backbone', None), nn.Module):
                 raise ValueError(f'SSKDDistiller: the {role} '
                                  f'({type(det).__name__}) has no backbone.')
+        check_single_branch(self.student, 'SSKDDistiller')
         groups = backbone_stage_groups(self.student.backbone)
         s_shapes = dry_run_shapes(self.student.backbone, size=probe_size)
         t_shapes = dry_run_shapes(self.teacher.backbone, size=probe_size)
