@@ -61,10 +61,11 @@ def test_losses_from_features_equal_the_segmentors_own(config):
         assert all(torch.equal(x, y) for x, y in zip(a, b)), key
 
 
-@pytest.mark.parametrize('method, config', [('FitNetDistiller', SOLO),
-                                            ('PKDDistiller', CONDINST)])
-def test_feature_methods_train_the_mask_head(method, config, teacher_ckpt):
-    student = _model_cfg(config)
+# SOLO's own losses are checked above; its mask targets make a training
+# step slow, so the methods train the (quicker) CondInst student
+@pytest.mark.parametrize('method', ['FitNetDistiller', 'PKDDistiller'])
+def test_feature_methods_train_the_mask_head(method, teacher_ckpt):
+    student = _model_cfg(CONDINST)
     model = MODELS.build(dict(type=method, student=student,
                               teacher_config=copy.deepcopy(student),
                               teacher_ckpt=teacher_ckpt(student)))
