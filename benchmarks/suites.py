@@ -126,9 +126,10 @@ SUITES: Dict[str, Suite] = {
             'synthetic.py',
             'student-16000it': 'configs/tiny/retinanet_r18w16_fpn_16000it_'
             'synthetic.py'}),
-    # the same at 192 px, where the model's step costs under half
+    # the same at 192 px, where the model's step costs under half; its
+    # teacher is the one trained at 192 px
     'synthetic-retinanet-plateau-192': Suite(
-        'synthetic', 'retinanet',
+        'synthetic', 'retinanet-32000it-192',
         'configs/tiny/retinanet_r18w16_fpn_2000it_synthetic-192.py', {
             f'student-{n}it': f'configs/tiny/retinanet_r18w16_fpn_{n}it_'
             'synthetic-192.py' for n in (4000, 8000, 16000, 32000)}),
