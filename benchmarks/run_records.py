@@ -122,14 +122,15 @@ def run_curves(work_dir: str) -> dict:
 
 def compact_rows(rows: Sequence[dict]) -> List[dict]:
     """``rows`` with only the keys the plots read (the losses, learning
-    rates and timings are dropped: a record stays a few kilobytes)."""
+    rates and timings are dropped, and so is a row left with its step
+    alone: a record stays a few kilobytes)."""
     kept = []
     for row in rows:
         small = {k: v for k, v in row.items()
-                 if k == 'step' or k in _VAL_KEYS
-                 or k.startswith('era.residual_')}
+                 if k in _VAL_KEYS or k.startswith('era.residual_')}
         if small:
-            kept.append(small)
+            kept.append({'step': row['step'], **small} if 'step' in row
+                        else small)
     return kept
 
 

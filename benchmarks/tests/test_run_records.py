@@ -62,7 +62,7 @@ def test_compact_rows_keep_what_the_plots_read():
              'era.loss_mimic': 0.2},
             {'coco/bbox_mAP': 0.1, 'coco/bbox_mAP_50': 0.2,
              'coco/bbox_mAP_s': 0.0, 'step': 0},
-            {'time': 0.3}]
+            {'time': 0.3}, {'step': 50, 'loss': 0.9}]  # the last: nothing
     assert compact_rows(rows) == [
         {'step': 25, 'era.residual_k1_p0': 0.5},
         {'coco/bbox_mAP': 0.1, 'coco/bbox_mAP_50': 0.2, 'step': 0}]
