@@ -49,10 +49,11 @@ class Comparison:
 #: suite -> what its block reads; a suite without records shows its arms
 #: with no runs
 COMPARISON_SUITES: Dict[str, Comparison] = {
-    f'synthetic-retinanet-{n}it-192': Comparison(
-        f'RetinaNet R34 x1/2 -> R18 x1/4 at 192 px, {n} iterations',
-        control=f'student-{2 * n}it', primary='era-fast',
-        peers=('head-init', 'pkd'))
+    f'synthetic-{det}-{n}it-192': Comparison(
+        f'{name} R34 x1/2 -> R18 x1/4 at 192 px, {n} iterations',
+        control=f'student-{2 * n}it', primary='era-fast', peers=peers)
+    for det, name, peers in (('retinanet', 'RetinaNet', ('head-init', 'pkd')),
+                             ('gfl', 'GFL', ('head-init', )))
     for n in (8000, 16000)
 }
 

@@ -85,7 +85,8 @@ SUITE_TITLES = {'synthetic-retinanet': 'synthetic RetinaNet',
                 'synthetic-retinanet-plateau': 'synthetic RetinaNet plateau',
                 'synthetic-retinanet-plateau-192':
                 'synthetic RetinaNet plateau, 192 px',
-                'synthetic-gfl-plateau': 'synthetic GFL plateau'}
+                'synthetic-gfl-plateau': 'synthetic GFL plateau',
+                'synthetic-gfl-plateau-192': 'synthetic GFL plateau, 192 px'}
 #: The methods of the summary table, in order, with their labels there.
 SUMMARY_METHODS = {
     BASELINE: 'plain student (500 it)', 'fitnet': 'FitNet', 'pkd': 'PKD',

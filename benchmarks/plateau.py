@@ -21,7 +21,8 @@ MIN_GAIN = 0.01
 PLATEAU_SUITES = {
     'synthetic-retinanet-plateau': 'RetinaNet R18 x1/4, 320 px',
     'synthetic-retinanet-plateau-192': 'RetinaNet R18 x1/4, 192 px',
-    'synthetic-gfl-plateau': 'GFL R18 x1/4, 320 px'}
+    'synthetic-gfl-plateau': 'GFL R18 x1/4, 320 px',
+    'synthetic-gfl-plateau-192': 'GFL R18 x1/4, 192 px'}
 
 Runs = Dict[int, dict]
 

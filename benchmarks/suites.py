@@ -133,6 +133,11 @@ SUITES: Dict[str, Suite] = {
         'configs/tiny/retinanet_r18w16_fpn_2000it_synthetic-192.py', {
             f'student-{n}it': f'configs/tiny/retinanet_r18w16_fpn_{n}it_'
             'synthetic-192.py' for n in (4000, 8000, 16000, 32000)}),
+    'synthetic-gfl-plateau-192': Suite(
+        'synthetic', 'gfl-32000it-192',
+        'configs/tiny/gfl_r18w16_fpn_2000it_synthetic-192.py', {
+            f'student-{n}it': f'configs/tiny/gfl_r18w16_fpn_{n}it_'
+            'synthetic-192.py' for n in (4000, 8000, 16000, 32000)}),
     'synthetic-gfl-plateau': Suite(
         'synthetic', 'gfl',
         'configs/tiny/gfl_r18w16_fpn_2000it_synthetic.py', {
@@ -200,29 +205,40 @@ SUITES.update({
 # (:mod:`benchmarks.convergence` reads them). Every option of these
 # configs' distillers is stated (``PINNED_SUITES``), so their records keep
 # their meaning when a default changes.
-def _long_schedule_suite(iters: int) -> Suite:
-    """The arms on the plain student's ``iters``-iteration schedule at
-    192 px, with the student trained twice as long as the control."""
-    arm = ('configs/{}/{}_retinanet_r34w32-r18w16_fpn_'
-           f'{iters}it_synthetic-192.py')
+#: detector -> the distilled arms of its comparison (RetinaNet's full set;
+#: GFL's the head-initialised student and ERA's cheap setting)
+LONG_SCHEDULE_ARMS = {
+    'retinanet': {'head-init': ('head_init', 'head-init'),
+                  'pkd': ('pkd', 'pkd'),
+                  'era-fast': ('era', 'era-fast'),
+                  'era-fast-headinit': ('era', 'era-fastheadinit')},
+    'gfl': {'head-init': ('head_init', 'head-init'),
+            'era-fast': ('era', 'era-fast')},
+}
+
+
+def _long_schedule_suite(detector: str, iters: int) -> Suite:
+    """``detector``'s arms on the plain student's ``iters``-iteration
+    schedule at 192 px, with the student trained twice as long as the
+    control."""
+    student = f'configs/tiny/{detector}_r18w16_fpn_{{}}it_synthetic-192.py'
+    arms = LONG_SCHEDULE_ARMS[detector]
     return Suite(
-        'synthetic', 'retinanet-32000it-192',
-        f'configs/tiny/retinanet_r18w16_fpn_{iters}it_synthetic-192.py', {
-            f'student-{2 * iters}it': 'configs/tiny/retinanet_r18w16_fpn_'
-            f'{2 * iters}it_synthetic-192.py',
-            'head-init': arm.format('head_init', 'head-init'),
-            'pkd': arm.format('pkd', 'pkd'),
-            'era-fast': arm.format('era', 'era-fast'),
-            'era-fast-headinit': arm.format('era', 'era-fastheadinit'),
+        'synthetic', f'{detector}-32000it-192', student.format(iters), {
+            f'student-{2 * iters}it': student.format(2 * iters),
+            **{arm: f'configs/{folder}/{name}_{detector}_r34w32-r18w16_fpn_'
+               f'{iters}it_synthetic-192.py'
+               for arm, (folder, name) in arms.items()},
         })
 
 
 #: the long schedules: 8000 iterations, then 16000 (where the plain student
-#: gains less from doubling)
-LONG_SCHEDULE_SUITES = tuple(f'synthetic-retinanet-{n}it-192'
+#: gains less from doubling), per detector
+LONG_SCHEDULE_SUITES = tuple(f'synthetic-{det}-{n}it-192'
+                             for det in LONG_SCHEDULE_ARMS
                              for n in (8000, 16000))
-SUITES.update({name: _long_schedule_suite(n) for name, n in zip(
-    LONG_SCHEDULE_SUITES, (8000, 16000))})
+SUITES.update({f'synthetic-{det}-{n}it-192': _long_schedule_suite(det, n)
+               for det in LONG_SCHEDULE_ARMS for n in (8000, 16000)})
 #: suites whose distiller configs must state every option
 PINNED_SUITES = LONG_SCHEDULE_SUITES
 

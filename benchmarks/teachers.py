@@ -98,6 +98,10 @@ DETECTOR_TEACHERS: Dict[str, Dict[str, str]] = {
         'synthetic':
         'configs/tiny/retinanet_r34w32_fpn_32000it_synthetic-192.py'
     },
+    # the same for GFL
+    'gfl-32000it-192': {
+        'synthetic': 'configs/tiny/gfl_r34w32_fpn_32000it_synthetic-192.py'
+    },
 }
 
 

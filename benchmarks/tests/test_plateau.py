@@ -26,7 +26,8 @@ def test_the_block_per_suite():
         'synthetic-gfl-plateau': {'baseline': _runs(0.6)}}
     teachers = {'synthetic-retinanet-plateau': ('t.py', {'mAP': 0.574}),
                 'synthetic-retinanet-plateau-192': ('t192.py', {}),
-                'synthetic-gfl-plateau': ('g.py', {'mAP': 0.7})}
+                'synthetic-gfl-plateau': ('g.py', {'mAP': 0.7}),
+                'synthetic-gfl-plateau-192': ('g192.py', {})}
     text = '\n'.join(plateau_block(results, teachers))
     assert '| 8000 | 1 | 0.600 | 0.600 | +0.050 | +0.026 |' in text
     assert '| 16000 | 1 | 0.605 | 0.605 | +0.005 | +0.031 |' in text

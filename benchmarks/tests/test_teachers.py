@@ -90,7 +90,8 @@ def _teacher_of(cfg: Config) -> tuple:
 def test_detectors_and_the_default(tmp_path):
     assert detectors('synthetic') == [DEFAULT_DETECTOR, 'fcos', 'atss',
                                       'gfl', 'rtmdet', 'fasterrcnn',
-                                      'retinanet-32000it-192']
+                                      'retinanet-32000it-192',
+                                      'gfl-32000it-192']
     assert detectors('deepforest') == [DEFAULT_DETECTOR]
     # RetinaNet keeps the paths that predate the other families
     for data in SETS:
