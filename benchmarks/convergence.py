@@ -108,8 +108,8 @@ def plateau_check(base: Runs, control: Runs) -> str:
 def strongest_peer(results: Dict[str, Runs],
                    peers: Sequence[str]) -> Optional[str]:
     """The peer with the highest mean report mAP, or None."""
-    scored = [(_stat(results[p], 'mAP')['mean'], p) for p in peers
-              if results.get(p) and _stat(results[p], 'mAP')]
+    stats = {p: _stat(results.get(p) or {}, 'mAP') for p in peers}
+    scored = [(stat['mean'], p) for p, stat in stats.items() if stat]
     return max(scored)[1] if scored else None
 
 
