@@ -44,7 +44,11 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from mmera.utils.atomic_files import write_text_atomic
 
-from .convergence import COMPARISON_SUITES, comparison_block
+from .convergence import (
+    ABLATION_SUITES,
+    COMPARISON_SUITES,
+    comparison_block,
+)
 from .inference_cost import modes_block
 from .paths import REPO_ROOT
 from .plateau import PLATEAU_SUITES, plateau_block
@@ -347,7 +351,7 @@ def block_text(name: str, results: Results, steps: Dict) -> List[str]:
         'zoo-support': lambda *_: support_block(),
         'era-modes': lambda *_: modes_block(),
         'convergence': lambda *_: comparison_block(
-            load_results(suites=tuple(COMPARISON_SUITES))),
+            load_results(suites=(*COMPARISON_SUITES, *ABLATION_SUITES))),
         'plateau': lambda *_: plateau_block(
             load_results(suites=tuple(PLATEAU_SUITES)),
             {s: teacher_record(s) for s in PLATEAU_SUITES})}

@@ -13,7 +13,6 @@ touched, so callers that use ``pyplot`` themselves are unaffected.
 """
 import os
 import os.path as osp
-import re
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -21,10 +20,7 @@ from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .run_logs import MAP_KEY, val_series
-
-#: ``era.residual_k{k}_p{l}``, logged by ERA every training step.
-_RESIDUAL_KEY = re.compile(r'^era\.residual_k(\d+)_p(\d+)$')
+from .run_logs import MAP_KEY, residual_series, val_series
 
 Series = Mapping[float, float]
 
@@ -124,29 +120,6 @@ def plot_alpha(runs: Sequence[Optional[dict]], path: str,
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return _save(fig, path)
-
-
-def residual_series(rows: Sequence[dict]
-                    ) -> Dict[Tuple[int, int], Dict[int, float]]:
-    """ERA's logged residual norms: ``(k, level) -> {iteration: value}``.
-
-    Args:
-        rows: The run's rows, in order (:func:`scalar_rows`).
-
-    Returns:
-        dict: Empty when the run logged no ``era.residual_k*_p*`` key.
-    """
-    series: Dict[Tuple[int, int], Dict[int, float]] = {}
-    for row in rows:
-        if 'step' not in row:
-            continue
-        for key, value in row.items():
-            match = _RESIDUAL_KEY.match(key)
-            if match:
-                k, level = int(match.group(1)), int(match.group(2))
-                series.setdefault((k, level), {})[int(row['step'])] = float(
-                    value)
-    return series
 
 
 def plot_residual_norms(runs: Sequence[Sequence[dict]], path: str,

@@ -7,7 +7,8 @@ segment in its own timestamped dir.
 import json
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+import re
+from typing import Dict, List, Optional, Sequence, Tuple
 
 #: The validation metric of the tiny runs' curves.
 MAP_KEY = 'coco/bbox_mAP'
@@ -87,3 +88,30 @@ def last_sweep(work_dir: str) -> Optional[dict]:
         return None
     last = sweeps[-1]
     return last if isinstance(last, dict) and last.get('results') else None
+
+
+#: ``era.residual_k{k}_p{l}``, logged by ERA every training step.
+_RESIDUAL_KEY = re.compile(r'^era\.residual_k(\d+)_p(\d+)$')
+
+
+def residual_series(rows: Sequence[dict]
+                    ) -> Dict[Tuple[int, int], Dict[int, float]]:
+    """ERA's logged residual norms: ``(k, level) -> {iteration: value}``.
+
+    Args:
+        rows: The run's rows, in order (:func:`scalar_rows`).
+
+    Returns:
+        dict: Empty when the run logged no ``era.residual_k*_p*`` key.
+    """
+    series: Dict[Tuple[int, int], Dict[int, float]] = {}
+    for row in rows:
+        if 'step' not in row:
+            continue
+        for key, value in row.items():
+            match = _RESIDUAL_KEY.match(key)
+            if match:
+                k, level = int(match.group(1)), int(match.group(2))
+                series.setdefault((k, level), {})[int(row['step'])] = float(
+                    value)
+    return series

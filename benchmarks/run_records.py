@@ -113,7 +113,7 @@ def run_curves(work_dir: str) -> dict:
         dict: ``rows`` (every row's ``step``, the validation metrics and
         ERA's ``era.residual_*`` norms, in order: enough for
         :func:`benchmarks.run_logs.val_series` and
-        :func:`benchmarks.plots.residual_series`) and ``alpha_sweep`` (its
+        :func:`benchmarks.run_logs.residual_series`) and ``alpha_sweep`` (its
         last sweep, or None).
     """
     return dict(rows=compact_rows(scalar_rows(work_dir)),

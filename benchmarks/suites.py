@@ -239,8 +239,18 @@ LONG_SCHEDULE_SUITES = tuple(f'synthetic-{det}-{n}it-192'
                              for n in (8000, 16000))
 SUITES.update({f'synthetic-{det}-{n}it-192': _long_schedule_suite(det, n)
                for det in LONG_SCHEDULE_ARMS for n in (8000, 16000)})
+#: the ablation at the RetinaNet plateau: era-fast with K = 0 (no residual
+#: branches) against era-fast (K = 4), the same runs of era-fast
+SUITES['synthetic-retinanet-16000it-192-ablations'] = Suite(
+    'synthetic', 'retinanet-32000it-192',
+    'configs/tiny/retinanet_r18w16_fpn_16000it_synthetic-192.py', {
+        'era-fast': SUITES['synthetic-retinanet-16000it-192'].methods[
+            'era-fast'],
+        'era-fast-k0': 'configs/era/era-fastk0_retinanet_r34w32-r18w16_fpn_'
+        '16000it_synthetic-192.py'})
 #: suites whose distiller configs must state every option
-PINNED_SUITES = LONG_SCHEDULE_SUITES
+PINNED_SUITES = (*LONG_SCHEDULE_SUITES,
+                 'synthetic-retinanet-16000it-192-ablations')
 
 #: ``make demo``: the baseline and ERA of a main suite, per set
 SUITES.update({

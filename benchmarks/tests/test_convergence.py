@@ -1,9 +1,13 @@
 """The comparison at a long schedule: each arm against the plain student and
 the 2x control by the results tables' rule, the control's word on the
 plateau, and the primary ERA arm against the strongest peer."""
+import json
+
 from benchmarks.convergence import (
+    ABLATION_SUITES,
     COMPARISON_SUITES,
     comparison_block,
+    final_residuals,
     plateau_check,
     strongest_peer,
     verdict,
@@ -63,3 +67,55 @@ def test_the_block_has_a_row_per_arm_and_pairs_by_seed():
     assert len([x for x in text.splitlines() if x.startswith('| ')]) == len(
         SUITES[SUITE].configs()) + 2  # the header and its rule
     assert 'The compute control is not decided yet' in text
+
+
+def _residual_rows(*per_k, levels=2, step=100):
+    """A run's curve rows whose last step has norm ``per_k[k]`` at every
+    level (an earlier step logs other values)."""
+    def row(values, at):
+        return {'step': at, **{f'era.residual_k{k}_p{lv}': v
+                               for k, v in enumerate(values)
+                               for lv in range(levels)}}
+    return [row([1.0] * len(per_k), step // 2), {'step': step,
+            'coco/bbox_mAP': 0.3}, row(per_k, step)]
+
+
+def test_final_residuals_average_levels_then_runs():
+    runs = [_residual_rows(0.6, 0.5, 0.4), _residual_rows(0.4, 0.3, 0.2)]
+    assert [round(v, 6) for v in final_residuals(runs)] == [0.5, 0.4, 0.3]
+    # levels that end apart are averaged
+    rows = _residual_rows(0.6, 0.4)
+    rows[-1]['era.residual_k0_p1'] = 0.8
+    assert [round(v, 6) for v in final_residuals([rows])] == [0.7, 0.4]
+    # no norms logged (a plain student), or runs with different K: nothing
+    assert final_residuals([[{'step': 1, 'coco/bbox_mAP': 0.2}]]) is None
+    assert final_residuals([_residual_rows(0.5), _residual_rows(0.5,
+                                                                0.4)]) is None
+
+
+def test_the_ablation_table_and_the_residual_norms_come_from_the_records(
+        tmp_path):
+    suite, spec = next(iter(ABLATION_SUITES.items()))
+    configs = SUITES[suite].methods
+    assert suite in PINNED_SUITES and spec.reference in configs
+    assert set(spec.arms) <= set(configs)
+    variant = next(iter(spec.arms))
+    for seed, (ref_rows, var_rows) in enumerate((
+            (_residual_rows(0.5, 0.45), _residual_rows(0.5, 0.5)),
+            (_residual_rows(0.7, 0.55), _residual_rows(0.5, 0.5)))):
+        for method, rows in ((spec.reference, ref_rows), (variant, var_rows)):
+            name = configs[method].split('/')[-1][:-3]
+            (tmp_path / f'{name}_seed{seed}.json').write_text(json.dumps(
+                dict(key=dict(config=configs[method], seed=seed),
+                     run={}, curves=dict(rows=rows))))
+    results = {suite: {spec.reference: _runs(0.42, 0.44),
+                       variant: _runs(0.40, 0.41)}}
+    text = '\n'.join(comparison_block(results, records_dir=str(tmp_path)))
+    assert f'**Ablation: {spec.title}** (`{suite}`)' in text
+    row = next(x for x in text.splitlines() if x.startswith(
+        '| era-fast with K = 0 |'))
+    assert '| 2 | 0.405 +- 0.007 |' in row
+    assert row.endswith('| s0 -0.020, s1 -0.030 | no |')
+    # K = 4 shrinks the residual with its branches; K = 0 stays at P(S)
+    assert ("ERA's cheap setting (era-fast) 0.600 / 0.500; "
+            'era-fast with K = 0 0.500 / 0.500.') in text

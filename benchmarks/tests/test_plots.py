@@ -13,9 +13,13 @@ from benchmarks.plots import (
     plot_alpha,
     plot_map_curves,
     plot_residual_norms,
-    residual_series,
 )
-from benchmarks.run_logs import last_sweep, scalar_rows, val_series
+from benchmarks.run_logs import (
+    last_sweep,
+    residual_series,
+    scalar_rows,
+    val_series,
+)
 from benchmarks.training import val_history
 
 PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
