@@ -27,7 +27,9 @@ Block names: ``results-summary`` (the README's one table),
 ``results-<dir>`` (the recorded runs of the configs in ``configs/<dir>/``),
 ``cost-steps`` (the timed train steps), ``plateau`` (the plain students'
 plateau, :mod:`benchmarks.plateau`), ``convergence`` (the comparison at a
-long schedule, :mod:`benchmarks.convergence`), ``teacher-curves`` (the shipped
+long schedule, :mod:`benchmarks.convergence`), ``convergence-summary`` (the
+README's table of it, :mod:`benchmarks.convergence_summary`),
+``teacher-curves`` (the shipped
 teachers' validation curves), ``era-modes`` (ERA's S / T / ST mAP and
 their cost, :mod:`benchmarks.inference_cost`) and ``zoo-support`` (the
 support matrix, from the zoo sweep's cells, ``docs/results/zoo_sweep.json``,
@@ -49,6 +51,7 @@ from .convergence import (
     COMPARISON_SUITES,
     comparison_block,
 )
+from .convergence_summary import summary_block as convergence_summary
 from .inference_cost import modes_block
 from .paths import REPO_ROOT
 from .plateau import PLATEAU_SUITES, plateau_block
@@ -352,6 +355,8 @@ def block_text(name: str, results: Results, steps: Dict) -> List[str]:
         'era-modes': lambda *_: modes_block(),
         'convergence': lambda *_: comparison_block(
             load_results(suites=(*COMPARISON_SUITES, *ABLATION_SUITES))),
+        'convergence-summary': lambda *_: convergence_summary(load_results(
+            suites=(*PLATEAU_SUITES, *COMPARISON_SUITES))),
         'plateau': lambda *_: plateau_block(
             load_results(suites=tuple(PLATEAU_SUITES)),
             {s: teacher_record(s) for s in PLATEAU_SUITES})}
