@@ -61,7 +61,7 @@ def weights_sha256(checkpoint: str) -> str:
     return digest.hexdigest()
 
 
-def config_sha256(config: str) -> str:
+def config_sha256(config: str, root: Optional[str] = None) -> str:
     """The sha256 of ``config`` as mmengine resolves it (bases merged).
 
     Hashed is the resolved config as sorted JSON, with the checkout's root
@@ -70,19 +70,25 @@ def config_sha256(config: str) -> str:
     would not do: it wraps lines by length, so a longer root changes it).
     Resolving takes a second or two; a benchmark asks it of every run each
     time it rewrites the tables, so it is cached per file content.
+    ``root``: the checkout ``config`` belongs to (default: this one).
     """
     with open(config) as f:
-        return _resolved_sha256(config, f.read(), REPO_ROOT)
+        return _resolved_sha256(config, f.read(), root or REPO_ROOT)
+
+
+def resolved_config(config: str, root: Optional[str] = None) -> str:
+    """``config`` as mmengine resolves it, as :func:`config_sha256` hashes
+    it: sorted JSON, the checkout's ``root`` written ``<repo>``."""
+    from mmengine.config import Config  # the CLI's --help stays light
+    return json.dumps(Config.fromfile(config).to_dict(), sort_keys=True,
+                      default=repr).replace(root or REPO_ROOT, '<repo>')
 
 
 @functools.lru_cache(maxsize=None)
 def _resolved_sha256(config: str, text: str, root: str) -> str:
     """:func:`config_sha256` of ``config`` whose text is ``text`` (the
     cache's key: an edited config is resolved again)."""
-    from mmengine.config import Config  # the CLI's --help stays light
-    resolved = json.dumps(Config.fromfile(config).to_dict(), sort_keys=True,
-                          default=repr).replace(root, '<repo>')
-    return hashlib.sha256(resolved.encode()).hexdigest()
+    return hashlib.sha256(resolved_config(config, root).encode()).hexdigest()
 
 
 def record_key(config: str, seed: int, teacher: Optional[str]) -> dict:

@@ -1,6 +1,5 @@
 """The suites of the driver: the detector families, every method on a set,
 the demo, and the groups the command line takes."""
-import inspect
 import os.path as osp
 
 import pytest
@@ -8,6 +7,7 @@ from mmengine.config import Config
 
 from benchmarks.__main__ import parse_args
 from benchmarks.paths import repo_path
+from benchmarks.rekey import unstated_options
 from benchmarks.suites import (
     BASELINE,
     FAMILY_SUITES,
@@ -51,33 +51,14 @@ def test_distillers_train_the_baseline_and_load_the_suite_teacher(name):
                 suite.data, suite.detector)
 
 
-def _options(cls: type, skip: tuple = ()) -> set:
-    """The keyword options of ``cls.__init__`` (not ``skip``)."""
-    params = inspect.signature(cls.__init__).parameters
-    return {n for n, p in params.items()
-            if p.default is not inspect.Parameter.empty} - set(skip)
-
-
 @pytest.mark.parametrize('name', PINNED_SUITES)
 def test_pinned_suites_state_every_option_of_their_distillers(name):
     """A record is keyed by the resolved config: a config that leaves an
     option to its default would silently change meaning with the default.
     """
-    import mmera  # noqa: F401 (registers the distillers)
-    from mmera.models.common.base_distiller import BaseDistiller
-    from mmera.models.era.mbrnet import MBRNet
-    from mmera.registry import MODELS
     for method, config in SUITES[name].methods.items():
         model = Config.fromfile(repo_path(config)).model
-        cls = MODELS.get(model.type)
-        if not issubclass(cls, BaseDistiller):
-            continue  # a plain student (hooks only)
-        missing = _options(cls, ('data_preprocessor', 'init_cfg')) - set(
-            model)
-        if 'mbrnet' in model:
-            missing |= {f'mbrnet.{o}' for o in _options(MBRNet) - set(
-                model.mbrnet)}
-        assert not missing, (method, sorted(missing))
+        assert not unstated_options(model), (method, unstated_options(model))
 
 
 def test_the_families_and_the_demo():

@@ -22,5 +22,8 @@ model = dict(
     cross_index=1,
     cls_weight=1.0,  # quality-focal KD on the class scores
     cls_beta=1.0,
-    bbox_weight=1.0)  # GIoU on the decoded boxes, teacher-score weighted
+    bbox_weight=1.0,  # GIoU on the decoded boxes, teacher-score weighted
+    # LD on the box distributions: GFL heads only (a RetinaHead has none)
+    ld_weight=4.0,
+    ld_temperature=1.0)
 custom_hooks = [dict(type='ExportStudentHook')]

@@ -18,13 +18,32 @@ model = dict(
     teacher_config=teacher,
     teacher_ckpt=('{{ fileDirname }}/../../work_dirs/teacher_synthetic/'
                   'teacher.pth'),
-    mbrnet=dict(num_branches=4, num_blocks=2, feature_norm='teacher_std'),
+    # every option of ERADistiller and MBRNet is stated, so the recorded
+    # runs keep their meaning whatever the defaults become
+    mbrnet=dict(
+        num_branches=4,
+        num_blocks=2,
+        branch_scales=None,  # 1/k for branch k
+        adapter='auto',
+        norm_cfg=dict(type='GN', num_groups=32, requires_grad=True),
+        act_cfg=dict(type='ReLU'),
+        separable=False,
+        bottleneck_channels=None,  # full width
+        feature_norm='teacher_std',
+        mimic_norm=None,
+        init_cfg=dict(type='Normal', layer='Conv2d', std=0.01)),
     mimic_weight=5.0,
     residual_weight=1.0,
     twi_weight=1.0,
+    twi_weights=None,  # 1 for M_0, branch_scales[k-1] / K for M_k
     twi_mode='all',
+    twi_probability=1.0,
+    twi_precision='fp32',
+    twi_recompute=False,
+    twi_detach_branches=False,
     init_student_head=False,
-    inference_mode='S')
+    inference_mode='S',
+    alpha=0.5)
 custom_hooks = [
     dict(type='DistillLossWarmupHook', warmup_iters=50),
     dict(type='AlphaSweepHook', alphas=[0.0, 0.3, 0.5, 1.0]),
