@@ -10,20 +10,13 @@ and its paired differences to the plain student and to the control, by the
 rule of the results tables ("above": every paired difference > 0 and their
 mean above both methods' std); then whether the control confirms the
 plateau, where the primary ERA arm stands against the plain student, the
-control and the strongest peer, and how far each ERA arm's approximations
-M_0..M_K end from the teacher's features (its logged residual norms).
-The ablation suites (:data:`ABLATION_SUITES`) set ERA variants against the
-primary arm at the plateau.
+control and the strongest peer; under each table a note per suite (ERA's
+residual norms, :mod:`benchmarks.convergence_ablation`).
 """
-import glob
-import json
-import os.path as osp
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
 from .results_table import LABELS
-from .run_logs import residual_series
-from .run_records import RECORDS_DIR
 from .seed_stats import (
     compare,
     fmt_above,
@@ -65,29 +58,6 @@ COMPARISON_SUITES: Dict[str, Comparison] = {
     for n in (8000, 16000)
 }
 
-@dataclass(frozen=True)
-class Ablation:
-    """What an ablation suite's table reads.
-
-    Attributes:
-        title: The pair, its resolution and schedule.
-        reference: The ERA arm the variants are set against.
-        arms: Each variant's method and what it changes.
-    """
-    title: str
-    reference: str
-    arms: Dict[str, str] = field(default_factory=dict)
-
-
-#: suite -> what its ablation table reads
-ABLATION_SUITES: Dict[str, Ablation] = {
-    'synthetic-retinanet-16000it-192-ablations': Ablation(
-        'RetinaNet R34 x1/2 -> R18 x1/4 at 192 px, 16000 iterations',
-        reference='era-fast',
-        arms={'era-fast-k0': 'K = 0: TWI on P(S) alone, no residual '
-              'branches'}),
-}
-
 #: the arms' labels beyond the results tables'
 ARM_LABELS = {
     'era-fast': "ERA's cheap setting (era-fast)",
@@ -105,11 +75,12 @@ def arm_label(method: str, control: str) -> str:
     return ARM_LABELS.get(method, LABELS.get(method, method))
 
 
-def _stat(runs: Runs, key: str):
+def stat(runs: Runs, key: str):
+    """The mean and std of ``key`` over the finished runs."""
     return mean_std([r[key] for r in ok_runs(runs, key).values()])
 
 
-def _versus(base: Runs, runs: Runs) -> List[str]:
+def versus(base: Runs, runs: Runs) -> List[str]:
     """The difference, per-seed differences and verdict cells of ``runs``
     against ``base`` (report mAP)."""
     if not base or not runs:
@@ -140,7 +111,7 @@ def plateau_check(base: Runs, control: Runs) -> str:
 def strongest_peer(results: Dict[str, Runs],
                    peers: Sequence[str]) -> Optional[str]:
     """The peer with the highest mean report mAP, or None."""
-    stats = {p: _stat(results.get(p) or {}, 'mAP') for p in peers}
+    stats = {p: stat(results.get(p) or {}, 'mAP') for p in peers}
     scored = [(stat['mean'], p) for p, stat in stats.items() if stat]
     return max(scored)[1] if scored else None
 
@@ -165,89 +136,16 @@ def verdict(results: Dict[str, Runs], spec: Comparison) -> str:
             '; '.join(parts) + '.')
 
 
-def recorded_rows(config: str, records_dir: str = RECORDS_DIR
-                  ) -> List[List[dict]]:
-    """The curve rows of each recorded seed of ``config``."""
-    name = osp.splitext(osp.basename(config))[0]
-    out = []
-    for path in sorted(glob.glob(osp.join(glob.escape(records_dir),
-                                          glob.escape(name) + '_seed*.json'))):
-        with open(path) as f:
-            record = json.load(f)
-        if record.get('key', {}).get('config') == config:
-            out.append((record.get('curves') or {}).get('rows') or [])
-    return out
-
-
-def final_residuals(runs: Sequence[Sequence[dict]]) -> Optional[List[float]]:
-    """ERA's residual norm ``||T - M_k|| / ||T||`` for k = 0..K at each
-    run's last logged step, averaged over the levels, then over the runs
-    (None when no run logged them)."""
-    per_run = []
-    for rows in runs:
-        series = residual_series(rows)
-        ks = sorted({k for k, _ in series})
-        per_run.append([
-            sum(s[max(s)] for (j, _), s in series.items() if j == k) /
-            sum(1 for j, _ in series if j == k) for k in ks])
-    per_run = [r for r in per_run if r]
-    if not per_run or len({len(r) for r in per_run}) > 1:
-        return None
-    return [sum(col) / len(col) for col in zip(*per_run)]
-
-
-def residual_line(suite: str, records_dir: str = RECORDS_DIR) -> str:
-    """Where each ERA arm of ``suite`` ends: its :func:`final_residuals`
-    (empty when no arm logged them)."""
-    parts = []
-    for method, config in SUITES[suite].methods.items():
-        norms = final_residuals(recorded_rows(config, records_dir))
-        if norms:
-            parts.append(f'{arm_label(method, "")} ' +
-                         ' / '.join(f'{v:.3f}' for v in norms))
-    return ('' if not parts else
-            'ERA\'s residual norms ||T - M_k|| / ||T||, k = 0..K, at the '
-            'last step (mean over levels and seeds): ' + '; '.join(parts) +
-            '.')
-
-
-def ablation_block(results: Dict[str, Dict[str, Runs]],
-                   records_dir: str = RECORDS_DIR) -> List[str]:
-    """Each ablation suite's variants against its reference arm (report
-    mAP, paired by seed, by the tables' rule), and their residual norms."""
-    lines: List[str] = []
-    for suite, spec in ABLATION_SUITES.items():
-        runs = results.get(suite, {})
-        ref = runs.get(spec.reference, {})
-        lines += [f'**Ablation: {spec.title}** (`{suite}`):', '',
-                  f'| arm | changes | seeds | report mAP | val mAP | '
-                  f'- {spec.reference} | per seed | above {spec.reference} |',
-                  '| --- | --- | --- | --- | --- | --- | --- | --- |']
-        for method, change in {spec.reference: 'the reference',
-                               **spec.arms}.items():
-            arm = runs.get(method, {})
-            cells = [arm_label(method, ''), change, str(len(ok_runs(arm))),
-                     fmt_ms(_stat(arm, 'mAP'), count=False),
-                     fmt_ms(_stat(arm, 'val_mAP'), count=False)]
-            cells += ['', '', ''] if method == spec.reference else _versus(
-                ref, arm)
-            lines.append('| ' + ' | '.join(cells) + ' |')
-        residuals = residual_line(suite, records_dir)
-        lines += [''] + ([residuals, ''] if residuals else [])
-    return lines[:-1]
-
-
 def comparison_block(results: Dict[str, Dict[str, Runs]],
                      comparisons: Optional[Dict[str, Comparison]] = None,
-                     records_dir: str = RECORDS_DIR) -> List[str]:
-    """The ``convergence`` block's lines (then :func:`ablation_block`'s
-    when the default suites are shown).
+                     notes: Optional[Dict[str, str]] = None) -> List[str]:
+    """The comparison tables' lines (the ``convergence`` block's first part).
 
     Args:
         results: ``suite -> method -> seed -> run`` (the run records).
         comparisons: The suites to show (default
             :data:`COMPARISON_SUITES`).
-        records_dir: Where the runs' records (and their curves) are.
+        notes: A line to add under a suite's table, by suite.
     """
     lines: List[str] = []
     for suite, spec in (comparisons or COMPARISON_SUITES).items():
@@ -263,17 +161,15 @@ def comparison_block(results: Dict[str, Dict[str, Runs]],
             arm = runs.get(method, {})
             cells = [arm_label(method, spec.control),
                      str(len(ok_runs(arm))),
-                     fmt_ms(_stat(arm, 'mAP'), count=False),
-                     fmt_ms(_stat(arm, 'val_mAP'), count=False)]
-            cells += ['', '', ''] if method == BASELINE else _versus(
+                     fmt_ms(stat(arm, 'mAP'), count=False),
+                     fmt_ms(stat(arm, 'val_mAP'), count=False)]
+            cells += ['', '', ''] if method == BASELINE else versus(
                 base, arm)
-            cells += ['', '', ''] if method == spec.control else _versus(
+            cells += ['', '', ''] if method == spec.control else versus(
                 control, arm)
             lines.append('| ' + ' | '.join(cells) + ' |')
         lines += ['', plateau_check(base, control), '',
                   verdict(runs, spec), '']
-        residuals = residual_line(suite, records_dir)
-        lines += [residuals, ''] if residuals else []
-    if comparisons is None:
-        lines += ablation_block(results, records_dir) + ['']
+        note = (notes or {}).get(suite)
+        lines += [note, ''] if note else []
     return lines[:-1]

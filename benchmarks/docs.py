@@ -27,7 +27,8 @@ Block names: ``results-summary`` (the README's one table),
 ``results-<dir>`` (the recorded runs of the configs in ``configs/<dir>/``),
 ``cost-steps`` (the timed train steps), ``plateau`` (the plain students'
 plateau, :mod:`benchmarks.plateau`), ``convergence`` (the comparison at a
-long schedule, :mod:`benchmarks.convergence`), ``convergence-summary`` (the
+long schedule, :mod:`benchmarks.convergence` and its ERA side,
+:mod:`benchmarks.convergence_ablation`), ``convergence-summary`` (the
 README's table of it, :mod:`benchmarks.convergence_summary`),
 ``teacher-curves`` (the shipped
 teachers' validation curves), ``era-modes`` (ERA's S / T / ST mAP and
@@ -46,11 +47,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from mmera.utils.atomic_files import write_text_atomic
 
-from .convergence import (
-    ABLATION_SUITES,
-    COMPARISON_SUITES,
-    comparison_block,
-)
+from .convergence import COMPARISON_SUITES
+from .convergence_ablation import ABLATION_SUITES, convergence_block
 from .convergence_summary import summary_block as convergence_summary
 from .inference_cost import modes_block
 from .paths import REPO_ROOT
@@ -353,7 +351,7 @@ def block_text(name: str, results: Results, steps: Dict) -> List[str]:
         'cost-steps': cost_block, 'teacher-curves': teachers_block,
         'zoo-support': lambda *_: support_block(),
         'era-modes': lambda *_: modes_block(),
-        'convergence': lambda *_: comparison_block(
+        'convergence': lambda *_: convergence_block(
             load_results(suites=(*COMPARISON_SUITES, *ABLATION_SUITES))),
         'convergence-summary': lambda *_: convergence_summary(load_results(
             suites=(*PLATEAU_SUITES, *COMPARISON_SUITES))),

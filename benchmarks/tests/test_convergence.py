@@ -4,13 +4,16 @@ plateau, and the primary ERA arm against the strongest peer."""
 import json
 
 from benchmarks.convergence import (
-    ABLATION_SUITES,
     COMPARISON_SUITES,
     comparison_block,
-    final_residuals,
     plateau_check,
     strongest_peer,
     verdict,
+)
+from benchmarks.convergence_ablation import (
+    ABLATION_SUITES,
+    convergence_block,
+    final_residuals,
 )
 from benchmarks.suites import PINNED_SUITES, SUITES
 
@@ -110,7 +113,7 @@ def test_the_ablation_table_and_the_residual_norms_come_from_the_records(
                      run={}, curves=dict(rows=rows))))
     results = {suite: {spec.reference: _runs(0.42, 0.44),
                        variant: _runs(0.40, 0.41)}}
-    text = '\n'.join(comparison_block(results, records_dir=str(tmp_path)))
+    text = '\n'.join(convergence_block(results, records_dir=str(tmp_path)))
     assert f'**Ablation: {spec.title}** (`{suite}`)' in text
     row = next(x for x in text.splitlines() if x.startswith(
         '| era-fast with K = 0 |'))
