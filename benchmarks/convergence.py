@@ -18,6 +18,7 @@ from typing import Dict, List, Optional, Sequence
 
 from .results_table import LABELS
 from .seed_stats import (
+    Stat,
     compare,
     fmt_above,
     fmt_diffs,
@@ -75,7 +76,7 @@ def arm_label(method: str, control: str) -> str:
     return ARM_LABELS.get(method, LABELS.get(method, method))
 
 
-def stat(runs: Runs, key: str):
+def stat(runs: Runs, key: str) -> Optional[Stat]:
     """The mean and std of ``key`` over the finished runs."""
     return mean_std([r[key] for r in ok_runs(runs, key).values()])
 
@@ -112,7 +113,7 @@ def strongest_peer(results: Dict[str, Runs],
                    peers: Sequence[str]) -> Optional[str]:
     """The peer with the highest mean report mAP, or None."""
     stats = {p: stat(results.get(p) or {}, 'mAP') for p in peers}
-    scored = [(stat['mean'], p) for p, stat in stats.items() if stat]
+    scored = [(s['mean'], p) for p, s in stats.items() if s]
     return max(scored)[1] if scored else None
 
 

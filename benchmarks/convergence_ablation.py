@@ -5,9 +5,6 @@ ERA logs, read from the run records' curves), and the ablation suites
 on the plateau schedule. :mod:`benchmarks.convergence` shows both under its
 tables.
 """
-import glob
-import json
-import os.path as osp
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
@@ -19,7 +16,7 @@ from .convergence import (
     versus,
 )
 from .run_logs import residual_series
-from .run_records import RECORDS_DIR
+from .run_records import RECORDS_DIR, records_of
 from .seed_stats import fmt_ms, ok_runs
 from .suites import SUITES
 
@@ -49,18 +46,14 @@ ABLATION_SUITES: Dict[str, Ablation] = {
               'branches'}),
 }
 
+
 def recorded_rows(config: str, records_dir: str = RECORDS_DIR
                   ) -> List[List[dict]]:
-    """The curve rows of each recorded seed of ``config``."""
-    name = osp.splitext(osp.basename(config))[0]
-    out = []
-    for path in sorted(glob.glob(osp.join(glob.escape(records_dir),
-                                          glob.escape(name) + '_seed*.json'))):
-        with open(path) as f:
-            record = json.load(f)
-        if record.get('key', {}).get('config') == config:
-            out.append((record.get('curves') or {}).get('rows') or [])
-    return out
+    """The curve rows of each finished recorded seed of ``config`` (the
+    seeds its mAP is averaged over)."""
+    return [(record.get('curves') or {}).get('rows') or []
+            for _, _, record in records_of(config, records_dir)
+            if 'mAP' in (record.get('run') or {})]
 
 
 def final_residuals(runs: Sequence[Sequence[dict]]) -> Optional[List[float]]:
@@ -90,9 +83,10 @@ def residual_line(suite: str, records_dir: str = RECORDS_DIR) -> str:
             parts.append(f'{arm_label(method, "")} ' +
                          ' / '.join(f'{v:.3f}' for v in norms))
     return ('' if not parts else
-            'ERA\'s residual norms ||T - M_k|| / ||T||, k = 0..K, at the '
-            'last step (mean over levels and seeds): ' + '; '.join(parts) +
-            '.')
+            'ERA\'s residual norms ||T - M_k|| / ||T|| after each branch, '
+            'k = 0, 1, ... as logged (K = 0 is emulated with one idle '
+            'branch), at the last step, mean over levels and seeds: ' +
+            '; '.join(parts) + '.')
 
 
 def ablation_block(results: Dict[str, Dict[str, Runs]],

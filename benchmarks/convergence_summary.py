@@ -17,7 +17,7 @@ from .convergence import (
     plateau_check,
     verdict,
 )
-from .plateau import lengths, plateau_of
+from .plateau import lengths, plateau_of, plateau_word
 from .results_table import LABELS
 from .seed_stats import compare, fmt_ms, mean_std, ok_runs
 from .suites import BASELINE
@@ -74,8 +74,8 @@ def summary_block(results: Dict[str, Dict[str, Runs]]) -> List[str]:
         if suite is None:
             notes.append(f'{name}: ' + (
                 f'no comparison suite at its plateau ({its} iterations).'
-                if its else 'the plateau is not decided yet '
-                f'(`{plateau}`).'))
+                if its else f'plateau (`{plateau}`) ' + plateau_word(
+                    lengths(plateau, results))))
             continue
         columns.append((f'{name}, {its} it', suite))
         spec = COMPARISON_SUITES[suite]

@@ -55,7 +55,7 @@ from .paths import REPO_ROOT
 from .plateau import PLATEAU_SUITES, plateau_block
 from .results_plots import plot_files
 from .results_table import ERA, LABELS, suite_markdown, summarize_suite
-from .run_records import RECORDS_DIR
+from .run_records import RECORDS_DIR, records_of
 from .seed_stats import (
     Stat,
     compare,
@@ -124,20 +124,10 @@ def load_results(records_dir: str = RECORDS_DIR,
     """
     results: Results = {}
     for suite in suites:
-        results[suite] = {}
-        for method, config in SUITES[suite].configs().items():
-            name = osp.splitext(osp.basename(config))[0]
-            runs = {}
-            for path in glob.glob(osp.join(glob.escape(records_dir),
-                                           glob.escape(name) + '_seed*.json')):
-                seed = osp.basename(path)[len(name) + len('_seed'):-5]
-                if not seed.isdigit():
-                    continue
-                with open(path) as f:
-                    record = json.load(f)
-                if record.get('key', {}).get('config') == config:
-                    runs[int(seed)] = record['run']
-            results[suite][method] = dict(sorted(runs.items()))
+        results[suite] = {
+            method: {seed: record['run'] for seed, _, record in records_of(
+                config, records_dir) if isinstance(record.get('run'), dict)}
+            for method, config in SUITES[suite].configs().items()}
     return results
 
 

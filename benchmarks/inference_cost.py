@@ -12,7 +12,6 @@ what each mode costs::
     python -m benchmarks.inference_cost --configs configs/era/X.py
 """
 import argparse
-import glob
 import json
 import os.path as osp
 import platform
@@ -23,7 +22,7 @@ import torch
 from mmera.utils.atomic_files import write_text_atomic
 
 from .paths import repo_path
-from .run_records import RECORDS_DIR
+from .run_records import RECORDS_DIR, records_of
 from .seed_stats import fmt_ms, mean_std
 from .suites import LONG_SCHEDULE_SUITES, SUITES
 
@@ -76,16 +75,9 @@ def measure(configs: Sequence[str], repeats: int = 5,
 
 def _sweeps(config: str, records_dir: str) -> List[dict]:
     """The last alpha sweep of each recorded seed of ``config``."""
-    name = osp.splitext(osp.basename(config))[0]
-    out = []
-    for path in sorted(glob.glob(osp.join(glob.escape(records_dir),
-                                          glob.escape(name) + '_seed*.json'))):
-        with open(path) as f:
-            record = json.load(f)
-        sweep = (record.get('curves') or {}).get('alpha_sweep')
-        if record['key']['config'] == config and sweep:
-            out.append(sweep['results'])
-    return out
+    sweeps = [(record.get('curves') or {}).get('alpha_sweep')
+              for _, _, record in records_of(config, records_dir)]
+    return [s['results'] for s in sweeps if s]
 
 
 def _cost(modes: Dict[str, dict], mode: str) -> str:

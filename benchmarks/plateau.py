@@ -91,14 +91,19 @@ def plateau_block(results: Dict[str, Dict[str, Runs]],
                 f'{fmt_ms(val, count=False)} | '
                 f'{fmt_ms(report, count=False)} | '
                 + ('-' if gain is None else f'{gain:+.3f}') + f' | {gap} |')
-        found = plateau_of(rows)
-        decided = [its for its, runs in rows
-                   if _gain(runs, by_len.get(2 * its, {})) is not None]
         lines += ['', f'Plateau (doubling adds less than {MIN_GAIN} val '
-                  'mAP): ' + (
-                      f'{found} iterations.' if found else
-                      f'not reached by {max(decided)} iterations.' if decided
-                      else 'not decided yet (no length has its double '
-                      'recorded).'), '']
+                  f'mAP): {plateau_word(rows)}', '']
     return lines[:-1]
+
+
+def plateau_word(rows: List[Tuple[int, Runs]]) -> str:
+    """What the records say of the plateau: its length, the longest length
+    it is not reached by, or that no length has its double recorded."""
+    found = plateau_of(rows)
+    by_len = dict(rows)
+    decided = [its for its, runs in rows
+               if _gain(runs, by_len.get(2 * its, {})) is not None]
+    return (f'{found} iterations.' if found else
+            f'not reached by {max(decided)} iterations.' if decided else
+            'not decided yet (no length has its double recorded).')
 

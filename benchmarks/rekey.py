@@ -9,7 +9,9 @@ Stating the option fixes that, but changes the key although the run's
 meaning did not. This tool checks that the only change between the committed
 config (``HEAD``) and the working tree is options added at the value their
 class defaults to, then writes the new key into the records that had the old
-one:
+one. A record holds no version of the code, so the tool trusts that the
+defaults it reads (the committed package's: it refuses to run while
+``mmera/`` has uncommitted changes) are the ones the runs had:
 
     # 1. state the defaults in the configs (the code's defaults unchanged)
     # 2. python -m benchmarks.rekey configs/era/era_*.py ...
@@ -18,7 +20,6 @@ one:
 :func:`unstated_options` lists what a distiller config leaves to defaults.
 """
 import argparse
-import glob
 import inspect
 import json
 import os.path as osp
@@ -26,10 +27,14 @@ import subprocess
 import tempfile
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from mmera.utils.atomic_files import write_text_atomic
-
-from .paths import REPO_ROOT
-from .run_records import RECORDS_DIR, config_sha256, resolved_config
+from .paths import REPO_ROOT, repo_path
+from .run_records import (
+    RECORDS_DIR,
+    config_sha256,
+    records_of,
+    resolved_config,
+    write_record,
+)
 
 #: options of an option dict: (distiller type, option) -> the class that
 #: takes the dict (its keyword defaults apply inside it)
@@ -40,12 +45,12 @@ NOT_OPTIONS = ('data_preprocessor', 'init_cfg')
 _MISSING = object()
 
 
-def _class(path: str):
+def _class(path: str) -> type:
     module, name = path.rsplit('.', 1)
     return getattr(__import__(module, fromlist=[name]), name)
 
 
-def class_defaults(cls, skip: Sequence[str] = ()) -> Dict[str, Any]:
+def class_defaults(cls: type, skip: Sequence[str] = ()) -> Dict[str, Any]:
     """``cls``'s keyword defaults (its ``__init__``'s) but ``skip``."""
     params = inspect.signature(cls.__init__).parameters
     return {n: p.default for n, p in params.items()
@@ -64,7 +69,7 @@ def option_defaults(model: dict) -> Dict[Tuple[str, ...], Any]:
         return {}
     out = {(n, ): v for n, v in class_defaults(cls, NOT_OPTIONS).items()}
     for (owner, option), nested in NESTED.items():
-        if owner == model['type'] and isinstance(model.get(option), dict):
+        if owner == model['type']:  # stated or not, its options count
             out.update({(option, n): v for n, v in class_defaults(
                 _class(nested)).items()})
     return out
@@ -73,13 +78,14 @@ def option_defaults(model: dict) -> Dict[Tuple[str, ...], Any]:
 def unstated_options(model: dict) -> List[str]:
     """The options a distiller config's ``model`` leaves to defaults
     (``'mbrnet.bottleneck_channels'`` for a nested one)."""
-    def stated(path):
+    def stated(path: Tuple[str, ...]) -> bool:
         node = model
         for part in path:
             if not isinstance(node, dict) or part not in node:
                 return False
             node = node[part]
         return True
+    # an option dict left out or None leaves each of its options unstated
     return sorted('.'.join(p) for p in option_defaults(model)
                   if not stated(p))
 
@@ -126,23 +132,17 @@ def rekey_records(config: str, old_sha: str, new_sha: str,
                   ) -> List[str]:
     """Writes ``new_sha`` into the records of ``config`` keyed by
     ``old_sha`` (their source says why); returns their paths."""
-    name = osp.splitext(osp.basename(config))[0]
     done = []
-    for path in sorted(glob.glob(osp.join(glob.escape(records_dir),
-                                          glob.escape(name) + '_seed*.json'))):
-        with open(path) as f:
-            record = json.load(f)
-        key = record.get('key', {})
-        if key.get('config') != config or key.get(
-                'config_sha256') != old_sha:
+    for _, path, record in records_of(config, records_dir):
+        key = record['key']
+        if key.get('config_sha256') != old_sha:
             continue
-        key['config_sha256'] = new_sha
-        record['source'] = (f"{record.get('source', '')}; re-keyed when its "
-                            f"config came to state the defaults it ran with "
-                            f"({', '.join(added)})")
-        write_text_atomic(path, json.dumps(record, indent=1, sort_keys=True)
-                          + '\n')
-        done.append(path)
+        done.append(write_record(
+            records_dir, osp.splitext(osp.basename(path))[0],
+            dict(key, config_sha256=new_sha), record.get('run', {}),
+            record.get('curves', {}),
+            source=f"{record.get('source', '')}; re-keyed when its config "
+            f"came to state the defaults it ran with ({', '.join(added)})"))
     return done
 
 
@@ -162,6 +162,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument('configs', nargs='+')
     parser.add_argument('--records-dir', default=RECORDS_DIR)
     args = parser.parse_args(argv)
+    if subprocess.run(['git', 'diff', '--quiet', 'HEAD', '--', 'mmera'],
+                      cwd=REPO_ROOT).returncode:
+        raise SystemExit('mmera/ has uncommitted changes: the defaults the '
+                         'records ran with are the committed ones; commit or '
+                         'stash the package first.')
     with tempfile.TemporaryDirectory() as tmp:
         committed = _committed_configs(tmp)
         for config in args.configs:
@@ -171,10 +176,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             try:
                 added = added_defaults(
                     json.loads(resolved_config(old_path, committed)),
-                    json.loads(resolved_config(config)))
+                    json.loads(resolved_config(repo_path(config))))
             except ValueError as e:
                 raise SystemExit(f'{config}: {e}')
-            new_sha = config_sha256(config)
+            new_sha = config_sha256(repo_path(config))
             done = rekey_records(config, old_sha, new_sha, added,
                                  args.records_dir) if added else []
             print(f'{config}: {len(added)} default(s) stated, '

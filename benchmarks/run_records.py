@@ -17,11 +17,12 @@ config or teacher trains again, as a finished work dir of another command
 would.
 """
 import functools
+import glob
 import hashlib
 import json
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from mmera.utils.atomic_files import write_text_atomic
 
@@ -161,6 +162,31 @@ def write_record(records_dir: str, name: str, key: dict, run: dict,
         dict(key=key, source=source, run=run, curves=curves), indent=1,
         sort_keys=True) + '\n')
     return path
+
+
+def records_of(config: str, records_dir: str = RECORDS_DIR
+               ) -> Iterator[Tuple[int, str, dict]]:
+    """``(seed, path, record)`` of every readable record of ``config``
+    (repository-relative), by seed: ``<config name>_seed<seed>.json`` files
+    whose key names ``config``. Their hashes are not checked (the benchmark
+    does that before it reuses a record)."""
+    name = osp.splitext(osp.basename(config))[0]
+    found = []
+    for path in glob.glob(osp.join(glob.escape(records_dir),
+                                   glob.escape(name) + '_seed*.json')):
+        seed = osp.basename(path)[len(name) + len('_seed'):-len('.json')]
+        if not seed.isdigit():
+            continue
+        try:
+            with open(path) as f:
+                record = json.load(f)
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict) and isinstance(
+                record.get('key'), dict) and record['key'].get(
+                    'config') == config:
+            found.append((int(seed), path, record))
+    yield from sorted(found, key=lambda x: x[0])
 
 
 def load_record(records_dir: Optional[str], name: str,

@@ -110,7 +110,12 @@ def test_the_ablation_table_and_the_residual_norms_come_from_the_records(
             name = configs[method].split('/')[-1][:-3]
             (tmp_path / f'{name}_seed{seed}.json').write_text(json.dumps(
                 dict(key=dict(config=configs[method], seed=seed),
-                     run={}, curves=dict(rows=rows))))
+                     run=dict(mAP=0.4), curves=dict(rows=rows))))
+    # a failed seed's curves are not averaged with the finished ones
+    name = configs[variant].split('/')[-1][:-3]
+    (tmp_path / f'{name}_seed2.json').write_text(json.dumps(dict(
+        key=dict(config=configs[variant], seed=2), run=dict(error='died'),
+        curves=dict(rows=_residual_rows(0.9, 0.1)))))
     results = {suite: {spec.reference: _runs(0.42, 0.44),
                        variant: _runs(0.40, 0.41)}}
     text = '\n'.join(convergence_block(results, records_dir=str(tmp_path)))

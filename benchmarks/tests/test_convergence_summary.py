@@ -57,8 +57,19 @@ def test_each_arm_against_era_fast_and_the_notes():
     assert not any(x.startswith('| PKD') for x in lines)  # no runs: no row
     assert 'the plateau holds' in table
     assert 'the strongest peer (head-init): not above' in table
-    assert ('- GFL: the plateau is not decided yet '
-            '(`synthetic-gfl-plateau-192`).') in lines
+    assert ('- GFL: plateau (`synthetic-gfl-plateau-192`) not decided yet '
+            '(no length has its double recorded).') in lines
+    # every length has its double, none adds < 0.01: not reached
+    gfl = PAIRS['gfl'][0]
+    results[gfl] = _plateau(gfl, n8000=0.40, n16000=0.42, n32000=0.44)
+    assert ('- GFL: plateau (`synthetic-gfl-plateau-192`) not reached by '
+            '16000 iterations.') in summary_block(results)
+    # GFL's plateau picks GFL's suite
+    results[gfl] = _plateau(gfl, n8000=0.40, n16000=0.405)
+    assert plateau_suite('gfl', results) == (8000,
+                                             'synthetic-gfl-8000it-192')
+    assert summary_block(results)[0] == ('| arm | RetinaNet, 16000 it | '
+                                         'GFL, 8000 it |')
 
 
 def test_no_pair_decided_gives_notes_only():

@@ -46,6 +46,11 @@ def test_unstated_options_name_the_nested_ones():
                                        'twi_precision']
     # a plain detector has no distiller options
     assert unstated_options(model['student']) == []
+    # MBRNet left to its defaults leaves every one of its options
+    model['mbrnet'] = None
+    assert 'mbrnet.num_branches' in unstated_options(model)
+    del model['mbrnet']
+    assert {'mbrnet', 'mbrnet.num_branches'} <= set(unstated_options(model))
 
 
 def test_only_added_defaults_pass():
@@ -66,6 +71,14 @@ def test_only_added_defaults_pass():
     other['train_cfg']['max_iters'] = 1000
     with pytest.raises(ValueError, match=r'train_cfg\.max_iters changed'):
         added_defaults(new, other)
+    outside = copy.deepcopy(new)
+    outside['train_cfg']['new_key'] = None  # added, but not an option
+    with pytest.raises(ValueError, match=r'train_cfg\.new_key = None'):
+        added_defaults(new, outside)
+    unknown = copy.deepcopy(new)
+    unknown['model']['no_such_option'] = 1.0
+    with pytest.raises(ValueError, match='no such option'):
+        added_defaults(new, unknown)
     removed = copy.deepcopy(new)
     del removed['model']['alpha']
     with pytest.raises(ValueError, match=r'model\.alpha changed'):
@@ -83,9 +96,11 @@ def test_rekey_rewrites_only_the_records_of_the_old_key(tmp_path):
         return path
 
     same, stale = record(0, 'old'), record(1, 'older')
+    other = record(2, 'old', cfg='configs/pkd/x_500it_synthetic.py')
     done = rekey_records(config, 'old', 'new', ['twi_precision'],
                          str(tmp_path))
     assert done == [str(same)]
+    assert json.loads(other.read_text())['key']['config_sha256'] == 'old'
     rekeyed = json.loads(same.read_text())
     assert rekeyed['key']['config_sha256'] == 'new'
     assert rekeyed['run'] == dict(mAP=0.3)
