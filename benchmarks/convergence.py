@@ -41,11 +41,13 @@ class Comparison:
         primary: The ERA arm the verdict is about (fixed before the runs).
         peers: The methods the primary arm must beat (the strongest one by
             mean report mAP is named in the verdict).
+        others: The other ERA settings the verdict reads the same way.
     """
     title: str
     control: str
     primary: str
     peers: Sequence[str]
+    others: Sequence[str] = ()
 
 
 #: suite -> what its block reads; a suite without records shows its arms
@@ -53,9 +55,12 @@ class Comparison:
 COMPARISON_SUITES: Dict[str, Comparison] = {
     f'synthetic-{det}-{n}it-192': Comparison(
         f'{name} R34 x1/2 -> R18 x1/4 at 192 px, {n} iterations',
-        control=f'student-{2 * n}it', primary='era-fast', peers=peers)
-    for det, name, peers in (('retinanet', 'RetinaNet', ('head-init', 'pkd')),
-                             ('gfl', 'GFL', ('head-init', )))
+        control=f'student-{2 * n}it', primary='era-fast', peers=peers,
+        others=others)
+    for det, name, peers, others in (
+        ('retinanet', 'RetinaNet', ('head-init', 'pkd'),
+         ('era-fast-headinit', )),
+        ('gfl', 'GFL', ('head-init', ), ()))
     for n in (8000, 16000)
 }
 
@@ -118,23 +123,29 @@ def strongest_peer(results: Dict[str, Runs],
 
 
 def verdict(results: Dict[str, Runs], spec: Comparison) -> str:
-    """Where the primary arm stands: above the plain student, the control
-    and the strongest peer, or not (``-``: too few seeds)."""
-    primary = results.get(spec.primary)
-    if not primary:
+    """Where the primary arm (then each other ERA setting with runs)
+    stands: above the plain student, the control and the strongest peer,
+    or not (``-``: too few seeds)."""
+    if not results.get(spec.primary):
         return f'{arm_label(spec.primary, spec.control)}: no runs yet.'
     peer = strongest_peer(results, spec.peers)
     rivals = [(BASELINE, 'the plain student'),
               (spec.control, 'the 2x-schedule student')]
     if peer:
         rivals.append((peer, f'the strongest peer ({arm_label(peer, "")})'))
-    parts = []
-    for method, name in rivals:
-        above = compare(results.get(method, {}), primary, 'mAP')['above']
-        parts.append(f'{name}: ' + ('-' if above is None else
-                                   'above' if above else 'not above'))
-    return (f'{arm_label(spec.primary, spec.control)} against ' +
-            '; '.join(parts) + '.')
+    lines = []
+    for arm in (spec.primary, *spec.others):
+        if not results.get(arm):
+            continue
+        parts = []
+        for method, name in rivals:
+            above = compare(results.get(method, {}), results[arm],
+                            'mAP')['above']
+            parts.append(f'{name}: ' + ('-' if above is None else
+                                       'above' if above else 'not above'))
+        lines.append(f'{arm_label(arm, spec.control)} against ' +
+                     '; '.join(parts) + '.')
+    return ' '.join(lines)
 
 
 def comparison_block(results: Dict[str, Dict[str, Runs]],
