@@ -18,13 +18,12 @@ from typing import Dict, List, Optional, Sequence
 
 from .results_table import LABELS
 from .seed_stats import (
-    Stat,
     compare,
     fmt_above,
     fmt_diffs,
     fmt_ms,
-    mean_std,
     ok_runs,
+    runs_stat,
 )
 from .suites import BASELINE, SUITES
 
@@ -81,11 +80,6 @@ def arm_label(method: str, control: str) -> str:
     return ARM_LABELS.get(method, LABELS.get(method, method))
 
 
-def stat(runs: Runs, key: str) -> Optional[Stat]:
-    """The mean and std of ``key`` over the finished runs."""
-    return mean_std([r[key] for r in ok_runs(runs, key).values()])
-
-
 def versus(base: Runs, runs: Runs) -> List[str]:
     """The difference, per-seed differences and verdict cells of ``runs``
     against ``base`` (report mAP)."""
@@ -117,7 +111,7 @@ def plateau_check(base: Runs, control: Runs) -> str:
 def strongest_peer(results: Dict[str, Runs],
                    peers: Sequence[str]) -> Optional[str]:
     """The peer with the highest mean report mAP, or None."""
-    stats = {p: stat(results.get(p) or {}, 'mAP') for p in peers}
+    stats = {p: runs_stat(results.get(p) or {}, 'mAP') for p in peers}
     scored = [(s['mean'], p) for p, s in stats.items() if s]
     return max(scored)[1] if scored else None
 
@@ -173,8 +167,8 @@ def comparison_block(results: Dict[str, Dict[str, Runs]],
             arm = runs.get(method, {})
             cells = [arm_label(method, spec.control),
                      str(len(ok_runs(arm))),
-                     fmt_ms(stat(arm, 'mAP'), count=False),
-                     fmt_ms(stat(arm, 'val_mAP'), count=False)]
+                     fmt_ms(runs_stat(arm, 'mAP'), count=False),
+                     fmt_ms(runs_stat(arm, 'val_mAP'), count=False)]
             cells += ['', '', ''] if method == BASELINE else versus(
                 base, arm)
             cells += ['', '', ''] if method == spec.control else versus(

@@ -12,12 +12,11 @@ from .convergence import (
     COMPARISON_SUITES,
     arm_label,
     comparison_block,
-    stat,
     versus,
 )
 from .run_logs import residual_series
 from .run_records import RECORDS_DIR, records_of
-from .seed_stats import fmt_ms, ok_runs
+from .seed_stats import fmt_ms, ok_runs, runs_stat
 from .suites import SUITES
 
 Runs = Dict[int, dict]
@@ -105,8 +104,8 @@ def ablation_block(results: Dict[str, Dict[str, Runs]],
                                **spec.arms}.items():
             arm = runs.get(method, {})
             cells = [arm_label(method, ''), change, str(len(ok_runs(arm))),
-                     fmt_ms(stat(arm, 'mAP'), count=False),
-                     fmt_ms(stat(arm, 'val_mAP'), count=False)]
+                     fmt_ms(runs_stat(arm, 'mAP'), count=False),
+                     fmt_ms(runs_stat(arm, 'val_mAP'), count=False)]
             cells += ['', '', ''] if method == spec.reference else versus(
                 ref, arm)
             lines.append('| ' + ' | '.join(cells) + ' |')

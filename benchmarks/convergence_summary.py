@@ -19,7 +19,7 @@ from .convergence import (
 )
 from .plateau import lengths, plateau_of, plateau_word
 from .results_table import LABELS
-from .seed_stats import compare, fmt_ms, mean_std, ok_runs
+from .seed_stats import compare, fmt_ms, runs_stat
 from .suites import BASELINE
 
 Runs = Dict[int, dict]
@@ -49,7 +49,7 @@ def plateau_suite(detector: str, results: Dict[str, Dict[str, Runs]]
 
 def _cell(runs: Dict[str, Runs], method: str, primary: str) -> str:
     arm = runs.get(method, {})
-    stat = mean_std([r['mAP'] for r in ok_runs(arm, 'mAP').values()])
+    stat = runs_stat(arm)
     if stat is None:
         return '-'
     text = fmt_ms(stat, count=False)

@@ -62,8 +62,8 @@ from .seed_stats import (
     fmt_above,
     fmt_diffs,
     fmt_ms,
-    mean_std,
     ok_runs,
+    runs_stat,
 )
 from .shipped_teachers import shipped_record
 from .step_times import load_step_times, ratios
@@ -156,10 +156,6 @@ def _per_seed(runs: Dict[int, dict], key: str = 'mAP') -> str:
     return ', '.join(f'{r[key]:.3f}' for r in ok_runs(runs, key).values())
 
 
-def _stat(runs: Dict[int, dict], key: str) -> Optional[Stat]:
-    return mean_std([r[key] for r in ok_runs(runs, key).values()])
-
-
 def _ratio(steps: Dict[str, dict], suite: str, method: str,
            key: str = 'step') -> Optional[float]:
     r = ratios(steps.get(suite, {}), method, BASELINE)
@@ -185,7 +181,7 @@ def summary_block(results: Results, steps: Dict) -> List[str]:
                 cells.append('-')
                 step_cells.append('-')
                 continue
-            cell = _short(_stat(runs, 'mAP'))
+            cell = _short(runs_stat(runs, 'mAP'))
             if method != ERA and results[suite].get(ERA):
                 above = compare(runs, results[suite][ERA], 'mAP')['above']
                 if above is not None:
@@ -274,9 +270,9 @@ def config_block(results: Results, steps: Dict, directory: str
         ev = compare(runs, era, 'mAP') if method != ERA and era else None
         step = _ratio(steps, suite, method)
         cells = [f'`{osp.basename(config)}`', SUITE_TITLES[suite],
-                 f'{_short(_stat(runs, "mAP"))} ({_per_seed(runs)})',
-                 _short(_stat(runs, 'mAP50')),
-                 _short(_stat(runs, 'val_mAP')),
+                 f'{_short(runs_stat(runs, "mAP"))} ({_per_seed(runs)})',
+                 _short(runs_stat(runs, 'mAP50')),
+                 _short(runs_stat(runs, 'val_mAP')),
                  '-' if vs is None else
                  f'{_short(vs["diff"], True)} ({fmt_diffs(vs["diffs"])})',
                  '-' if vs is None else fmt_above(vs['above']),
@@ -412,10 +408,10 @@ def metafile_results(results: Results, steps: Dict
     for suite, methods in results.items():
         for method, config in SUITES[suite].configs().items():
             runs = methods.get(method)
-            stat = _stat(runs or {}, 'mAP')
+            stat = runs_stat(runs or {}, 'mAP')
             if stat is None or config in out:
                 continue
-            stat50 = _stat(runs, 'mAP50')
+            stat50 = runs_stat(runs, 'mAP50')
             out[config] = {
                 'seeds': stat['n'], 'dataset': DATASETS[SUITES[suite].data],
                 'box AP': round(stat['mean'] * 100, 1),

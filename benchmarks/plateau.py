@@ -11,7 +11,7 @@ the suite's teacher (its recorded val mAP), then the plateau it finds.
 import re
 from typing import Dict, List, Optional, Tuple
 
-from .seed_stats import fmt_ms, mean_std, ok_runs
+from .seed_stats import fmt_ms, ok_runs, runs_stat
 from .suites import SUITES
 
 #: the val mAP a doubled schedule must add for the shorter one to be short
@@ -80,9 +80,7 @@ def plateau_block(results: Dict[str, Dict[str, Runs]],
                   '| --- | --- | --- | --- | --- | --- |']
         by_len = dict(rows)
         for its, runs in rows:
-            val = mean_std([r['val_mAP'] for r in ok_runs(
-                runs, 'val_mAP').values()])
-            report = mean_std([r['mAP'] for r in ok_runs(runs).values()])
+            val, report = runs_stat(runs, 'val_mAP'), runs_stat(runs)
             gain = _gain(by_len.get(its // 2, {}), runs)
             gap = '-' if val is None or t_map is None else \
                 f'{val["mean"] - t_map:+.3f}'

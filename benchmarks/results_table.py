@@ -16,14 +16,13 @@ from typing import Dict, List, Optional, Tuple
 from mmera.utils.atomic_files import write_text_atomic
 
 from .seed_stats import (
-    Stat,
     compare,
     fmt_above,
     fmt_diffs,
     fmt_ms,
     fmt_seconds,
-    mean_std,
     ok_runs,
+    runs_stat,
 )
 from .step_times import ratios
 from .suites import BASELINE  # the plain student of every suite
@@ -49,10 +48,6 @@ _INTRO = (
     'side (--jobs > 1) includes their contention; the train step is timed '
     'on a quiet machine, each config alone (`python -m benchmarks '
     '--step-times`), and compute = train step x iterations.\n\n')
-
-
-def _stat(runs: Dict[int, dict], key: str) -> Optional[Stat]:
-    return mean_std([r[key] for r in ok_runs(runs, key).values()])
 
 
 def summarize_suite(runs: Dict[str, Dict[int, dict]],
@@ -81,10 +76,10 @@ def summarize_suite(runs: Dict[str, Dict[int, dict]],
         ``params_m`` and ``gflops`` when counted).
     """
     base = runs.get(BASELINE, {})
-    base_s = _stat(base, 'train_s')
+    base_s = runs_stat(base, 'train_s')
     methods = {}
     for method, seeds in runs.items():
-        row = {key: _stat(seeds, key)
+        row = {key: runs_stat(seeds, key)
                for key in ('mAP', 'mAP50', 'val_mAP', 'train_s')}
         row.update(
             n=len(ok_runs(seeds, 'val_mAP')),

@@ -44,6 +44,11 @@ def ok_runs(runs: Dict[int, dict], key: str = 'mAP') -> Dict[int, dict]:
     return {s: r for s, r in runs.items() if key in r}
 
 
+def runs_stat(runs: Dict[int, dict], key: str = 'mAP') -> Optional[Stat]:
+    """:func:`mean_std` of ``key`` over the runs that have it."""
+    return mean_std([r[key] for r in ok_runs(runs, key).values()])
+
+
 def paired_diffs(base: Dict[int, dict], other: Dict[int, dict],
                  key: str) -> Dict[int, float]:
     """``other`` - ``base`` of the metric ``key``, seed by seed.
@@ -109,8 +114,7 @@ def compare(base: Dict[int, dict], other: Dict[int, dict],
         spread taken over its runs with ``key``).
     """
     diffs = paired_diffs(base, other, key)
-    stat = mean_std([r[key] for r in ok_runs(other, key).values()])
-    base_stat = mean_std([r[key] for r in ok_runs(base, key).values()])
+    stat, base_stat = runs_stat(other, key), runs_stat(base, key)
     return dict(diffs=diffs, diff=mean_std(list(diffs.values())),
                 above=is_above(diffs, stat, base_stat))
 
