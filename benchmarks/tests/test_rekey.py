@@ -5,14 +5,17 @@ changed."""
 import copy
 import glob
 import json
+import os
 import os.path as osp
+import subprocess
+import sys
 
 import pytest
 from mmengine.config import Config
 
-from benchmarks.paths import repo_path
+from benchmarks.paths import REPO_ROOT, repo_path
 from benchmarks.rekey import added_defaults, rekey_records, unstated_options
-from benchmarks.run_records import RECORDS_DIR
+from benchmarks.run_records import RECORDS_DIR, config_sha256
 
 ERA = 'configs/era/era_retinanet_r34w32-r18w16_fpn_500it_synthetic.py'
 
@@ -107,3 +110,55 @@ def test_rekey_rewrites_only_the_records_of_the_old_key(tmp_path):
     assert rekeyed['source'].startswith('trained here; re-keyed')
     assert 'twi_precision' in rekeyed['source']
     assert json.loads(stale.read_text())['key']['config_sha256'] == 'older'
+
+
+def _rekey(clone, *args):
+    """``python -m benchmarks.rekey`` run from ``clone`` on its own code."""
+    env = dict(os.environ, PYTHONPATH=str(clone), OMP_NUM_THREADS='1')
+    return subprocess.run([sys.executable, '-m', 'benchmarks.rekey', *args],
+                          cwd=clone, env=env, capture_output=True,
+                          text=True)
+
+
+def test_the_command_rekeys_a_config_that_came_to_state_a_default(tmp_path):
+    """The whole path in a clone: a committed config that left
+    ``twi_precision`` to its default, the working tree stating it; the
+    record keyed by the committed config moves to the new key, and a
+    changed value or an uncommitted package is refused."""
+    clone = tmp_path / 'clone'
+    subprocess.run(['git', 'clone', '-q', '--shared', REPO_ROOT,
+                    str(clone)], check=True)
+    git = ['git', '-C', str(clone), '-c', 'user.name=t',
+           '-c', 'user.email=t@t']
+    config = clone / ERA
+    stated = config.read_text()
+    assert "    twi_precision='fp32',\n" in stated
+    config.write_text(stated.replace("    twi_precision='fp32',\n", ''))
+    subprocess.run(git + ['commit', '-qam', 'leave it'], check=True)
+    old_sha = config_sha256(str(config), str(clone))
+    config.write_text(stated)
+    records = tmp_path / 'runs'
+    records.mkdir()
+    record = records / (osp.splitext(osp.basename(ERA))[0] +
+                        '_seed0.json')
+    record.write_text(json.dumps(dict(
+        key=dict(config=ERA, config_sha256=old_sha, seed=0),
+        source='trained', run=dict(mAP=0.26))))
+
+    done = _rekey(clone, ERA, '--records-dir', str(records))
+    assert done.returncode == 0, done.stderr
+    assert '1 default(s) stated, 1 record(s) re-keyed' in done.stdout
+    key = json.loads(record.read_text())['key']['config_sha256']
+    assert key == config_sha256(repo_path(ERA)) != old_sha
+
+    config.write_text(stated.replace("twi_precision='fp32'",
+                                     "twi_precision='bf16'"))
+    refused = _rekey(clone, ERA, '--records-dir', str(records))
+    assert refused.returncode != 0
+    assert "twi_precision = 'bf16' is not an option at its default" in \
+        refused.stderr
+    config.write_text(stated)
+    with open(clone / 'mmera' / '__init__.py', 'a') as f:
+        f.write('\n')
+    dirty = _rekey(clone, ERA, '--records-dir', str(records))
+    assert dirty.returncode != 0 and 'mmera/ has uncommitted' in dirty.stderr
