@@ -25,9 +25,12 @@ from .seed_stats import (
     ok_runs,
     runs_stat,
 )
+from .step_times import ratios
 from .suites import BASELINE, SUITES
 
 Runs = Dict[int, dict]
+#: ``suite -> method -> step times`` (``docs/results/runs/step_times.json``)
+Steps = Dict[str, Dict[str, dict]]
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,15 @@ def arm_label(method: str, control: str) -> str:
     if method == control:
         return 'plain student, 2x schedule (compute control)'
     return ARM_LABELS.get(method, LABELS.get(method, method))
+
+
+def compute_cell(steps: Optional[Steps], suite: str, method: str) -> str:
+    """``method``'s training compute (train step x iterations) as a ratio to
+    the plain student's of ``suite``, ``-`` where either was not timed
+    (``python -m benchmarks --suites SUITE --report-only --step-times``
+    times them)."""
+    r = ratios((steps or {}).get(suite, {}), method, BASELINE)
+    return '-' if r is None else f"{r['compute']:.2f}x"
 
 
 def versus(base: Runs, runs: Runs) -> List[str]:
@@ -144,7 +156,8 @@ def verdict(results: Dict[str, Runs], spec: Comparison) -> str:
 
 def comparison_block(results: Dict[str, Dict[str, Runs]],
                      comparisons: Optional[Dict[str, Comparison]] = None,
-                     notes: Optional[Dict[str, str]] = None) -> List[str]:
+                     notes: Optional[Dict[str, str]] = None,
+                     steps: Optional[Steps] = None) -> List[str]:
     """The comparison tables' lines (the ``convergence`` block's first part).
 
     Args:
@@ -152,6 +165,7 @@ def comparison_block(results: Dict[str, Dict[str, Runs]],
         comparisons: The suites to show (default
             :data:`COMPARISON_SUITES`).
         notes: A line to add under a suite's table, by suite.
+        steps: The suites' step times, for each arm's training compute.
     """
     lines: List[str] = []
     for suite, spec in (comparisons or COMPARISON_SUITES).items():
@@ -159,16 +173,18 @@ def comparison_block(results: Dict[str, Dict[str, Runs]],
         base = runs.get(BASELINE, {})
         control = runs.get(spec.control, {})
         lines += [f'**{spec.title}** (`{suite}`):', '',
-                  '| arm | seeds | report mAP | val mAP | - plain | per seed '
-                  '| above plain | - 2x plain | per seed | above 2x plain |',
+                  '| arm | seeds | report mAP | val mAP | train compute x '
+                  'plain | - plain | per seed | above plain | - 2x plain | '
+                  'per seed | above 2x plain |',
                   '| --- | --- | --- | --- | --- | --- | --- | --- | --- | '
-                  '--- |']
+                  '--- | --- |']
         for method in SUITES[suite].configs():
             arm = runs.get(method, {})
             cells = [arm_label(method, spec.control),
                      str(len(ok_runs(arm))),
                      fmt_ms(runs_stat(arm, 'mAP'), count=False),
-                     fmt_ms(runs_stat(arm, 'val_mAP'), count=False)]
+                     fmt_ms(runs_stat(arm, 'val_mAP'), count=False),
+                     compute_cell(steps, suite, method)]
             cells += ['', '', ''] if method == BASELINE else versus(
                 base, arm)
             cells += ['', '', ''] if method == spec.control else versus(

@@ -10,6 +10,7 @@ from typing import Dict, List, Optional, Sequence
 
 from .convergence import (
     COMPARISON_SUITES,
+    Steps,
     arm_label,
     comparison_block,
     versus,
@@ -115,11 +116,13 @@ def ablation_block(results: Dict[str, Dict[str, Runs]],
 
 
 def convergence_block(results: Dict[str, Dict[str, Runs]],
-                      records_dir: str = RECORDS_DIR) -> List[str]:
-    """The documentation's ``convergence`` block: the comparison tables,
-    each with its ERA arms' residual norms, then the ablation tables."""
+                      records_dir: str = RECORDS_DIR,
+                      steps: Optional[Steps] = None) -> List[str]:
+    """The documentation's ``convergence`` block: the comparison tables
+    (each arm's training compute from ``steps``), each with its ERA arms'
+    residual norms, then the ablation tables."""
     notes = {suite: residual_line(suite, records_dir)
              for suite in COMPARISON_SUITES}
     ablations = ablation_block(results, records_dir)
-    return comparison_block(results, notes=notes) + (
+    return comparison_block(results, notes=notes, steps=steps) + (
         [''] + ablations if ablations else [])

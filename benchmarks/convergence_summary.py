@@ -3,8 +3,9 @@
 For each pair studied at 192 px, the plateau is read from its plateau
 suite's records (:func:`benchmarks.plateau.plateau_of`); the comparison
 suite on that schedule (:data:`benchmarks.convergence.COMPARISON_SUITES`)
-gives one column: each arm's report mAP over seeds and whether the primary
-ERA arm is above it by the tables' rule. Under the table, per pair, the
+gives two columns: each arm's report mAP over seeds and whether the
+primary ERA arm is above it by the tables' rule, and the arm's training
+compute as a ratio to the plain student's. Under the table, per pair, the
 control's word on the plateau and the primary arm's verdict
 (:mod:`benchmarks.convergence`). Nothing is typed by hand: a pair whose
 plateau or comparison has no records says so.
@@ -14,6 +15,8 @@ from typing import Dict, List, Optional, Tuple
 from .convergence import (
     ARM_LABELS,
     COMPARISON_SUITES,
+    Steps,
+    compute_cell,
     plateau_check,
     verdict,
 )
@@ -61,12 +64,14 @@ def _cell(runs: Dict[str, Runs], method: str, primary: str) -> str:
     return f'{text} ({primary} {"above" if above else "not above"})'
 
 
-def summary_block(results: Dict[str, Dict[str, Runs]]) -> List[str]:
+def summary_block(results: Dict[str, Dict[str, Runs]],
+                  steps: Optional[Steps] = None) -> List[str]:
     """The ``convergence-summary`` block's lines.
 
     Args:
         results: ``suite -> method -> seed -> run`` of the plateau and
             comparison suites (the run records).
+        steps: The suites' step times (``suite -> method -> times``).
     """
     columns, notes = [], []
     for detector, (plateau, name) in PAIRS.items():
@@ -86,15 +91,17 @@ def summary_block(results: Dict[str, Dict[str, Runs]]) -> List[str]:
                      verdict(runs, spec))
     if not columns:
         return [f'- {n}' for n in notes]
-    lines = ['| arm | ' + ' | '.join(t for t, _ in columns) + ' |',
-             '|---|' + '---:|' * len(columns)]
+    lines = ['| arm | ' + ' | '.join(f'{t} | compute x plain'
+                                     for t, _ in columns) + ' |',
+             '|---|' + '---:|---:|' * len(columns)]
     for role, label in ROLES.items():
         cells = []
         for _, suite in columns:
             spec = COMPARISON_SUITES[suite]
             method = spec.control if role == 'control' else role
             runs = results.get(suite, {})
-            cells.append(_cell(runs, method, spec.primary))
-        if any(c != '-' for c in cells):
+            cells += [_cell(runs, method, spec.primary),
+                      compute_cell(steps, suite, method)]
+        if any(c != '-' for c in cells[::2]):
             lines.append(f'| {label} | ' + ' | '.join(cells) + ' |')
     return lines + [''] + [f'- {n}' for n in notes]

@@ -114,10 +114,12 @@ def block_text(name: str, results: Results, steps: Dict) -> List[str]:
         'cost-steps': cost_block, 'teacher-curves': teachers_block,
         'zoo-support': lambda *_: support_block(),
         'era-modes': lambda *_: modes_block(),
-        'convergence': lambda *_: convergence_block(
-            load_results(suites=(*COMPARISON_SUITES, *ABLATION_SUITES))),
-        'convergence-summary': lambda *_: convergence_summary(load_results(
-            suites=(*PLATEAU_SUITES, *COMPARISON_SUITES))),
+        'convergence': lambda _, steps: convergence_block(
+            load_results(suites=(*COMPARISON_SUITES, *ABLATION_SUITES)),
+            steps=steps),
+        'convergence-summary': lambda _, steps: convergence_summary(
+            load_results(suites=(*PLATEAU_SUITES, *COMPARISON_SUITES)),
+            steps),
         'plateau': lambda *_: plateau_block(
             load_results(suites=tuple(PLATEAU_SUITES)),
             {s: teacher_record(s) for s in PLATEAU_SUITES})}

@@ -71,11 +71,26 @@ def test_the_block_has_a_row_per_arm_and_pairs_by_seed():
     row = next(x for x in text.splitlines()
                if x.startswith("| ERA's cheap setting"))
     assert row.startswith("| ERA's cheap setting (era-fast) | 2 | "
-                          '0.440 +- 0.014 | 0.450 +- 0.014 | '
+                          '0.440 +- 0.014 | 0.450 +- 0.014 | - | '
                           '+0.035 +- 0.007 | s0 +0.030, s1 +0.040 | above |')
     assert len([x for x in text.splitlines() if x.startswith('| ')]) == len(
         SUITES[SUITE].configs()) + 2  # the header and its rule
     assert 'The compute control is not decided yet' in text
+
+
+def test_each_arm_shows_its_training_compute_where_timed():
+    """Step x iterations as a ratio to the plain student's: the control
+    trains twice as long at the same step."""
+    steps = {SUITE: {'baseline': dict(median_ms=100.0, max_iters=8000),
+                     SPEC.control: dict(median_ms=101.0, max_iters=16000),
+                     'era-fast': dict(median_ms=150.0, max_iters=8000)}}
+    results = {SUITE: {'baseline': _runs(0.40), 'era-fast': _runs(0.43)}}
+    rows = {x.split(' | ')[0]: x.split(' | ')[4] for x in comparison_block(
+        results, {SUITE: SPEC}, steps=steps) if x.startswith('| ')}
+    assert rows['| plain student'] == '1.00x'
+    assert rows['| plain student, 2x schedule (compute control)'] == '2.02x'
+    assert rows["| ERA's cheap setting (era-fast)"] == '1.50x'
+    assert rows['| PKD'] == '-'  # not timed
 
 
 def _residual_rows(*per_k, levels=2, step=100):

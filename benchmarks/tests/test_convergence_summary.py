@@ -46,14 +46,17 @@ def test_each_arm_against_era_fast_and_the_notes():
                 'head-init': _runs(0.46, 0.47, 0.48),
                 'pkd': {},
                 'era-fast': _runs(0.44, 0.45, 0.46)}}
-    lines = summary_block(results)
-    assert lines[0] == '| arm | RetinaNet, 16000 it |'
+    steps = {suite: {'baseline': dict(median_ms=100.0, max_iters=16000),
+                     'era-fast': dict(median_ms=140.0, max_iters=16000)}}
+    lines = summary_block(results, steps)
+    assert lines[0] == '| arm | RetinaNet, 16000 it | compute x plain |'
     table = '\n'.join(lines)
-    assert ('| plain student | 0.410 +- 0.010 (era-fast above) |'
+    assert ('| plain student | 0.410 +- 0.010 (era-fast above) | 1.00x |'
             in table)
     assert ('| head-initialised student | 0.470 +- 0.010 '
-            '(era-fast not above) |') in table
-    assert "| ERA's cheap setting (era-fast) | **0.450 +- 0.010** |" in table
+            '(era-fast not above) | - |') in table
+    assert ("| ERA's cheap setting (era-fast) | **0.450 +- 0.010** | 1.40x |"
+            in table)
     assert not any(x.startswith('| PKD') for x in lines)  # no runs: no row
     assert 'the plateau holds' in table
     assert 'the strongest peer (head-init): not above' in table
@@ -68,8 +71,9 @@ def test_each_arm_against_era_fast_and_the_notes():
     results[gfl] = _plateau(gfl, n8000=0.40, n16000=0.405)
     assert plateau_suite('gfl', results) == (8000,
                                              'synthetic-gfl-8000it-192')
-    assert summary_block(results)[0] == ('| arm | RetinaNet, 16000 it | '
-                                         'GFL, 8000 it |')
+    assert summary_block(results)[0] == (
+        '| arm | RetinaNet, 16000 it | compute x plain | GFL, 8000 it | '
+        'compute x plain |')
 
 
 def test_no_pair_decided_gives_notes_only():
