@@ -42,7 +42,7 @@ def load_step_times(work_dir: str) -> Dict[str, Dict[str, dict]]:
 
 
 def measure_step_times(suites: Sequence[str], work_dir: str,
-                       rounds: int = 2, iters: int = 4,
+                       rounds: int = 4, iters: int = 6,
                        points: int = 2) -> Dict[str, Dict[str, dict]]:
     """Times every config of ``suites`` and keeps the medians with those of
     other suites measured before.
