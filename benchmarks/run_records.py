@@ -44,18 +44,24 @@ _VAL_KEYS = (MAP_KEY, 'coco/bbox_mAP_50')
 
 def weights_sha256(checkpoint: str) -> str:
     """The sha256 of a checkpoint's weights: each tensor's name, dtype,
-    shape and bytes, in name order.
+    shape and bytes, in name order, floating-point tensors at float16.
 
     It names a teacher in the records' keys. The file's own sha256 cannot:
     torch writes a random serialization id into every file it saves, so
-    the same weights installed in another clone hash differently.
+    the same weights installed in another clone hash differently. Float16
+    is the precision teachers are shipped in (:mod:`.shipped_teachers`):
+    the float32 teacher a run was trained from and the copy another clone
+    installs from ``teachers/`` are the same teacher.
     """
     import torch  # the CLI's --help stays light
     state = torch.load(checkpoint, map_location='cpu', weights_only=True)
     state = state.get('state_dict', state)
     digest = hashlib.sha256()
     for name in sorted(state):
-        tensor = state[name].contiguous()
+        tensor = state[name]
+        if tensor.is_floating_point():
+            tensor = tensor.half()
+        tensor = tensor.contiguous()
         digest.update(f'{name}:{tensor.dtype}:{tuple(tensor.shape)};'.encode())
         digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes()
                       if tensor.numel() else b'')

@@ -120,3 +120,19 @@ def test_a_teacher_is_named_by_its_weights_not_its_file(tmp_path):
                                     b=torch.zeros(0))), tmp_path / 'c.pth')
     a, b, c = (weights_sha256(str(tmp_path / f'{n}.pth')) for n in 'abc')
     assert a == b != c
+
+
+def test_a_teacher_and_its_shipped_float16_copy_are_one_teacher(tmp_path):
+    """A trained teacher (float32) and the copy installed from its float16
+    shipment name the same teacher; weights apart at float16 do not."""
+    import torch
+    w = torch.randn(64) / 3
+    torch.save(dict(state_dict=dict(w=w, n=torch.tensor(3))),
+               tmp_path / 'trained.pth')
+    torch.save(dict(state_dict=dict(w=w.half().float(), n=torch.tensor(3))),
+               tmp_path / 'installed.pth')
+    torch.save(dict(state_dict=dict(w=w * 1.01, n=torch.tensor(3))),
+               tmp_path / 'other.pth')
+    trained, installed, other = (weights_sha256(str(tmp_path / f'{n}.pth'))
+                                 for n in ('trained', 'installed', 'other'))
+    assert trained == installed != other

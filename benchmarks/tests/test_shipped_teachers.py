@@ -169,10 +169,11 @@ def test_ensure_teacher_installs_the_shipped_copy(finished_run, tmp_path,
     assert len(trained) == 1
 
 
-#: (set, detector) of every teacher kept in teachers/: each set's own and
-#: the GFL pair's (the results table's GFL suite)
+#: (set, detector) of every teacher kept in teachers/: each set's own, the
+#: GFL pair's (the results table's GFL suite) and the 192 px RetinaNet
+#: teacher of the comparison at a long schedule
 SHIPPED = [(data, 'retinanet') for data in sorted(SETS)] + [
-    ('synthetic', 'gfl')]
+    ('synthetic', 'gfl'), ('synthetic', 'retinanet-32000it-192')]
 
 
 @pytest.mark.parametrize('data,detector', SHIPPED)
