@@ -112,29 +112,37 @@ def test_rekey_rewrites_only_the_records_of_the_old_key(tmp_path):
     assert json.loads(stale.read_text())['key']['config_sha256'] == 'older'
 
 
+#: git with no user or system configuration (no signing, no hooks)
+GIT_ENV = dict(os.environ, GIT_CONFIG_GLOBAL=os.devnull,
+               GIT_CONFIG_NOSYSTEM='1')
+
+
 def _rekey(clone, *args):
     """``python -m benchmarks.rekey`` run from ``clone`` on its own code."""
-    env = dict(os.environ, PYTHONPATH=str(clone), OMP_NUM_THREADS='1')
+    env = dict(GIT_ENV, PYTHONPATH=str(clone), OMP_NUM_THREADS='1')
     return subprocess.run([sys.executable, '-m', 'benchmarks.rekey', *args],
                           cwd=clone, env=env, capture_output=True,
-                          text=True)
+                          text=True, timeout=300)
 
 
 def test_the_command_rekeys_a_config_that_came_to_state_a_default(tmp_path):
     """The whole path in a clone: a committed config that left
     ``twi_precision`` to its default, the working tree stating it; the
     record keyed by the committed config moves to the new key, and a
-    changed value or an uncommitted package is refused."""
+    changed value or an uncommitted package is refused, writing nothing.
+    The clone holds the checkout's last commit: the test covers the
+    committed code."""
     clone = tmp_path / 'clone'
     subprocess.run(['git', 'clone', '-q', '--shared', REPO_ROOT,
-                    str(clone)], check=True)
+                    str(clone)], check=True, env=GIT_ENV, timeout=120)
     git = ['git', '-C', str(clone), '-c', 'user.name=t',
            '-c', 'user.email=t@t']
     config = clone / ERA
     stated = config.read_text()
     assert "    twi_precision='fp32',\n" in stated
     config.write_text(stated.replace("    twi_precision='fp32',\n", ''))
-    subprocess.run(git + ['commit', '-qam', 'leave it'], check=True)
+    subprocess.run(git + ['commit', '-qam', 'leave it', '--no-verify'],
+                   check=True, env=GIT_ENV, timeout=120)
     old_sha = config_sha256(str(config), str(clone))
     config.write_text(stated)
     records = tmp_path / 'runs'
@@ -149,7 +157,8 @@ def test_the_command_rekeys_a_config_that_came_to_state_a_default(tmp_path):
     assert done.returncode == 0, done.stderr
     assert '1 default(s) stated, 1 record(s) re-keyed' in done.stdout
     key = json.loads(record.read_text())['key']['config_sha256']
-    assert key == config_sha256(repo_path(ERA)) != old_sha
+    assert key == config_sha256(str(config), str(clone)) != old_sha
+    rekeyed = record.read_text()
 
     config.write_text(stated.replace("twi_precision='fp32'",
                                      "twi_precision='bf16'"))
@@ -157,8 +166,10 @@ def test_the_command_rekeys_a_config_that_came_to_state_a_default(tmp_path):
     assert refused.returncode != 0
     assert "twi_precision = 'bf16' is not an option at its default" in \
         refused.stderr
+    assert record.read_text() == rekeyed
     config.write_text(stated)
     with open(clone / 'mmera' / '__init__.py', 'a') as f:
         f.write('\n')
     dirty = _rekey(clone, ERA, '--records-dir', str(records))
     assert dirty.returncode != 0 and 'mmera/ has uncommitted' in dirty.stderr
+    assert record.read_text() == rekeyed

@@ -127,12 +127,14 @@ def test_a_teacher_and_its_shipped_float16_copy_are_one_teacher(tmp_path):
     shipment name the same teacher; weights apart at float16 do not."""
     import torch
     w = torch.randn(64) / 3
-    torch.save(dict(state_dict=dict(w=w, n=torch.tensor(3))),
-               tmp_path / 'trained.pth')
-    torch.save(dict(state_dict=dict(w=w.half().float(), n=torch.tensor(3))),
-               tmp_path / 'installed.pth')
-    torch.save(dict(state_dict=dict(w=w * 1.01, n=torch.tensor(3))),
-               tmp_path / 'other.pth')
-    trained, installed, other = (weights_sha256(str(tmp_path / f'{n}.pth'))
-                                 for n in ('trained', 'installed', 'other'))
-    assert trained == installed != other
+    n = torch.tensor(2048)  # a BN counter: exact, whatever its size
+    saved = dict(trained=dict(w=w, n=n),
+                 installed=dict(w=w.half().float(), n=n),
+                 other=dict(w=w * 1.01, n=n),
+                 counted=dict(w=w, n=n + 1))
+    for name, state in saved.items():
+        torch.save(dict(state_dict=state), tmp_path / f'{name}.pth')
+    trained, installed, other, counted = (
+        weights_sha256(str(tmp_path / f'{n}.pth')) for n in saved)
+    assert trained == installed
+    assert len({trained, other, counted}) == 3
