@@ -25,7 +25,7 @@ from .seed_stats import (
     ok_runs,
     runs_stat,
 )
-from .step_times import ratios
+from .step_times import step_ratio
 from .suites import BASELINE, SUITES
 
 Runs = Dict[int, dict]
@@ -88,8 +88,8 @@ def compute_cell(steps: Optional[Steps], suite: str, method: str) -> str:
     the plain student's of ``suite``, ``-`` where either was not timed
     (``python -m benchmarks --suites SUITE --report-only --step-times``
     times them)."""
-    r = ratios((steps or {}).get(suite, {}), method, BASELINE)
-    return '-' if r is None else f"{r['compute']:.2f}x"
+    ratio = step_ratio(steps or {}, suite, method, 'compute')
+    return '-' if ratio is None else f'{ratio:.2f}x'
 
 
 def versus(base: Runs, runs: Runs) -> List[str]:

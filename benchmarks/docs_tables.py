@@ -20,7 +20,7 @@ from .seed_stats import (
     runs_stat,
 )
 from .shipped_teachers import shipped_record
-from .step_times import ratios
+from .step_times import ratios, step_ratio
 from .suites import BASELINE, MAIN_SUITES, SUITES
 from .teachers import _teacher_config_rel, teacher_work_dir
 
@@ -70,12 +70,6 @@ def _short(stat: Optional[Stat], signed: bool = False) -> str:
 
 def _per_seed(runs: Dict[int, dict], key: str = 'mAP') -> str:
     return ', '.join(f'{r[key]:.3f}' for r in ok_runs(runs, key).values())
-
-
-def step_ratio(steps: Dict[str, dict], suite: str, method: str,
-           key: str = 'step') -> Optional[float]:
-    r = ratios(steps.get(suite, {}), method, BASELINE)
-    return None if r is None else r[key]
 
 
 # --- blocks --------------------------------------------------------------

@@ -22,7 +22,7 @@ from mmera.utils.atomic_files import write_text_atomic
 
 from .children import emit, sweep
 from .paths import REPO_ROOT, repo_path
-from .suites import SUITES
+from .suites import BASELINE, SUITES
 
 #: The marker of the child's result line.
 MARK = 'CONFIG_STEP_RESULT '
@@ -84,6 +84,14 @@ def ratios(steps: Dict[str, dict], method: str,
     step = own['median_ms'] / base['median_ms']
     iters = own.get('max_iters', 1) / base.get('max_iters', 1)
     return dict(step=step, compute=step * iters)
+
+
+def step_ratio(steps: Dict[str, Dict[str, dict]], suite: str, method: str,
+               key: str = 'step') -> Optional[float]:
+    """``method``'s ``'step'`` or ``'compute'`` ratio to the plain student
+    of ``suite`` in ``steps`` (``suite -> method -> times``), or None."""
+    r = ratios(steps.get(suite, {}), method, BASELINE)
+    return None if r is None else r[key]
 
 
 def config_cost(config: str, iters: int, points: int) -> dict:
