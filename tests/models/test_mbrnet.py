@@ -279,7 +279,11 @@ def test_teacher_std_feature_norm_is_scale_invariant():
     (dict(mimic_norm='teacher_std'), 'mimic_norm was renamed feature_norm'),
     (dict(bottleneck_channels=0), 'bottleneck_channels must be a positive'),
     (dict(bottleneck_channels=4, separable=True),
-     'cannot be combined with separable=True'),
+     'cannot be combined with a bottleneck'),
+    (dict(bottleneck_ratio=0.25, separable=True),
+     'set both to None for separable branches'),
+    (dict(bottleneck_ratio=0), r'bottleneck_ratio must be in \(0, 1\]'),
+    (dict(bottleneck_ratio=1.5), r'bottleneck_ratio must be in \(0, 1\]'),
 ])
 def test_bad_arguments_are_rejected(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -350,6 +354,39 @@ def test_bottleneck_keeps_the_full_width_state_dict_keys_of_its_blocks():
     light = MBRNet(8, 8, num_blocks=2, bottleneck_channels=4)
     assert set(dense.state_dict()) < set(light.state_dict())
     assert 'branches.0.3.conv.weight' in light.state_dict()
+
+
+def test_bottleneck_ratio_sizes_each_width_group_from_its_teacher_width():
+    """A YOLO-style neck (per-level widths): a quarter of each group's
+    teacher width, rounded, at least one channel."""
+    net = MBRNet([32, 64, 128], [64, 128, 6], num_blocks=1,
+                 bottleneck_ratio=0.25)
+    widths = [g.branches[0][0].conv.out_channels for g in net.groups]
+    assert widths == [16, 32, 2]
+    assert [g.branches[0][-1].conv.out_channels
+            for g in net.groups] == [64, 128, 6]
+    tiny = MBRNet(8, 2, num_blocks=1, bottleneck_ratio=0.25)
+    assert tiny.branches[0][0].conv.out_channels == 1
+
+
+def test_bottleneck_channels_win_over_the_ratio():
+    net = MBRNet(64, 64, num_blocks=1, bottleneck_channels=24,
+                 bottleneck_ratio=0.25)
+    assert net.branches[0][0].conv.out_channels == 24
+
+
+def test_a_ratio_builds_the_same_branches_as_its_width():
+    """bottleneck_ratio=0.25 on a 64-channel teacher is
+    bottleneck_channels=16: the same modules, the same forward."""
+    torch.manual_seed(0)
+    by_width = MBRNet(32, 64, num_blocks=1, bottleneck_channels=16)
+    torch.manual_seed(0)
+    by_ratio = MBRNet(32, 64, num_blocks=1, bottleneck_ratio=0.25)
+    assert by_width.state_dict().keys() == by_ratio.state_dict().keys()
+    by_ratio.load_state_dict(by_width.state_dict())
+    feats = [torch.rand(1, 32, 8, 8)]
+    for a, b in zip(by_width(feats)[1], by_ratio(feats)[1]):
+        assert torch.equal(a[0], b[0])
 
 
 # -- the residual norms logged every training step ---------------------------

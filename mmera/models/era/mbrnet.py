@@ -14,7 +14,12 @@ from ..losses import (
     feature_mse,
     teacher_level_norms,
 )
-from .mbrnet_branches import WidthGroup, width_groups
+from .mbrnet_branches import (
+    WidthGroup,
+    bottleneck_width,
+    check_bottleneck,
+    width_groups,
+)
 
 Levels = List[Tensor]
 
@@ -71,6 +76,11 @@ class MBRNet(BaseModule):
             at zero). At 256 channels and a width of 64 this is about 1/17
             of a full-width branch's FLOPs. Not combined with
             ``separable``.
+        bottleneck_ratio: The bottleneck's width as a fraction of the
+            teacher's width, per width group (``0.25``: 64 of 256 channels,
+            16 of 64; at least one channel): a bottleneck that fits every
+            neck, per-level widths included. ``bottleneck_channels``, when
+            set, wins. Not combined with ``separable``.
         feature_norm: ``'teacher_std'`` (default): each level's MSE (mimic
             and residual) divided by the teacher level's variance, which
             makes the losses scale-free across FPN levels; ``'none'``: plain
@@ -93,6 +103,7 @@ class MBRNet(BaseModule):
                  act_cfg: Optional[dict] = dict(type='ReLU'),
                  separable: bool = False,
                  bottleneck_channels: Optional[int] = None,
+                 bottleneck_ratio: Optional[float] = None,
                  feature_norm: str = DEFAULT_FEATURE_NORM,
                  init_cfg: Optional[dict] = dict(
                      type='Normal', layer='Conv2d', std=0.01),
@@ -116,13 +127,7 @@ class MBRNet(BaseModule):
                 f'channels, the teacher FPN {_widths(teacher_channels)}; with '
                 'adapter="none" they must match. Use adapter="auto" to add a '
                 '1x1 conv adapter.')
-        if bottleneck_channels is not None and (
-                separable or bottleneck_channels < 1):
-            raise ValueError(
-                'MBRNet: bottleneck_channels must be a positive width and '
-                'cannot be combined with separable=True (a bottleneck branch '
-                f'is already cheap), got bottleneck_channels='
-                f'{bottleneck_channels}, separable={separable}.')
+        check_bottleneck(bottleneck_channels, bottleneck_ratio, separable)
         check_feature_norm('MBRNet', feature_norm, mimic_norm)
         if branch_scales is None:
             branch_scales = [0.5**k for k in range(num_branches)]
@@ -138,7 +143,8 @@ class MBRNet(BaseModule):
                        adapter == 'conv' or (adapter == 'auto' and st != tt),
                        num_blocks=num_blocks, norm_cfg=norm_cfg,
                        act_cfg=act_cfg, separable=separable,
-                       bottleneck_channels=bottleneck_channels)
+                       bottleneck_channels=bottleneck_width(
+                           tt, bottleneck_channels, bottleneck_ratio))
             for st, tt in pairs]
         if len(groups) == 1:  # one width pair: the modules' own names
             self.adapter, self.branches = groups[0].adapter, groups[0].branches
@@ -263,7 +269,6 @@ class MBRNet(BaseModule):
                                            targets)) / self.num_branches
         return dict(loss_mimic=loss_mimic, loss_residual=loss_residual,
                     **self.residual_norms(base, preds, teacher_feats))
-
 
 
 def _width_pairs(student_channels: Widths, teacher_channels: Widths

@@ -49,6 +49,35 @@ class WidthGroup(nn.Module):
             for _ in range(num_branches))
 
 
+def check_bottleneck(channels: Optional[int], ratio: Optional[float],
+                     separable: bool) -> None:
+    """Raises a ValueError that names the fix for a bottleneck setting
+    MBRNet cannot build."""
+    if channels is not None and channels < 1:
+        raise ValueError('MBRNet: bottleneck_channels must be a positive '
+                         f'width, got {channels}.')
+    if ratio is not None and not 0 < ratio <= 1:
+        raise ValueError('MBRNet: bottleneck_ratio must be in (0, 1] (a '
+                         f'fraction of the teacher\'s width), got {ratio}.')
+    if separable and (channels is not None or ratio is not None):
+        raise ValueError(
+            'MBRNet: separable=True cannot be combined with a bottleneck (a '
+            'bottleneck branch is already cheap), got bottleneck_channels='
+            f'{channels}, bottleneck_ratio={ratio}; set both to None for '
+            'separable branches.')
+
+
+def bottleneck_width(teacher_channels: int, channels: Optional[int],
+                     ratio: Optional[float]) -> Optional[int]:
+    """A branch's bottleneck width: ``channels`` when set, else ``ratio``
+    of the teacher's width (at least 1), else None (full-width branches)."""
+    if channels is not None:
+        return channels
+    if ratio is None:
+        return None
+    return max(1, round(teacher_channels * ratio))
+
+
 def build_branch(in_channels: int, out_channels: int, num_blocks: int,
                  norm_cfg: Optional[dict], act_cfg: Optional[dict],
                  separable: bool, bottleneck_channels: Optional[int]
