@@ -27,6 +27,7 @@ model = dict(
         act_cfg=dict(type='ReLU'),
         separable=False,
         bottleneck_channels=16,  # a quarter of the 64-channel neck
+        bottleneck_ratio=None,
         feature_norm='teacher_std',
         mimic_norm=None,
         init_cfg=dict(type='Normal', layer='Conv2d', std=0.01)),

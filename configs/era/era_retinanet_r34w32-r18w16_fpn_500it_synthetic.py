@@ -29,6 +29,7 @@ model = dict(
         act_cfg=dict(type='ReLU'),
         separable=False,
         bottleneck_channels=None,  # full width
+        bottleneck_ratio=None,
         feature_norm='teacher_std',
         mimic_norm=None,
         init_cfg=dict(type='Normal', layer='Conv2d', std=0.01)),
