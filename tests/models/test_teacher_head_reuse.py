@@ -24,6 +24,7 @@ from mmdet.registry import MODELS
 from tiny_detectors import make_samples, tiny_head
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from mmera.models.common.utils import _native_bf16, resolve_precision
 from mmera.models.era.head_loss_paths import reused_targets
 from mmera.models.era.teacher_head_reuse import TeacherHeadReuse, sum_losses
 
@@ -198,8 +199,42 @@ def test_bf16_twi_approximates_fp32_and_predicts_in_fp32(family):
 def test_an_unknown_precision_is_refused():
     head = MODELS.build(tiny_head('retinanet'))
     with pytest.raises(ValueError, match=r"TeacherHeadReuse: precision must "
-                       r"be one of \['bf16', 'fp16', 'fp32'\], got 'int8'"):
+                       r"be one of \['auto', 'bf16', 'fp16', 'fp32'\], got "
+                       r"'int8'"):
         TeacherHeadReuse(head, precision='int8')
+
+
+def test_auto_precision_is_the_bf16_head_where_the_cpu_runs_bf16():
+    """``precision='auto'`` on this CPU gives exactly the loss of the
+    precision it resolves to: bf16 where oneDNN runs bf16, else fp32."""
+    native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    cpu = torch.device('cpu')
+    assert resolve_precision('auto', cpu) == ('bf16' if native else 'fp32')
+    assert resolve_precision('fp16', cpu) == 'fp16'  # stated: kept
+    torch.manual_seed(0)
+    head = MODELS.build(tiny_head('retinanet'))
+    head.init_weights()
+    samples = make_samples()
+    approx = _features(head)
+    losses = {p: TeacherHeadReuse(head, precision=p).train().loss(
+        approx, WEIGHTS, samples) for p in ('auto', 'bf16', 'fp32')}
+    assert torch.equal(losses['auto'],
+                       losses['bf16' if native else 'fp32'])
+
+
+@pytest.mark.parametrize('capability,expected', [((7, 5), 'fp32'),
+                                                 ((8, 0), 'bf16'),
+                                                 ((9, 0), 'bf16')])
+def test_auto_precision_on_a_gpu_follows_its_compute_capability(
+        monkeypatch, capability, expected):
+    """Turing and older GPUs only emulate bf16: 'auto' keeps fp32."""
+    monkeypatch.setattr(torch.cuda, 'get_device_capability',
+                        lambda index=None: capability)
+    _native_bf16.cache_clear()
+    try:
+        assert resolve_precision('auto', torch.device('cuda', 0)) == expected
+    finally:
+        _native_bf16.cache_clear()
 
 
 def _saved_bytes(fn):

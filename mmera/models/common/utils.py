@@ -1,5 +1,6 @@
 """Small helpers shared by the distillers and their building blocks."""
 import contextlib
+import functools
 from typing import Any, Callable, ContextManager, Sequence, Union
 
 import torch
@@ -8,6 +9,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 #: a frozen head's forward precision -> its autocast dtype (None: fp32)
 PRECISIONS = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
+#: a precision resolved per device: bf16 where the device runs it natively
+AUTO_PRECISION = 'auto'
 
 
 def freeze(module: nn.Module) -> nn.Module:
@@ -56,11 +59,34 @@ def check_weight(name: str, value: Union[float, Sequence[float]],
 
 def check_precision(name: str, precision: str, owner: str) -> str:
     """Refuses a forward precision that is not a key of :data:`PRECISIONS`
-    (``'<owner>: <name> must be one of [...]'``); returns it."""
-    if precision not in PRECISIONS:
+    or ``'auto'`` (``'<owner>: <name> must be one of [...]'``); returns
+    it."""
+    choices = [*PRECISIONS, AUTO_PRECISION]
+    if precision not in choices:
         raise ValueError(f'{owner}: {name} must be one of '
-                         f'{sorted(PRECISIONS)}, got {precision!r}.')
+                         f'{sorted(choices)}, got {precision!r}.')
     return precision
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``precision``, with ``'auto'`` resolved for ``device``: ``'bf16'``
+    on a GPU of compute capability 8.0 or more (Ampere and later) and on a
+    CPU that oneDNN runs bf16 on, ``'fp32'`` elsewhere (older GPUs only
+    emulate bf16, slower than float32)."""
+    if precision != AUTO_PRECISION:
+        return precision
+    return 'bf16' if _native_bf16(device.type, device.index) else 'fp32'
+
+
+@functools.lru_cache(maxsize=None)
+def _native_bf16(device_type: str, index: Any) -> bool:
+    if device_type == 'cuda':
+        return torch.cuda.get_device_capability(index) >= (8, 0)
+    if device_type == 'cpu':
+        # a private query of torch's own oneDNN dispatch; absent: fp32
+        query = getattr(torch.ops.mkldnn, '_is_mkldnn_bf16_supported', None)
+        return bool(query is not None and query())
+    return False
 
 
 def frozen_forward(forward: Callable[..., Any], inputs: Any, precision: str,
@@ -73,7 +99,7 @@ def frozen_forward(forward: Callable[..., Any], inputs: Any, precision: str,
     ``'fp32'``, it runs as called: under the run's own AMP its outputs stay
     as that autocast made them.
     """
-    precision = precision if training else 'fp32'
+    precision = resolve_precision(precision, device) if training else 'fp32'
     with _precision_autocast(precision, device):
         outs = forward(inputs)
     return outs if precision == 'fp32' else to_fp32(outs)

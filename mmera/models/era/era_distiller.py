@@ -77,8 +77,10 @@ class ERADistiller(BaseDistiller):
             input-gradient backward) precision: ``'fp32'`` (default), or
             ``'bf16'`` / ``'fp16'`` under ``torch.autocast``, the losses
             computed on outputs cast back to float32; about half the TWI
-            head's time on CPUs with bf16 support and on GPUs. Inference
-            (T/ST) always runs in float32.
+            head's time on CPUs with bf16 support and on GPUs. ``'auto'``:
+            ``'bf16'`` where the device runs it natively (Ampere or later
+            GPUs, CPUs with oneDNN bf16), else ``'fp32'``. Inference (T/ST)
+            always runs in float32.
         twi_recompute: Score the K+1 approximations one at a time under
             activation checkpointing (dense-head teachers): the same loss
             and gradients at the memory of one head pass instead of K+1, for

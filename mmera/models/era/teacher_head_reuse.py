@@ -53,8 +53,10 @@ class TeacherHeadReuse(nn.Module):
         head: The teacher's (loaded) head; deep-copied and frozen.
         precision: The head's training forward precision: ``'fp32'``, or
             ``'bf16'`` / ``'fp16'`` (``torch.autocast``; the outputs are
-            cast back to float32 before the loss). Inference (T/ST) always
-            runs in float32.
+            cast back to float32 before the loss), or ``'auto'`` (bf16
+            where the device runs it natively, see
+            :func:`~mmera.models.common.utils.resolve_precision`).
+            Inference (T/ST) always runs in float32.
         recompute: In training, score the approximations one at a time under
             activation checkpointing: each one's head forward and loss keep
             only their input and a scalar, and run again in the backward.
