@@ -40,6 +40,7 @@ SUITE_TITLES = {'synthetic-retinanet': 'synthetic RetinaNet',
 SUMMARY_METHODS = {
     BASELINE: 'plain student (500 it)', 'fitnet': 'FitNet', 'pkd': 'PKD',
     'ld': "LD (mmdet's)", 'crosskd': 'CrossKD', ERA: '**ERA**',
+    'era-fast': 'ERA at its defaults (era-fast)',
     'head-init': 'head-initialised student',
     'cost-matched': "cost-matched student (ERA's compute)"}
 #: The methods' names in the summary's reading.
@@ -92,7 +93,7 @@ def summary_block(results: Results, steps: Dict) -> List[str]:
                 step_cells.append('-')
                 continue
             cell = _short(runs_stat(runs, 'mAP'))
-            if method != ERA and results[suite].get(ERA):
+            if method in VERDICT_NAMES and results[suite].get(ERA):
                 above = compare(runs, results[suite][ERA], 'mAP')['above']
                 if above is not None:
                     verdicts.setdefault(method, []).append(above)

@@ -60,7 +60,10 @@ SUITES: Dict[str, Suite] = {
             'crosskd': 'configs/crosskd/crosskd_retinanet_r34w32-r18w16_fpn_'
             '500it_synthetic.py',
             'era': 'configs/era/era_retinanet_r34w32-r18w16_fpn_500it_'
-            'synthetic.py'}),
+            'synthetic.py',
+            # ERA's defaults, its cheap setting
+            'era-fast': 'configs/era/era-fast_retinanet_r34w32-r18w16_fpn_'
+            '500it_synthetic.py'}),
     'synthetic-gfl': Suite(
         'synthetic', 'gfl', 'configs/tiny/gfl_r18w16_fpn_500it_synthetic.py', {
             'cost-matched': 'configs/tiny/gfl_r18w16_fpn_2050it_'
@@ -252,12 +255,17 @@ SUITES['synthetic-retinanet-16000it-192-ablations'] = Suite(
 PINNED_SUITES = (*LONG_SCHEDULE_SUITES,
                  'synthetic-retinanet-16000it-192-ablations')
 
-#: ``make demo``: the baseline and ERA of a main suite, per set
+#: ``make demo``: a main suite's baseline and ERA at its defaults (its
+#: cheap setting), per set
 SUITES.update({
     f'demo-{data}': Suite(spec.data, spec.detector, spec.baseline,
-                          {'era': spec.methods['era']})
-    for data, spec in (('synthetic', SUITES['synthetic-retinanet']),
-                       ('deepforest', SUITES['deepforest-retinanet']))})
+                          {'era-fast': f'configs/era/era-fast_{pair}_fpn_'
+                           f'500it_{data}.py'})
+    for data, pair, spec in (
+        ('synthetic', 'retinanet_r34w32-r18w16',
+         SUITES['synthetic-retinanet']),
+        ('deepforest', 'retinanet_mnv2-r18w16',
+         SUITES['deepforest-retinanet']))})
 
 #: The main table's suites (the ablations come after them)
 MAIN_SUITES = ('synthetic-retinanet', 'synthetic-gfl', 'deepforest-retinanet')

@@ -46,7 +46,7 @@ def test_the_summary_names_every_method_of_the_main_suites(generated):
     text = generated['README.md'][1]
     begin = text.index(docs.BEGIN.format('results-summary'))
     block = text[begin:text.index(docs.END, begin)]
-    for method in ('FitNet', 'PKD', 'LD', 'CrossKD', 'ERA',
+    for method in ('FitNet', 'PKD', 'LD', 'CrossKD', 'ERA', 'era-fast',
                    'head-initialised student', 'cost-matched student'):
         assert method in block, method
     assert '+-' in block

@@ -59,16 +59,16 @@ def test_unstated_options_name_the_nested_ones():
 def test_only_added_defaults_pass():
     new = _era_model()
     old = copy.deepcopy(new)
-    del old['model']['twi_precision'], old['model']['mbrnet']['norm_cfg']
-    assert added_defaults(old, new) == ['mbrnet.norm_cfg', 'twi_precision']
+    del old['model']['alpha'], old['model']['mbrnet']['norm_cfg']
+    assert added_defaults(old, new) == ['alpha', 'mbrnet.norm_cfg']
     assert added_defaults(new, new) == []
     changed = copy.deepcopy(new)
     changed['model']['twi_mode'] = 'sampled'
     with pytest.raises(ValueError, match=r"model\.twi_mode changed"):
         added_defaults(new, changed)
     away = copy.deepcopy(new)
-    away['model']['twi_precision'] = 'bf16'  # stated, but not the default
-    with pytest.raises(ValueError, match="twi_precision = 'bf16' is not"):
+    away['model']['alpha'] = 0.3  # stated, but not the default
+    with pytest.raises(ValueError, match='alpha = 0.3 is not'):
         added_defaults(old, away)
     other = copy.deepcopy(new)
     other['train_cfg']['max_iters'] = 1000
@@ -127,7 +127,7 @@ def _rekey(clone, *args):
 
 def test_the_command_rekeys_a_config_that_came_to_state_a_default(tmp_path):
     """The whole path in a clone: a committed config that left
-    ``twi_precision`` to its default, the working tree stating it; the
+    ``inference_mode`` to its default, the working tree stating it; the
     record keyed by the committed config moves to the new key, and a
     changed value or an uncommitted package is refused, writing nothing.
     The clone holds the checkout's last commit: the test covers the
@@ -139,8 +139,8 @@ def test_the_command_rekeys_a_config_that_came_to_state_a_default(tmp_path):
            '-c', 'user.email=t@t']
     config = clone / ERA
     stated = config.read_text()
-    assert "    twi_precision='fp32',\n" in stated
-    config.write_text(stated.replace("    twi_precision='fp32',\n", ''))
+    assert "    inference_mode='S',\n" in stated
+    config.write_text(stated.replace("    inference_mode='S',\n", ''))
     subprocess.run(git + ['commit', '-qam', 'leave it', '--no-verify'],
                    check=True, env=GIT_ENV, timeout=120)
     old_sha = config_sha256(str(config), str(clone))
@@ -160,11 +160,11 @@ def test_the_command_rekeys_a_config_that_came_to_state_a_default(tmp_path):
     assert key == config_sha256(str(config), str(clone)) != old_sha
     rekeyed = record.read_text()
 
-    config.write_text(stated.replace("twi_precision='fp32'",
-                                     "twi_precision='bf16'"))
+    config.write_text(stated.replace("inference_mode='S'",
+                                     "inference_mode='T'"))
     refused = _rekey(clone, ERA, '--records-dir', str(records))
     assert refused.returncode != 0
-    assert "twi_precision = 'bf16' is not an option at its default" in \
+    assert "inference_mode = 'T' is not an option at its default" in \
         refused.stderr
     assert record.read_text() == rekeyed
     config.write_text(stated)

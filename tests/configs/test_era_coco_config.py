@@ -31,7 +31,7 @@ def _batch(num_classes: int):
 
 def test_coco_era_config_trains_one_step(tmp_path):
     init_default_scope('mmdet')
-    for name in ('era-fast_retinanet_r101-r50_fpn_1x_coco.py',
+    for name in ('era-exact_retinanet_r101-r50_fpn_1x_coco.py',
                  'era-lowmem_retinanet_r101-r50_fpn_1x_coco.py',
                  'era_retinanet_r101-r50_fpn_2x_coco.py',
                  'era_retinanet_r101-r50_fpn_1x_coco.py'):
@@ -39,9 +39,15 @@ def test_coco_era_config_trains_one_step(tmp_path):
         assert cfg.model.type == 'ERADistiller'
         assert cfg.model.teacher_ckpt.startswith('https://download.openmmlab')
         assert cfg.model.student.backbone.depth == 50
-        if name.startswith('era-lowmem'):  # exact TWI, checkpointed
-            assert cfg.model.twi_recompute is True
-            assert cfg.model.get('twi_mode', 'all') == 'all'
+        mbrnet, twi_mode = cfg.model.mbrnet, cfg.model.twi_mode
+        if name.startswith('era-exact'):  # full ERA
+            assert (mbrnet.num_blocks, mbrnet.bottleneck_ratio) == (2, None)
+            assert (twi_mode, cfg.model.twi_precision) == ('all', 'fp32')
+        elif name.startswith('era-lowmem'):  # every pass, checkpointed
+            assert cfg.model.twi_recompute is True and twi_mode == 'all'
+        else:  # the main configs: ERA's cheap setting
+            assert (mbrnet.num_blocks, mbrnet.bottleneck_ratio) == (1, 0.25)
+            assert (twi_mode, cfg.model.twi_precision) == ('sampled', 'auto')
     # random weights: no pretrained backbones, no zoo teacher download
     teacher_cfg = load_model_config(cfg.model.teacher_config)
     assert teacher_cfg.backbone.depth == 101

@@ -127,7 +127,9 @@ def test_config_trains_a_stepoffline(config, teacher_ckpts, tmp_path):
         raw_want = stock._forward(batch)
     for g, w in zip(raw_got, raw_want):  # bit-identical raw outputs
         for a, b in zip(g, w):
-            assert torch.isfinite(a).all()
+            # NaN would compare unequal; an inf is a real value here: RTMDet-m
+            # and -l exponentiate their random regression outputs
+            assert not torch.isnan(a).any()
             assert torch.equal(a, b)
     for g, w in zip(got, want):
         # a freshly initialised RTMDet regresses zero-size boxes, which its

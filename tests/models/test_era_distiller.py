@@ -15,7 +15,19 @@ from mmera.models import ERADistiller, MBRNet
 NUM_CLASSES = 5
 
 
-def _build(student_cfg, teacher_cfg, teacher_ckpt=None, init=True, **kwargs):
+#: full ERA, which these tests check against the teacher head's own losses
+#: (every approximation scored, in float32); the defaults are its cheap
+#: setting (test_the_defaults_are_the_cheap_setting)
+FULL_ERA = dict(twi_mode='all', twi_precision='fp32',
+                mbrnet=dict(num_blocks=2, bottleneck_ratio=None))
+
+
+def _build(student_cfg, teacher_cfg, teacher_ckpt=None, init=True,
+           full=True, **kwargs):
+    if full:
+        kwargs = {**FULL_ERA, **kwargs,
+                  'mbrnet': {**FULL_ERA['mbrnet'],
+                             **(kwargs.get('mbrnet') or {})}}
     model = MODELS.build(
         dict(
             type='ERADistiller',
@@ -409,6 +421,25 @@ def test_twi_mode_none_drops_the_twi_loss(student_cfg, teacher_cfg,
     losses = model.loss(*batch)
     assert 'era.loss_twi' not in losses
     assert 'era.loss_mimic' in losses and 'era.loss_residual' in losses
+
+
+def test_the_defaults_are_the_cheap_setting(student_cfg, teacher_cfg,
+                                            teacher_ckpt, batch):
+    """``type='ERADistiller'`` with no options: quarter-width bottleneck
+    branches, one sampled approximation per step, the TWI head at 'auto'
+    precision; a step trains the student through it."""
+    model = _build(student_cfg, teacher_cfg, teacher_ckpt, full=False)
+    assert model.twi_mode == 'sampled' and model.twi.precision == 'auto'
+    teacher_width = model.mbrnet.branches[0][-1].conv.out_channels
+    assert [b.conv.out_channels for b in model.mbrnet.branches[0]] == [
+        teacher_width // 4, teacher_width // 4, teacher_width]
+    model.train()
+    losses = model.loss(*batch)
+    assert torch.isfinite(losses['era.loss_twi']) and losses[
+        'era.loss_twi'] > 0
+    losses['era.loss_twi'].backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0
+               for p in model.student.backbone.parameters())
 
 
 # -- inference ----------------------------------------------------------------

@@ -210,7 +210,7 @@ def test_adapter_conv_forces_a_conv_for_equal_channels():
 def test_weights_are_shared_across_levels():
     s_ch, t_ch, num_branches, num_blocks = 8, 16, 3, 2
     net = MBRNet(s_ch, t_ch, num_branches=num_branches,
-                 num_blocks=num_blocks)
+                 num_blocks=num_blocks, bottleneck_ratio=None)
     net.init_weights()
     # perturb the zero-initialised last norms so outputs are not trivial
     for branch in net.branches:
@@ -301,8 +301,8 @@ def test_adapter_none_with_channel_mismatch_names_both_counts():
 @pytest.mark.parametrize('channels', [(64, 64), (48, 64)])
 def test_separable_branches_start_at_zero_and_are_lighter(channels):
     s_ch, t_ch = channels
-    dense = MBRNet(s_ch, t_ch)
-    light = MBRNet(s_ch, t_ch, separable=True)
+    dense = MBRNet(s_ch, t_ch, bottleneck_ratio=None)
+    light = MBRNet(s_ch, t_ch, separable=True, bottleneck_ratio=None)
     light.init_weights()
     n_dense = sum(p.numel() for p in dense.parameters())
     n_light = sum(p.numel() for p in light.parameters())
@@ -321,7 +321,7 @@ def test_separable_branches_start_at_zero_and_are_lighter(channels):
 @pytest.mark.parametrize('channels', [(64, 64), (48, 96)])
 def test_bottleneck_branches_start_at_zero_and_are_lighter(channels):
     s_ch, t_ch = channels
-    dense = MBRNet(s_ch, t_ch)
+    dense = MBRNet(s_ch, t_ch, bottleneck_ratio=None)
     light = MBRNet(s_ch, t_ch, bottleneck_channels=24, num_blocks=1)
     light.init_weights()
     # 1x1 down to 24 (GN groups fitted to 24), one 3x3 at 24, 1x1 up
@@ -350,7 +350,7 @@ def test_bottleneck_keeps_the_full_width_state_dict_keys_of_its_blocks():
     """Bottleneck and full-width branches use the same block layout
     (``branches.<k>.<block>.{conv,norm}``), so checkpoints stay readable by
     the same code; only the shapes and the block count differ."""
-    dense = MBRNet(8, 8, num_blocks=2)
+    dense = MBRNet(8, 8, num_blocks=2, bottleneck_ratio=None)
     light = MBRNet(8, 8, num_blocks=2, bottleneck_channels=4)
     assert set(dense.state_dict()) < set(light.state_dict())
     assert 'branches.0.3.conv.weight' in light.state_dict()
@@ -367,6 +367,18 @@ def test_bottleneck_ratio_sizes_each_width_group_from_its_teacher_width():
             for g in net.groups] == [64, 128, 6]
     tiny = MBRNet(8, 2, num_blocks=1, bottleneck_ratio=0.25)
     assert tiny.branches[0][0].conv.out_channels == 1
+
+
+def test_the_default_branches_are_quarter_width_bottlenecks():
+    """ERA's cheap setting is MBRNet's default: one 3x3 block at a quarter
+    of the teacher's width between two 1x1 convs; full ERA's branches are
+    two full-width 3x3 blocks."""
+    branch = MBRNet(32, 64).branches[0]
+    assert [b.conv.kernel_size for b in branch] == [(1, 1), (3, 3), (1, 1)]
+    assert [b.conv.out_channels for b in branch] == [16, 16, 64]
+    full = MBRNet(32, 64, num_blocks=2, bottleneck_ratio=None).branches[0]
+    assert [b.conv.kernel_size for b in full] == [(3, 3), (3, 3)]
+    assert [b.conv.out_channels for b in full] == [64, 64]
 
 
 def test_bottleneck_channels_win_over_the_ratio():
@@ -456,7 +468,8 @@ def test_fitting_shrinks_the_residual_from_k0_to_kK():
     branches learn (part of) the residual, so ``M_K`` ends nearer ``T``
     than ``M_0`` on every level (at init they are equal)."""
     torch.manual_seed(0)
-    net = MBRNet(8, 8, num_branches=2, num_blocks=1)
+    net = MBRNet(8, 8, num_branches=2, num_blocks=1,
+                 bottleneck_ratio=None)
     net.init_weights()
     net.train()
     student, teacher = _levels(20), _levels(21)

@@ -65,19 +65,20 @@ class ERADistiller(BaseDistiller):
         twi_weight: Overall weight of the TWI loss.
         twi_weights: Weight of each approximation M_0..M_K; defaults to 1 for
             M_0 and ``branch_scales[k-1] / K`` for M_k, as in the reference.
-        twi_mode: ``'all'`` (K+1 approximations, one batched head pass),
-            ``'last'`` (only M_K, weight = the sum of all weights),
-            ``'sampled'`` (one random k per step, weight scaled by K+1: an
-            unbiased estimate of ``'all'``), or ``'none'``.
+        twi_mode: ``'sampled'`` (default: one random k per step, weight
+            scaled by K+1, an unbiased estimate of ``'all'`` at one head
+            pass), ``'all'`` (K+1 approximations, one batched head pass),
+            ``'last'`` (only M_K, weight = the sum of all weights), or
+            ``'none'``.
         twi_probability: The chance, in (0, 1], that a training step runs
             TWI at all; a step that does weighs its TWI loss by
             ``1 / twi_probability`` (unbiased over steps), a step that does
             not logs ``era.loss_twi`` as 0. 1 (default): every step.
         twi_precision: The frozen teacher heads' training forward (and its
-            input-gradient backward) precision: ``'fp32'`` (default), or
-            ``'bf16'`` / ``'fp16'`` under ``torch.autocast``, the losses
-            computed on outputs cast back to float32; about half the TWI
-            head's time on CPUs with bf16 support and on GPUs. ``'auto'``:
+            input-gradient backward) precision: ``'fp32'``, or ``'bf16'`` /
+            ``'fp16'`` under ``torch.autocast``, the losses computed on
+            outputs cast back to float32; about half the TWI head's time on
+            CPUs with bf16 support and on GPUs. ``'auto'`` (default):
             ``'bf16'`` where the device runs it natively (Ampere or later
             GPUs, CPUs with oneDNN bf16), else ``'fp32'``. Inference (T/ST)
             always runs in float32.
@@ -114,9 +115,9 @@ class ERADistiller(BaseDistiller):
                  residual_weight: float = 1.0,
                  twi_weight: float = 1.0,
                  twi_weights: Optional[Sequence[float]] = None,
-                 twi_mode: str = 'all',
+                 twi_mode: str = 'sampled',
                  twi_probability: float = 1.0,
-                 twi_precision: str = 'fp32',
+                 twi_precision: str = 'auto',
                  twi_recompute: bool = False,
                  twi_detach_branches: bool = False,
                  init_student_head: bool = False,

@@ -60,16 +60,17 @@ class MBRNet(BaseModule):
             for every level, or one per level.
         teacher_channels: The same for the teacher's FPN features.
         num_branches: K, the number of residual steps (>= 1).
-        num_blocks: Conv blocks per branch (>= 1).
+        num_blocks: 3x3 conv blocks per branch (>= 1; default 1, with the
+            default bottleneck).
         branch_scales: Weight of each branch's residual loss (length K);
             defaults to ``(1, 1/2, 1/4, ...)`` as in the reference.
         adapter: ``'auto'`` (1x1 conv where channels differ), ``'conv'``
             (always) or ``'none'`` (never; channels must then match).
         norm_cfg: Norm of the branch blocks; GN suits detection batch sizes.
         act_cfg: Activation of all but the last block.
-        separable: Use depthwise-separable 3x3 convs in the branches
+        separable: Use depthwise-separable 3x3 convs in full-width branches
             (depthwise 3x3 + pointwise 1x1: about 1/8 of the FLOPs at 256
-            channels), ERA's cheap setting for students whose head is small.
+            channels; with ``bottleneck_ratio=None``).
         bottleneck_channels: When set, each branch is a bottleneck: a 1x1
             conv down to this width, ``num_blocks`` 3x3 convs at it, and a
             1x1 conv up to the teacher's width (the last one's norm starts
@@ -77,10 +78,12 @@ class MBRNet(BaseModule):
             of a full-width branch's FLOPs. Not combined with
             ``separable``.
         bottleneck_ratio: The bottleneck's width as a fraction of the
-            teacher's width, per width group (``0.25``: 64 of 256 channels,
-            16 of 64; at least one channel): a bottleneck that fits every
-            neck, per-level widths included. ``bottleneck_channels``, when
-            set, wins. Not combined with ``separable``.
+            teacher's width, per width group (the default ``0.25``: 64 of
+            256 channels, 16 of 64; at least one channel): a bottleneck that
+            fits every neck, per-level widths included.
+            ``bottleneck_channels``, when set, wins; None with
+            ``bottleneck_channels=None``: full-width branches. Not combined
+            with ``separable``.
         feature_norm: ``'teacher_std'`` (default): each level's MSE (mimic
             and residual) divided by the teacher level's variance, which
             makes the losses scale-free across FPN levels; ``'none'``: plain
@@ -95,7 +98,7 @@ class MBRNet(BaseModule):
                  student_channels: Widths,
                  teacher_channels: Widths,
                  num_branches: int = 4,
-                 num_blocks: int = 2,
+                 num_blocks: int = 1,
                  branch_scales: Optional[Sequence[float]] = None,
                  adapter: str = 'auto',
                  norm_cfg: Optional[dict] = dict(
@@ -103,7 +106,7 @@ class MBRNet(BaseModule):
                  act_cfg: Optional[dict] = dict(type='ReLU'),
                  separable: bool = False,
                  bottleneck_channels: Optional[int] = None,
-                 bottleneck_ratio: Optional[float] = None,
+                 bottleneck_ratio: Optional[float] = 0.25,
                  feature_norm: str = DEFAULT_FEATURE_NORM,
                  init_cfg: Optional[dict] = dict(
                      type='Normal', layer='Conv2d', std=0.01),
