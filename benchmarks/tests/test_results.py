@@ -31,7 +31,7 @@ from benchmarks.training import finished_run, train_command
 #: the methods each suite compares
 EXPECTED = {
     'synthetic-retinanet': ['baseline', 'cost-matched', 'head-init',
-                            'fitnet', 'pkd', 'crosskd', 'era'],
+                            'fitnet', 'pkd', 'crosskd', 'era', 'era-fast'],
     'synthetic-gfl': ['baseline', 'cost-matched', 'head-init', 'ld',
                       'crosskd', 'era'],
     'deepforest-retinanet': ['baseline', 'cost-matched', 'head-init',
