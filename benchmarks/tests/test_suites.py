@@ -80,7 +80,10 @@ def test_the_families_and_the_demo():
 def _runs_at_the_defaults(config: str) -> bool:
     """Whether the ERA config builds what ERADistiller builds from its
     student and teacher alone: the same MBRNet and TWI mode."""
+    from mmengine.registry import init_default_scope
+
     from mmera.registry import MODELS
+    init_default_scope('mmdet')
     model = Config.fromfile(repo_path(config)).model
     bare = {k: model[k] for k in ('type', 'student', 'teacher_config',
                                   'teacher_ckpt')}
