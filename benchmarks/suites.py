@@ -257,15 +257,15 @@ PINNED_SUITES = (*LONG_SCHEDULE_SUITES,
 
 #: ``make demo``: a main suite's baseline and ERA at its defaults (its
 #: cheap setting), per set
+DEMO_ERA = {
+    'synthetic': SUITES['synthetic-retinanet'].methods['era-fast'],
+    'deepforest': 'configs/era/era-fast_retinanet_mnv2-r18w16_fpn_500it_'
+    'deepforest.py'}
 SUITES.update({
     f'demo-{data}': Suite(spec.data, spec.detector, spec.baseline,
-                          {'era-fast': f'configs/era/era-fast_{pair}_fpn_'
-                           f'500it_{data}.py'})
-    for data, pair, spec in (
-        ('synthetic', 'retinanet_r34w32-r18w16',
-         SUITES['synthetic-retinanet']),
-        ('deepforest', 'retinanet_mnv2-r18w16',
-         SUITES['deepforest-retinanet']))})
+                          {'era-fast': DEMO_ERA[data]})
+    for data, spec in (('synthetic', SUITES['synthetic-retinanet']),
+                       ('deepforest', SUITES['deepforest-retinanet']))})
 
 #: The main table's suites (the ablations come after them)
 MAIN_SUITES = ('synthetic-retinanet', 'synthetic-gfl', 'deepforest-retinanet')
