@@ -143,7 +143,7 @@ def _two_stage_era(student='faster_rcnn', teacher='faster_rcnn', **kwargs):
     """ERA of two tiny two-stage families (the teacher wider), TWI synced
     and MBRNet's branches off zero; every approximation scored in float32
     unless stated (what the exact checks compare)."""
-    kwargs = dict(dict(twi_mode='all', twi_precision='fp32'), **kwargs)
+    kwargs = {'twi_mode': 'all', 'twi_precision': 'fp32', **kwargs}
     model = _build('ERADistiller', tiny_detector(student),
                    tiny_detector(teacher, width=32, channels=64), **kwargs)
     model.mbrnet.init_weights()
