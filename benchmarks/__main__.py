@@ -59,7 +59,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--methods', nargs='+', choices=METHODS,
                         default=None,
                         help=f'the methods to train (default: all, '
-                        f'{BASELINE} included); the tables show every '
+                        f'{BASELINE} included) and, with --step-times, to '
+                        f'time beside {BASELINE}; the tables show every '
                         f'finished run of every method')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument('--jobs', type=int, default=1,
@@ -83,7 +84,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='neither read nor write records: only the work '
                         'dirs count')
     parser.add_argument('--step-times', action='store_true',
-                        help='also time every config\'s train step and '
+                        help='also time every config\'s (or --methods\') '
+                        'train step and '
                         'count its deployed cost, each in a process of its '
                         'own (on an otherwise idle machine: the table\'s '
                         'train-step and compute ratios; kept in '

@@ -216,7 +216,8 @@ def run_benchmark(suites: Sequence[str], seeds: Sequence[int], work_dir: str,
         fresh: Retrain finished runs.
         report_only: Train nothing (finished runs are still evaluated on
             the report split).
-        step_times: Time every config's train step after the runs (their
+        step_times: Time every config's train step (of ``methods`` only,
+            beside the plain student's, where given) after the runs (their
             teachers exist by then), for the table's step and compute
             ratios and deployed cost
             (:func:`benchmarks.step_times.measure_step_times`).
@@ -273,7 +274,8 @@ def run_benchmark(suites: Sequence[str], seeds: Sequence[int], work_dir: str,
                       f'{method} s{seed} done', flush=True)
                 write_tables(work_dir, results, meta)
     if step_times:
-        measure_step_times(suites, records_dir or work_dir)
+        measure_step_times(suites, records_dir or work_dir,
+                           methods=methods)
     make_plots(work_dir, {
         suite: {LABELS.get(m, m): [_curves(work_dir, records_dir, suite, m,
                                            s, r)

@@ -42,10 +42,15 @@ def load_step_times(work_dir: str) -> Dict[str, Dict[str, dict]]:
 
 
 def measure_step_times(suites: Sequence[str], work_dir: str,
-                       rounds: int = 4, iters: int = 6,
-                       points: int = 2) -> Dict[str, Dict[str, dict]]:
-    """Times every config of ``suites`` and keeps the medians with those of
-    other suites measured before.
+                       rounds: int = 4, iters: int = 6, points: int = 2,
+                       methods: Optional[Sequence[str]] = None
+                       ) -> Dict[str, Dict[str, dict]]:
+    """Times every config of ``suites`` (or only ``methods``, beside the
+    plain student) and keeps the medians with those measured before.
+
+    A method timed without the rest of its suite keeps the plain student's
+    median of its own sweep (``baseline_ms``): its ratios compare two
+    configs timed side by side, and the suite's other ratios keep theirs.
 
     Args:
         suites: Keys of :data:`SUITES`.
@@ -53,6 +58,7 @@ def measure_step_times(suites: Sequence[str], work_dir: str,
         rounds: Rotated sweeps over a suite's configs.
         iters: Timed steps per schedule point and round.
         points: Schedule points (distillers may change along it).
+        methods: The methods to time (default: the whole suite).
 
     Returns:
         dict: Everything kept, ``suite -> method -> times``.
@@ -60,15 +66,23 @@ def measure_step_times(suites: Sequence[str], work_dir: str,
     kept = load_step_times(work_dir)
     for suite in suites:
         configs = SUITES[suite].configs()
+        names = list(configs) if methods is None else [
+            m for m in configs if m == BASELINE or m in methods]
 
         def command(method: str) -> list:
             return [sys.executable, '-m', 'benchmarks.step_times',
                     repo_path(configs[method]), '--iters', str(iters),
                     '--points', str(points)]
 
-        pooled = sweep(list(configs), rounds, command, MARK)
-        kept[suite] = {m: {k: r[k] for k in _KEEP if k in r}
-                       for m, r in pooled.items()}
+        pooled = sweep(names, rounds, command, MARK)
+        timed = {m: {k: r[k] for k in _KEEP if k in r}
+                 for m, r in pooled.items()}
+        if methods is None or not kept.get(suite):
+            kept[suite] = timed
+        else:
+            base = timed.pop(BASELINE, {}).get('median_ms')
+            kept[suite].update({m: dict(t, baseline_ms=base)
+                                for m, t in timed.items()})
         write_text_atomic(osp.join(work_dir, STEP_FILE),
                           json.dumps(kept, indent=1))
     return kept
@@ -79,9 +93,11 @@ def ratios(steps: Dict[str, dict], method: str,
     """``method``'s step time and compute (step x iterations) as ratios to
     ``baseline``'s, or None when either was not timed."""
     own, base = steps.get(method, {}), steps.get(baseline, {})
-    if not own.get('median_ms') or not base.get('median_ms'):
+    # timed apart from its suite: against the plain student of its sweep
+    base_ms = own.get('baseline_ms') or base.get('median_ms')
+    if not own.get('median_ms') or not base_ms:
         return None
-    step = own['median_ms'] / base['median_ms']
+    step = own['median_ms'] / base_ms
     iters = own.get('max_iters', 1) / base.get('max_iters', 1)
     return dict(step=step, compute=step * iters)
 

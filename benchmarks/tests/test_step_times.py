@@ -30,6 +30,33 @@ def test_step_times_are_measured_per_config_and_kept(tmp_path, monkeypatch,
     assert step_times.load_step_times(str(tmp_path)) == kept
 
 
+def test_methods_timed_apart_keep_their_own_baseline(tmp_path, monkeypatch,
+                                                      make_tiny_config):
+    """``--step-times --methods M``: only M and the plain student are timed;
+    M's ratio is against the plain student of the same sweep, and the
+    suite's other entries (the plain student's included) stay as kept."""
+    tiny = make_tiny_config('configs/tiny/retinanet_r18w16_fpn_500it_'
+                            'synthetic.py', 'img_scale = (64, 64)\n')
+    monkeypatch.setattr(results, 'SUITES', {'toy': Suite(
+        'synthetic', 'retinanet', tiny,
+        {'longer': tiny, 'other': 'configs/missing.py'})})
+    monkeypatch.setattr(step_times, 'SUITES', results.SUITES)
+    before = {'toy': {BASELINE: dict(median_ms=1e9, max_iters=4),
+                      'other': dict(median_ms=2e9, max_iters=4)}}
+    step_times.write_text_atomic(str(tmp_path / step_times.STEP_FILE),
+                                 step_times.json.dumps(before))
+    kept = step_times.measure_step_times(['toy'], str(tmp_path), rounds=1,
+                                         iters=2, points=1,
+                                         methods=['longer'])
+    assert kept['toy'][BASELINE] == before['toy'][BASELINE]
+    assert kept['toy']['other'] == before['toy']['other']
+    longer = kept['toy']['longer']
+    assert 0 < longer['baseline_ms'] < 1e9
+    ratio = step_times.ratios(kept['toy'], 'longer', BASELINE)
+    assert ratio['step'] == longer['median_ms'] / longer['baseline_ms']
+    assert step_times.ratios(kept['toy'], 'other', BASELINE)['step'] == 2.0
+
+
 def test_ratios_need_both_timed():
     steps = {BASELINE: dict(median_ms=50.0, max_iters=500),
              'era': dict(error='killed')}
