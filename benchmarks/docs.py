@@ -34,6 +34,8 @@ plateau, :mod:`benchmarks.plateau`), ``convergence`` (the comparison at a
 long schedule, :mod:`benchmarks.convergence` and its ERA side,
 :mod:`benchmarks.convergence_ablation`), ``convergence-summary`` (the
 README's table of it, :mod:`benchmarks.convergence_summary`),
+``recommendation`` (what to train at a short schedule and at the plateau,
+:mod:`benchmarks.recommendation`),
 ``teacher-curves`` (the shipped
 teachers' validation curves), ``era-modes`` (ERA's S / T / ST mAP and
 their cost, :mod:`benchmarks.inference_cost`) and ``zoo-support`` (the
@@ -65,6 +67,7 @@ from .docs_tables import (
 from .inference_cost import modes_block
 from .paths import REPO_ROOT
 from .plateau import PLATEAU_SUITES, plateau_block
+from .recommendation import SHORT, recommendation_block
 from .run_records import RECORDS_DIR, records_of
 from .step_times import load_step_times
 from .suites import MAIN_SUITES, SUITES
@@ -120,6 +123,9 @@ def block_text(name: str, results: Results, steps: Dict) -> List[str]:
         'convergence-summary': lambda _, steps: convergence_summary(
             load_results(suites=(*PLATEAU_SUITES, *COMPARISON_SUITES)),
             steps),
+        'recommendation': lambda _, steps: recommendation_block(
+            load_results(suites=(SHORT[0], *PLATEAU_SUITES,
+                                 *COMPARISON_SUITES)), steps),
         'plateau': lambda *_: plateau_block(
             load_results(suites=tuple(PLATEAU_SUITES)),
             {s: teacher_record(s) for s in PLATEAU_SUITES})}
