@@ -222,6 +222,36 @@ def test_auto_precision_is_the_bf16_head_where_the_cpu_runs_bf16():
                        losses['bf16' if native else 'fp32'])
 
 
+def test_a_head_without_bf16_kernels_runs_in_fp32_under_auto(monkeypatch):
+    """mmcv's deformable convolution has no bfloat16 kernel: under 'auto'
+    (here forced to resolve to bf16) a head that holds one gives exactly
+    its float32 loss, from its first step on; a stated 'bf16' is refused
+    with the fix rather than crashing inside mmcv."""
+    monkeypatch.setattr('mmera.models.common.utils._native_bf16',
+                        lambda device_type, index: True)
+    torch.manual_seed(0)
+    cfg = tiny_head('retinanet')
+    # mmcv's DeformConv2d, biasless: with a norm after it
+    cfg.update(conv_cfg=dict(type='DCN', deform_groups=1),
+               norm_cfg=dict(type='GN', num_groups=8))
+    head = MODELS.build(cfg)
+    head.init_weights()
+    samples = make_samples()
+    approx = _features(head, size=384)  # every level >= the 3x3 kernel
+    fp32 = TeacherHeadReuse(head, precision='fp32').train()
+    auto = TeacherHeadReuse(head, precision='auto').train()
+    assert not auto.frozen_forward.needs_fp32
+    assert torch.equal(auto.loss(approx, WEIGHTS, samples),
+                       fp32.loss(approx, WEIGHTS, samples))
+    assert auto.frozen_forward.needs_fp32 and auto.precision == 'auto'
+    stated = TeacherHeadReuse(head, precision='bf16').train()
+    with pytest.raises(ValueError, match=r"TeacherHeadReuse: the teacher's "
+                       r"RetinaHead cannot run at precision 'bf16': .*"
+                       r"BFloat16.*Set twi_precision='auto' \(float32 for "
+                       r"such a head\) or 'fp32'"):
+        stated.loss(approx, WEIGHTS, samples)
+
+
 @pytest.mark.parametrize('capability,expected', [((7, 5), 'fp32'),
                                                  ((8, 0), 'bf16'),
                                                  ((9, 0), 'bf16')])

@@ -1,9 +1,11 @@
 """Small helpers shared by the distillers and their building blocks."""
 import contextlib
 import functools
+import logging
 from typing import Any, Callable, ContextManager, Sequence, Union
 
 import torch
+from mmengine.logging import print_log
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -89,20 +91,65 @@ def _native_bf16(device_type: str, index: Any) -> bool:
     return False
 
 
-def frozen_forward(forward: Callable[..., Any], inputs: Any, precision: str,
-                   training: bool, device: torch.device) -> Any:
-    """``forward(inputs)`` of a frozen TWI head at its training precision.
+class FrozenForward:
+    """The forward of a frozen TWI head at its training precision.
 
     In training the forward (and the backward of the input gradients through
-    it) runs under ``torch.autocast`` at ``precision``, and its outputs are
+    it) runs under ``torch.autocast`` at the precision, with ``'auto'``
+    resolved for the device (:func:`resolve_precision`), and its outputs are
     cast back to float32 for the loss. In eval (T/ST decoding), or at
     ``'fp32'``, it runs as called: under the run's own AMP its outputs stay
     as that autocast made them.
+
+    Some heads hold an op with no kernel at the reduced precision (mmcv's
+    deformable convolution has none for bfloat16). Under ``'auto'`` such a
+    head runs in float32 from its first training step on, with a warning;
+    a stated reduced precision is refused with the fix.
+
+    Args:
+        precision: ``'fp32'``, ``'bf16'``, ``'fp16'`` or ``'auto'``.
+        owner: The class named in the messages.
     """
-    precision = resolve_precision(precision, device) if training else 'fp32'
-    with _precision_autocast(precision, device):
-        outs = forward(inputs)
-    return outs if precision == 'fp32' else to_fp32(outs)
+
+    def __init__(self, precision: str, owner: str) -> None:
+        self.precision = check_precision('precision', precision, owner)
+        self.owner = owner
+        #: set once the head turned out to need float32 under 'auto'
+        self.needs_fp32 = False
+
+    def __call__(self, forward: Callable[..., Any], inputs: Any,
+                 training: bool, device: torch.device, head: str) -> Any:
+        """``forward(inputs)`` at the training precision (``head``: the
+        head's name, for the messages)."""
+        precision = 'fp32' if not training or self.needs_fp32 else \
+            resolve_precision(self.precision, device)
+        try:
+            with _precision_autocast(precision, device):
+                outs = forward(inputs)
+        except (NotImplementedError, RuntimeError) as e:
+            if not _no_kernel_at(e, precision):
+                raise
+            reason = str(e).strip().split('\n')[0]
+            if self.precision != AUTO_PRECISION:
+                raise ValueError(
+                    f"{self.owner}: the teacher's {head} cannot run at "
+                    f'precision {self.precision!r}: {reason}. Set '
+                    "twi_precision='auto' (float32 for such a head) or "
+                    "'fp32'.") from e
+            print_log(f"TWI runs the teacher's {head} in float32 "
+                      f"(twi_precision='auto'): {reason}.", logger='current',
+                      level=logging.WARNING)
+            self.needs_fp32 = True
+            return forward(inputs)
+        return outs if precision == 'fp32' else to_fp32(outs)
+
+
+def _no_kernel_at(error: BaseException, precision: str) -> bool:
+    """Whether ``error`` is an op without a kernel at ``precision``: its
+    message names the dtype (``"deformable_im2col_cpu" not implemented for
+    'BFloat16'``)."""
+    dtype = {'bf16': 'BFloat16', 'fp16': 'Half'}.get(precision)
+    return dtype is not None and dtype in str(error)
 
 
 def _precision_autocast(precision: str,

@@ -80,8 +80,9 @@ class ERADistiller(BaseDistiller):
             outputs cast back to float32; about half the TWI head's time on
             CPUs with bf16 support and on GPUs. ``'auto'`` (default):
             ``'bf16'`` where the device runs it natively (Ampere or later
-            GPUs, CPUs with oneDNN bf16), else ``'fp32'``. Inference (T/ST)
-            always runs in float32.
+            GPUs, CPUs with oneDNN bf16), else ``'fp32'``; a head with an op
+            that has no bf16 kernel (mmcv's deformable convolution) runs in
+            ``'fp32'``. Inference (T/ST) always runs in float32.
         twi_recompute: Score the K+1 approximations one at a time under
             activation checkpointing (dense-head teachers): the same loss
             and gradients at the memory of one head pass instead of K+1, for

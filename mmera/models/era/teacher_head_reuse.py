@@ -16,10 +16,9 @@ from ..common.anchor_loss import (
     stacked_anchor_loss,
 )
 from ..common.utils import (
-    check_precision,
+    FrozenForward,
     freeze,
     freeze_norm_stats,
-    frozen_forward,
     same_settings,
 )
 from .head_loss_paths import chunk_outputs, loss_path, reused_targets
@@ -91,8 +90,7 @@ class TeacherHeadReuse(nn.Module):
                 'only) or a feature method (FitNet, PKD) for this teacher.')
         self.head = freeze(copy.deepcopy(head))
         self.loss_path = loss_path(self.head)
-        self.precision = check_precision('precision', precision,
-                                         'TeacherHeadReuse')
+        self.frozen_forward = FrozenForward(precision, 'TeacherHeadReuse')
         self.recompute = bool(recompute)
 
     def train(self, mode: bool = True) -> 'TeacherHeadReuse':
@@ -112,6 +110,11 @@ class TeacherHeadReuse(nn.Module):
     def load_from(self, head: nn.Module) -> None:
         """Copies the teacher head's current weights into the frozen copy."""
         self.head.load_state_dict(head.state_dict())
+
+    @property
+    def precision(self) -> str:
+        """The head's training precision as stated (``'auto'`` kept)."""
+        return self.frozen_forward.precision
 
     @property
     def head_name(self) -> str:
@@ -134,8 +137,8 @@ class TeacherHeadReuse(nn.Module):
             torch.cat([approx[level] for approx in approximations], dim=0)
             for level in range(num_levels)
         ]
-        return tuple(frozen_forward(self.head, batched, self.precision,
-                                    self.training, batched[0].device))
+        return tuple(self.frozen_forward(self.head, batched, self.training,
+                                         batched[0].device, self.head_name))
 
     def loss(self, approximations: Sequence[Levels], weights: Sequence[float],
              batch_data_samples: SampleList,

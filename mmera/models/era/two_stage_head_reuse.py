@@ -39,10 +39,9 @@ from mmdet.utils import InstanceList
 from torch import Tensor, nn
 
 from ..common.utils import (
-    check_precision,
+    FrozenForward,
     freeze,
     freeze_norm_stats,
-    frozen_forward,
     same_settings,
 )
 from .teacher_head_reuse import TeacherHeadReuse, sum_losses
@@ -108,8 +107,7 @@ class TwoStageHeadReuse(nn.Module):
                 'box regression (with_reg=False). Set twi_mode="none" (MBRNet '
                 'and mimic only) or use a feature method (FitNet, PKD).')
         self.rpn = TeacherHeadReuse(teacher.rpn_head, precision)
-        self.precision = check_precision('precision', precision,
-                                         'TwoStageHeadReuse')
+        self.frozen_forward = FrozenForward(precision, 'TwoStageHeadReuse')
         #: a cascade teacher's RoI head, box stages only (T-mode), or None;
         #: TWI's extractor and box head are its first stage (one copy)
         self.cascade = _cascade_box_copy(roi) if is_cascade(roi) else None
@@ -153,6 +151,11 @@ class TwoStageHeadReuse(nn.Module):
         self.bbox_head.load_state_dict(roi.bbox_head.state_dict())
         if self.shared_head is not None:
             self.shared_head.load_state_dict(roi.shared_head.state_dict())
+
+    @property
+    def precision(self) -> str:
+        """The heads' training precision as stated (``'auto'`` kept)."""
+        return self.frozen_forward.precision
 
     @property
     def head_name(self) -> str:
@@ -202,8 +205,9 @@ class TwoStageHeadReuse(nn.Module):
             for k in range(len(approximations))])
         roi_feats = self.roi_extractor(
             feats, rois.repeat(len(approximations), 1) + offset)
-        return frozen_forward(self._box_forward, roi_feats, self.precision,
-                              self.training, roi_feats.device)
+        return self.frozen_forward(self._box_forward, roi_feats,
+                                   self.training, roi_feats.device,
+                                   type(self.bbox_head).__name__)
 
     def _box_forward(self, roi_feats: Tensor) -> Tuple[Tensor, Tensor]:
         if self.shared_head is not None:
