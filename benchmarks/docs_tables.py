@@ -209,10 +209,15 @@ def cost_block(results: Results, steps: Dict) -> List[str]:
             if not t.get('median_ms'):
                 continue
             r = ratios(steps[suite], method, BASELINE) or {}
+            # timed apart from its suite: the plain student timed beside it
+            beside = (f'; plain student beside it '
+                      f'{t["baseline"]["median_ms"]:.0f}'
+                      if t.get('baseline') else '')
             cells = [SUITE_TITLES.get(suite, suite),
                      LABELS.get(method, method),
                      f'{t["median_ms"]:.0f} ({t["p25_ms"]:.0f}-'
-                     f'{t["p75_ms"]:.0f})', str(t.get('max_iters', '-')),
+                     f'{t["p75_ms"]:.0f}{beside})',
+                     str(t.get('max_iters', '-')),
                      f'{r["step"]:.2f}x' if r else '-',
                      f'{r["compute"]:.2f}x' if r else '-']
             lines.append('| ' + ' | '.join(cells) + ' |')

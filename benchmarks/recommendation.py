@@ -12,103 +12,125 @@ without two seeds in common are not ranked.
 """
 from typing import Dict, List, Optional
 
-from .convergence_summary import PAIRS, plateau_suite
-from .seed_stats import compare, fmt_ms, ok_runs, runs_stat
+from .convergence import COMPARISON_SUITES, Steps
+from .convergence_summary import PAIRS, ROLES, plateau_suite
+from .docs_tables import SUMMARY_METHODS
+from .seed_stats import compare, fmt_ms, runs_stat
 from .step_times import step_ratio
 from .suites import BASELINE
 
 Runs = Dict[int, dict]
 Results = Dict[str, Dict[str, Runs]]
 
-#: the short-schedule regime: its suite and its words
-SHORT = ('synthetic-retinanet',
-         'A short schedule (500 iterations from scratch, synthetic RetinaNet)')
+#: the short-schedule regime: its suite and its pair
+SHORT = ('synthetic-retinanet', 'synthetic RetinaNet')
 #: the most training compute, as a ratio to the plain student's, that
 #: counts as "the plain student's compute"
 SAME_COMPUTE = 1.1
-#: every arm's name in the recommendation
-NAMES = {
-    BASELINE: 'the plain student',
-    'cost-matched': "the plain student trained for ERA's compute",
-    'head-init': 'the head-initialised student',
-    'fitnet': 'FitNet', 'pkd': 'PKD', 'crosskd': 'CrossKD', 'ld': 'LD',
-    'era': 'full ERA', 'era-fast': 'ERA at its defaults (era-fast)',
-    'era-fast-headinit': "era-fast with the teacher's head in the student"}
 
 
-def _name(method: str) -> str:
-    if method.startswith('student-') and method.endswith('it'):
-        return 'the plain student trained twice as long'
-    return NAMES.get(method, method)
+def arm_name(suite: str, method: str) -> str:
+    """``method``'s label in the README table that shows ``suite``."""
+    spec = COMPARISON_SUITES.get(suite)
+    if spec is None:
+        return SUMMARY_METHODS.get(method, method).strip('*')
+    role = 'control' if method == spec.control else method
+    return ROLES.get(role, method)
 
 
-def _compute(steps: Dict, suite: str, method: str) -> Optional[float]:
+def _compute(steps: Steps, suite: str, method: str) -> Optional[float]:
     if method == BASELINE:
         return 1.0
     return step_ratio(steps, suite, method, 'compute')
 
 
-def _arm(runs: Results, steps: Dict, suite: str, method: str) -> str:
+def _arm(runs: Dict[str, Runs], steps: Steps, suite: str,
+         method: str) -> str:
     """``PKD (0.302 +- 0.032 over 3 seeds, 1.61x compute)``."""
     stat = runs_stat(runs[method], 'mAP')
-    seeds = len(ok_runs(runs[method], 'mAP'))
     compute = _compute(steps, suite, method)
     cost = ('compute not timed' if compute is None
             else f'{compute:.2f}x compute')
-    return (f'{_name(method)} ({fmt_ms(stat, count=False)} over {seeds} '
-            f'seed{"s" if seeds > 1 else ""}, {cost})')
+    seeds = f'{stat["n"]} seed{"s" if stat["n"] > 1 else ""}'
+    return (f'{arm_name(suite, method)} ({fmt_ms(stat, count=False)} over '
+            f'{seeds}, {cost})')
 
 
-def _ranking(runs: Dict[str, Runs], steps: Dict, suite: str,
-             ranked: List[str]) -> str:
-    """The first of ``ranked`` against the second, by the rule, said no
+def _ranking(runs: Dict[str, Runs], steps: Steps, suite: str,
+             ranked: List[str], among: str = '') -> str:
+    """The first of ``ranked`` and, by the rule, where it stands against
+    each of the others (``among``: what they are, for the wording): said no
     more strongly than the seeds allow."""
-    best = _arm(runs, steps, suite, ranked[0])
-    if len(ranked) < 2:
-        return best
-    nxt = _arm(runs, steps, suite, ranked[1])
-    above = compare(runs[ranked[1]], runs[ranked[0]], 'mAP')['above']
-    if above:
-        return f'{best}, above the next best, {nxt}'
-    if above is False:
-        return f'{best}, not above the next best by the rule, {nxt}'
-    return (f'{best} so far, not yet ranked against the next best (it '
-            f'needs two seeds that both have), {nxt}')
+    best, others = ranked[0], ranked[1:]
+    words: Dict[str, List[str]] = {'above': [], 'not above': [],
+                                   'not yet ranked against': []}
+    for other in others:
+        above = compare(runs[other], runs[best], 'mAP')['above']
+        word = ('above' if above else 'not above' if above is False
+                else 'not yet ranked against')
+        words[word].append(arm_name(suite, other))
+    text = _arm(runs, steps, suite, best)
+    if others and len(words['above']) == len(others):
+        return f'{text}, above every other arm{among}'
+    parts = [f'{w} {" / ".join(names)}' for w, names in words.items()
+             if names]
+    if words['not yet ranked against']:
+        parts[-1] += ' (it needs two seeds that both arms have)'
+    return ', '.join([text, *parts])
 
 
-def pick(runs: Dict[str, Runs], steps: Dict, suite: str) -> List[str]:
-    """The sentence parts for one suite: the highest arm against the next,
-    and, where that costs more, the highest at the plain student's compute
-    against its next."""
+def pick(runs: Dict[str, Runs], steps: Steps, suite: str) -> List[str]:
+    """The highest arm of ``suite`` and its standing; where it costs more
+    than the plain student, the same among the arms timed at about the
+    plain student's compute.
+
+    Args:
+        runs: ``method -> seed -> run`` of the suite.
+        steps: The suites' step times (``suite -> method -> times``).
+        suite: The suite's key (for the step times and the arms' names).
+
+    Returns:
+        list[str]: The sentence's parts (none without runs).
+    """
     arms = {m: runs_stat(r, 'mAP') for m, r in runs.items()}
     ranked = sorted((m for m, s in arms.items() if s),
                     key=lambda m: -arms[m]['mean'])
     if not ranked:
         return []
     parts = [_ranking(runs, steps, suite, ranked)]
+    computes = {m: _compute(steps, suite, m) for m in ranked}
     cheap = [m for m in ranked
-             if (_compute(steps, suite, m) or 2 * SAME_COMPUTE)
-             <= SAME_COMPUTE]
+             if computes[m] is not None and computes[m] <= SAME_COMPUTE]
     if cheap and cheap[0] != ranked[0]:
-        parts.append("at the plain student's compute, " +
-                     _ranking(runs, steps, suite, cheap))
+        untimed = [arm_name(suite, m) for m in ranked if computes[m] is None]
+        parts.append(f"at the plain student's compute (at most "
+                     f'{SAME_COMPUTE}x{"; not timed: " if untimed else ""}'
+                     f'{", ".join(untimed)}), ' +
+                     _ranking(runs, steps, suite, cheap, ' at that compute'))
     return parts
 
 
-def recommendation_block(results: Results, steps: Dict) -> List[str]:
-    """The ``recommendation`` block's lines, one bullet per regime.
+def recommendation_block(results: Results, steps: Steps) -> List[str]:
+    """The ``recommendation`` block's lines.
 
     Args:
         results: ``suite -> method -> seed -> run`` of the short-schedule
             suite, the plateau suites and the comparison suites.
         steps: The suites' step times (``suite -> method -> times``).
+
+    Returns:
+        list[str]: One bullet per regime: the short schedule, then each
+        pair whose plateau is decided.
     """
-    regimes = [SHORT]
-    for detector, (plateau, name) in PAIRS.items():
-        its, suite = plateau_suite(detector, results)
-        if suite is not None:
-            regimes.append((suite, f"The student's plateau ({name}, {its} "
-                            f'iterations at 192 px)'))
+    suite, pair = SHORT
+    its = steps.get(suite, {}).get(BASELINE, {}).get('max_iters')
+    regimes = [(suite, f'A short schedule ({its} iterations from scratch, '
+                f'{pair})' if its else f'A short schedule ({pair})')]
+    for detector, (_, name) in PAIRS.items():
+        its, plateau = plateau_suite(detector, results)
+        if plateau is not None:
+            regimes.append((plateau, f"The student's plateau ({name}, {its} "
+                            'iterations at 192 px)'))
     lines = []
     for suite, title in regimes:
         parts = pick(results.get(suite, {}), steps, suite)

@@ -9,8 +9,9 @@ model's parameters and FLOPs per image, :mod:`mmera.analysis.flops`), the
 configs in rotated orders over ``rounds`` sweeps
 (:func:`benchmarks.children.sweep`), and the medians kept in
 ``<work_dir>/step_times.json`` (``suite -> method -> {median_ms, p25_ms,
-p75_ms, max_iters, params_m, gflops}``), which the tables read. Measure on
-an otherwise idle machine.
+p75_ms, max_iters, params_m, gflops}``, and ``baseline``, the plain
+student timed beside a method timed apart from its suite), which the tables
+read. Measure on an otherwise idle machine.
 """
 import argparse
 import json
@@ -48,9 +49,10 @@ def measure_step_times(suites: Sequence[str], work_dir: str,
     """Times every config of ``suites`` (or only ``methods``, beside the
     plain student) and keeps the medians with those measured before.
 
-    A method timed without the rest of its suite keeps the plain student's
-    median of its own sweep (``baseline_ms``): its ratios compare two
-    configs timed side by side, and the suite's other ratios keep theirs.
+    A method timed without the rest of its suite keeps the plain student of
+    its own sweep (``baseline``: its ``median_ms`` and ``max_iters``): its
+    ratios compare two configs timed side by side, and the suite's other
+    entries, the plain student's included, stay as kept.
 
     Args:
         suites: Keys of :data:`SUITES`.
@@ -58,7 +60,9 @@ def measure_step_times(suites: Sequence[str], work_dir: str,
         rounds: Rotated sweeps over a suite's configs.
         iters: Timed steps per schedule point and round.
         points: Schedule points (distillers may change along it).
-        methods: The methods to time (default: the whole suite).
+        methods: The methods to time beside the plain student (default:
+            the whole suite); a suite with none of them but the plain
+            student is skipped.
 
     Returns:
         dict: Everything kept, ``suite -> method -> times``.
@@ -66,23 +70,31 @@ def measure_step_times(suites: Sequence[str], work_dir: str,
     kept = load_step_times(work_dir)
     for suite in suites:
         configs = SUITES[suite].configs()
-        names = list(configs) if methods is None else [
-            m for m in configs if m == BASELINE or m in methods]
+        names = [m for m in configs if methods is None or m == BASELINE
+                 or m in methods]
+        if names == [BASELINE] and methods is not None:
+            continue
+        # a suite timed before keeps its plain student's entry
+        apart = methods is not None and bool(kept.get(suite))
 
         def command(method: str) -> list:
             return [sys.executable, '-m', 'benchmarks.step_times',
                     repo_path(configs[method]), '--iters', str(iters),
                     '--points', str(points)]
 
-        pooled = sweep(names, rounds, command, MARK)
         timed = {m: {k: r[k] for k in _KEEP if k in r}
-                 for m, r in pooled.items()}
-        if methods is None or not kept.get(suite):
-            kept[suite] = timed
+                 for m, r in sweep(names, rounds, command, MARK).items()}
+        if apart:
+            base = timed.pop(BASELINE)
+            beside = {k: base[k] for k in ('median_ms', 'max_iters')
+                      if k in base}
+            kept[suite].update({
+                m: dict(t, baseline=beside) if 'median_ms' in beside else
+                dict(error='the plain student timed beside it failed: '
+                     f"{base.get('error')}")
+                for m, t in timed.items()})
         else:
-            base = timed.pop(BASELINE, {}).get('median_ms')
-            kept[suite].update({m: dict(t, baseline_ms=base)
-                                for m, t in timed.items()})
+            kept[suite] = timed
         write_text_atomic(osp.join(work_dir, STEP_FILE),
                           json.dumps(kept, indent=1))
     return kept
@@ -91,13 +103,13 @@ def measure_step_times(suites: Sequence[str], work_dir: str,
 def ratios(steps: Dict[str, dict], method: str,
            baseline: str) -> Optional[Dict[str, float]]:
     """``method``'s step time and compute (step x iterations) as ratios to
-    ``baseline``'s, or None when either was not timed."""
-    own, base = steps.get(method, {}), steps.get(baseline, {})
-    # timed apart from its suite: against the plain student of its sweep
-    base_ms = own.get('baseline_ms') or base.get('median_ms')
-    if not own.get('median_ms') or not base_ms:
+    ``baseline``'s (the one timed beside it, where it was timed apart from
+    its suite), or None when either was not timed."""
+    own = steps.get(method, {})
+    base = own.get('baseline') or steps.get(baseline, {})
+    if not own.get('median_ms') or not base.get('median_ms'):
         return None
-    step = own['median_ms'] / base_ms
+    step = own['median_ms'] / base['median_ms']
     iters = own.get('max_iters', 1) / base.get('max_iters', 1)
     return dict(step=step, compute=step * iters)
 
