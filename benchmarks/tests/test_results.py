@@ -364,8 +364,8 @@ def test_step_times_are_measured_once_after_the_runs(fake, monkeypatch):
     runs = FakeRuns()
     timed = []
 
-    def measure(suites, work_dir):
-        timed.append((list(suites), len(runs.trained)))
+    def measure(suites, work_dir, methods=None):
+        timed.append((list(suites), len(runs.trained), methods))
         steps = {BASELINE: dict(median_ms=100.0, max_iters=500),
                  'era': dict(median_ms=350.0, max_iters=500)}
         with open(osp.join(work_dir, 'step_times.json'), 'w') as f:
@@ -373,11 +373,14 @@ def test_step_times_are_measured_once_after_the_runs(fake, monkeypatch):
 
     monkeypatch.setattr(results, 'measure_step_times', measure)
     text = fake(runs, step_times=True)
-    assert timed == [(['toy'], 9)]  # once, after all nine runs
+    assert timed == [(['toy'], 9, None)]  # once, after all nine runs
     era = next(x for x in text.splitlines() if x.startswith('| ERA |'))
     assert '| 3.50x | 3.50x |' in era
     fake(FakeRuns())  # without it nothing is timed again
     assert len(timed) == 1
+    # --methods: those are timed (beside the plain student)
+    fake(FakeRuns(), step_times=True, methods=['era'])
+    assert timed[-1][::2] == (['toy'], ['era'])
 
 
 def test_methods_choose_what_trains(fake):
