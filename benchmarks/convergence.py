@@ -131,7 +131,7 @@ def strongest_peer(results: Dict[str, Runs],
 def verdict(results: Dict[str, Runs], spec: Comparison) -> str:
     """Where the primary arm (then each other ERA setting with runs)
     stands: above the plain student, the control and the strongest peer,
-    or not (``-``: too few seeds)."""
+    or not, over how many paired seeds (``-``: too few seeds)."""
     if not results.get(spec.primary):
         return f'{arm_label(spec.primary, spec.control)}: no runs yet.'
     peer = strongest_peer(results, spec.peers)
@@ -145,10 +145,11 @@ def verdict(results: Dict[str, Runs], spec: Comparison) -> str:
             continue
         parts = []
         for method, name in rivals:
-            above = compare(results.get(method, {}), results[arm],
-                            'mAP')['above']
-            parts.append(f'{name}: ' + ('-' if above is None else
-                                       'above' if above else 'not above'))
+            vs = compare(results.get(method, {}), results[arm], 'mAP')
+            seeds = f' ({len(vs["diffs"])} seeds)'
+            parts.append(f'{name}: ' + (
+                '-' if vs['above'] is None else
+                ('above' if vs['above'] else 'not above') + seeds))
         lines.append(f'{arm_label(arm, spec.control)} against ' +
                      '; '.join(parts) + '.')
     return ' '.join(lines)

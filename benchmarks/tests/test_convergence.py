@@ -50,17 +50,18 @@ def test_the_verdict_names_the_strongest_peer():
                SPEC.primary: _runs(0.45, 0.46, 0.47)}
     assert strongest_peer(results, SPEC.peers) == 'head-init'
     text = verdict(results, SPEC)
-    assert 'the plain student: above' in text
-    assert 'the 2x-schedule student: above' in text
+    assert 'the plain student: above (3 seeds)' in text
+    assert 'the 2x-schedule student: above (3 seeds)' in text
     # +0.01 on every seed, but the mean is not above the peers' std (0.01)
-    assert 'the strongest peer (head-init): not above' in text
+    assert 'the strongest peer (head-init): not above (3 seeds)' in text
     assert 'no runs yet' in verdict({'baseline': _runs(0.4)}, SPEC)
     # the other ERA setting is read against the same rivals
     results['era-fast-headinit'] = _runs(0.47, 0.48, 0.49)
     text = verdict(results, SPEC)
     assert text.index("ERA's cheap setting") < text.index(
-        'era-fast + teacher head against the plain student: above; the '
-        '2x-schedule student: above; the strongest peer (head-init): above.')
+        'era-fast + teacher head against the plain student: above (3 seeds); '
+        'the 2x-schedule student: above (3 seeds); the strongest peer '
+        '(head-init): above (3 seeds).')
 
 
 def test_the_block_has_a_row_per_arm_and_pairs_by_seed():

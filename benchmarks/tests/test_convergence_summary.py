@@ -61,7 +61,7 @@ def test_each_arm_against_era_fast_and_the_notes():
             in table)
     assert not any(x.startswith('| PKD') for x in lines)  # no runs: no row
     assert 'the plateau holds' in table
-    assert 'the strongest peer (head-init): not above' in table
+    assert 'the strongest peer (head-init): not above (' in table
     assert ('- GFL: plateau (`synthetic-gfl-plateau-192`) not decided yet '
             '(no length has its double recorded).') in lines
     # every length has its double, none adds < 0.01: not reached
