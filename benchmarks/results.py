@@ -160,7 +160,11 @@ def run_one(work_dir: str, suite: str, method: str, seed: int,
                                                 from_record=True)
     run = read_run(path, config, spec.data)
     if records_dir and run is not None and 'mAP' in run:
-        write_record(records_dir, name, key, run, run_curves(path))
+        # a re-read finished run keeps what its record says of its origin
+        # (a record re-keyed by benchmarks.rekey says so in its source)
+        write_record(records_dir, name, key, run, run_curves(path),
+                     **({} if record is None else
+                        dict(source=record['source'])))
     return run
 
 

@@ -481,6 +481,28 @@ def test_a_new_checkout_reuses_the_runs_records(fake, tmp_path,
     assert len(fourth.trained) == 9
 
 
+def test_a_reread_run_keeps_its_records_source(fake, tmp_path):
+    """A finished run read again from its work dir rewrites its record
+    with the same numbers and keeps the record's source (a re-keyed
+    record's provenance is not lost to the re-read)."""
+    records = str(tmp_path / 'records')
+    fake(FakeRuns(), records_dir=records)
+    path = osp.join(records, osp.basename(
+        run_dir(fake.work, 'toy', 'era', 0)) + '.json')
+    with open(path) as f:
+        record = json.load(f)
+    record['source'] += '; re-keyed'
+    with open(path, 'w') as f:
+        json.dump(record, f)
+    again = FakeRuns()
+    fake(again, records_dir=records)
+    assert again.trained == []
+    with open(path) as f:
+        kept = json.load(f)
+    assert kept['source'] == record['source']
+    assert kept['run'] == record['run']
+
+
 def test_suites_sharing_a_config_share_its_run(fake, monkeypatch):
     """A config listed by two suites (the ablations' baseline and ERA are
     the main suite's) trains once per seed; both suites report it."""
