@@ -24,6 +24,7 @@ from .seed_stats import (
     fmt_ms,
     ok_runs,
     runs_stat,
+    wall_clock_line,
 )
 from .step_times import step_ratio
 from .suites import BASELINE, SUITES
@@ -193,6 +194,9 @@ def comparison_block(results: Dict[str, Dict[str, Runs]],
             lines.append('| ' + ' | '.join(cells) + ' |')
         lines += ['', plateau_check(base, control), '',
                   verdict(runs, spec), '']
+        wall = wall_clock_line(runs.get(m, {})
+                               for m in SUITES[suite].configs())
+        lines += [wall, ''] if wall else []
         note = (notes or {}).get(suite)
         lines += [note, ''] if note else []
     return lines[:-1]

@@ -17,7 +17,7 @@ from .convergence import (
 )
 from .run_logs import residual_series
 from .run_records import RECORDS_DIR, records_of
-from .seed_stats import fmt_ms, ok_runs, runs_stat
+from .seed_stats import fmt_ms, ok_runs, runs_stat, wall_clock_line
 from .suites import SUITES
 
 Runs = Dict[int, dict]
@@ -112,6 +112,9 @@ def ablation_block(results: Dict[str, Dict[str, Runs]],
             lines.append('| ' + ' | '.join(cells) + ' |')
         residuals = residual_line(suite, records_dir)
         lines += [''] + ([residuals, ''] if residuals else [])
+        # the reference arm's runs are the comparison's, counted there
+        wall = wall_clock_line(runs.get(m, {}) for m in spec.arms)
+        lines += [wall, ''] if wall else []
     return lines[:-1]
 
 

@@ -11,7 +11,7 @@ the suite's teacher (its recorded val mAP), then the plateau it finds.
 import re
 from typing import Dict, List, Optional, Tuple
 
-from .seed_stats import fmt_ms, ok_runs, runs_stat
+from .seed_stats import fmt_ms, ok_runs, runs_stat, wall_clock_line
 from .suites import SUITES
 
 #: the val mAP a doubled schedule must add for the shorter one to be short
@@ -91,6 +91,8 @@ def plateau_block(results: Dict[str, Dict[str, Runs]],
                 + ('-' if gain is None else f'{gain:+.3f}') + f' | {gap} |')
         lines += ['', f'Plateau (doubling adds less than {MIN_GAIN} val '
                   f'mAP): {plateau_word(rows)}', '']
+        wall = wall_clock_line(runs for _, runs in rows)
+        lines += [wall, ''] if wall else []
     return lines[:-1]
 
 

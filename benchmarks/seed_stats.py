@@ -8,7 +8,7 @@ per-seed differences of two methods, whether one is reliably above the
 other, and the markdown cells that show these numbers.
 """
 import statistics
-from typing import Dict, Optional, Sequence
+from typing import Dict, Iterable, Optional, Sequence
 
 #: ``mean``, ``std`` (sample) and ``n`` of a metric over seeds
 Stat = Dict[str, float]
@@ -144,6 +144,23 @@ def fmt_seconds(stat: Optional[Stat]) -> str:
     if stat is None:
         return '-'
     return f'{stat["mean"] / 60:.1f} min'
+
+
+def wall_clock_line(groups: Iterable[Dict[int, dict]]) -> str:
+    """What the runs of a table took to train: their count and the sum of
+    their ``train_s``, in hours; ``''`` when no run has a training time.
+
+    Args:
+        groups: ``seed -> run`` of each method in the table.
+    """
+    secs = [r['train_s'] for runs in groups
+            for r in ok_runs(runs, 'train_s').values()]
+    if not secs:
+        return ''
+    runs = f'{len(secs)} run' + ('s' if len(secs) > 1 else '')
+    return (f'Wall-clock: {runs}, {sum(secs) / 3600:.1f} h of training in '
+            "all (the sum of each run's training time as the machine ran "
+            'it: pauses and work beside it included).')
 
 
 def fmt_above(above: Optional[bool]) -> str:

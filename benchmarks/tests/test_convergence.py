@@ -77,6 +77,10 @@ def test_the_block_has_a_row_per_arm_and_pairs_by_seed():
     assert len([x for x in text.splitlines() if x.startswith('| ')]) == len(
         SUITES[SUITE].configs()) + 2  # the header and its rule
     assert 'The compute control is not decided yet' in text
+    assert 'Wall-clock' not in text  # the runs record no training time
+    results[SUITE]['baseline'][0]['train_s'] = 7200.0
+    assert 'Wall-clock: 1 run, 2.0 h of training in all' in '\n'.join(
+        comparison_block(results, {SUITE: SPEC}))
 
 
 def test_each_arm_shows_its_training_compute_where_timed():

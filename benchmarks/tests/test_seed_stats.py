@@ -12,6 +12,7 @@ from benchmarks.seed_stats import (
     mean_std,
     ok_runs,
     paired_diffs,
+    wall_clock_line,
 )
 
 
@@ -73,3 +74,13 @@ def test_cells():
     assert fmt_seconds(dict(mean=90.0, std=0.0, n=1)) == '1.5 min'
     assert [fmt_above(a) for a in (True, False, None)] == ['above', 'no',
                                                            '-']
+
+
+def test_the_wall_clock_line_sums_the_finished_runs_training_time():
+    groups = [{0: dict(mAP=0.4, train_s=3600.0), 1: dict(error='boom')},
+              {0: dict(mAP=0.5, train_s=1800.0), 2: dict(mAP=0.5)}]
+    assert wall_clock_line(groups).startswith(
+        'Wall-clock: 2 runs, 1.5 h of training in all')
+    assert wall_clock_line([{0: dict(train_s=360.0)}]).startswith(
+        'Wall-clock: 1 run, 0.1 h')
+    assert wall_clock_line([{0: dict(error='boom')}]) == ''
