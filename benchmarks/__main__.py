@@ -65,6 +65,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument('--jobs', type=int, default=1,
                         help='runs trained at once, each on one thread')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='threads of each run (default: 1 with --jobs > '
+                        '1, else all cores); 1 when other drivers or '
+                        'training run beside this one')
     parser.add_argument('--work-dir', default=DEFAULT_WORK_DIR,
                         help='the runs, results.md and results.json '
                         '(default: work_dirs/results)')
@@ -93,6 +97,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error('--jobs must be >= 1')
+    if args.threads is not None and args.threads < 1:
+        parser.error('--threads must be >= 1')
     args.suites = expand(args.suites)
     return args
 
@@ -104,6 +110,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                          methods=args.methods, jobs=args.jobs,
                          fresh=args.fresh, report_only=args.report_only,
                          step_times=args.step_times,
+                         threads=args.threads,
                          records_dir=None if args.no_records
                          else args.records_dir)
     print(text)

@@ -50,8 +50,8 @@ from .training import (
     DONE_MARKER,
     STDOUT_LOG,
     best_alpha,
+    child_threads,
     final_metrics,
-    one_thread_children,
     run_seconds,
     train,
 )
@@ -202,7 +202,8 @@ def run_benchmark(suites: Sequence[str], seeds: Sequence[int], work_dir: str,
                   methods: Optional[Sequence[str]] = None, jobs: int = 1,
                   fresh: bool = False, report_only: bool = False,
                   step_times: bool = False,
-                  records_dir: Optional[str] = None) -> str:
+                  records_dir: Optional[str] = None,
+                  threads: Optional[int] = None) -> str:
     """Trains the runs asked, ``jobs`` at once, and writes the tables.
 
     Every method of the suites is in the tables (its finished runs of
@@ -216,7 +217,7 @@ def run_benchmark(suites: Sequence[str], seeds: Sequence[int], work_dir: str,
             ``results.json``.
         methods: The methods to train (:data:`BASELINE` included); default
             all.
-        jobs: Runs trained at once (each child on one thread when > 1).
+        jobs: Runs trained at once.
         fresh: Retrain finished runs.
         report_only: Train nothing (finished runs are still evaluated on
             the report split).
@@ -228,6 +229,8 @@ def run_benchmark(suites: Sequence[str], seeds: Sequence[int], work_dir: str,
         records_dir: Where the runs' records are read and written
             (:mod:`benchmarks.run_records`; the step times are kept there
             too); None: only the work dirs.
+        threads: Threads of each run (None: one when ``jobs`` > 1, else
+            torch's default).
 
     Returns:
         str: The markdown of the tables.
@@ -265,7 +268,9 @@ def run_benchmark(suites: Sequence[str], seeds: Sequence[int], work_dir: str,
             return dict(error=f'{type(e).__name__}: {e}')
 
     start = time.time()
-    with one_thread_children(jobs), ThreadPoolExecutor(max(1, jobs)) as ex:
+    if threads is None and jobs > 1:
+        threads = 1
+    with child_threads(threads), ThreadPoolExecutor(max(1, jobs)) as ex:
         futures = {ex.submit(one, t): t for t in tasks}
         for future in as_completed(futures):
             suite, method, seed, train_it = futures[future]

@@ -279,14 +279,15 @@ def best_alpha(work_dir: str) -> Dict[str, float]:
 
 
 @contextmanager
-def one_thread_children(jobs: int) -> Iterator[None]:
-    """With ``jobs`` > 1, the children (``tools/train.py``,
-    ``tools/test.py``) run on one thread each: runs side by side on
-    threads of their own would fight over the cores."""
+def child_threads(threads: Optional[int]) -> Iterator[None]:
+    """The children (``tools/train.py``, ``tools/test.py``) run on
+    ``threads`` threads each (None: torch's default, every core): runs side
+    by side, in one driver or in several, on threads of their own would
+    fight over the cores and each run many times slower."""
     keys = ('OMP_NUM_THREADS', 'MKL_NUM_THREADS')
     saved = {k: os.environ.get(k) for k in keys}
-    if jobs > 1:
-        os.environ.update({k: '1' for k in keys})
+    if threads is not None:
+        os.environ.update({k: str(threads) for k in keys})
     try:
         yield
     finally:

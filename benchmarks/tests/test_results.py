@@ -425,6 +425,19 @@ def test_parallel_jobs(fake, monkeypatch):
     assert 'OMP_NUM_THREADS' not in os.environ  # restored afterwards
 
 
+def test_threads_of_each_run(fake, monkeypatch):
+    """One job keeps torch's default (every core) unless ``threads`` says
+    otherwise: a driver beside another one asks for one thread a run."""
+    monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
+    runs = FakeRuns()
+    fake(runs, methods=['baseline'])
+    assert set(runs.threads) == {None}
+    runs = FakeRuns()
+    fake(runs, methods=['baseline'], threads=1, fresh=True)
+    assert set(runs.threads) == {'1'} and len(runs.threads) == 3
+    assert 'OMP_NUM_THREADS' not in os.environ
+
+
 def test_distilled_runs_are_redone_when_the_teacher_changes(fake):
     """Runs record the teacher they learned from; a new teacher (retrained,
     or a new shipped copy) retrains the distillers, not the baseline."""
@@ -661,14 +674,17 @@ def test_cli_defaults_and_call(monkeypatch, capsys):
     assert cli.METHODS[0] == BASELINE and 'ld' in cli.METHODS
     with pytest.raises(SystemExit):
         cli.parse_args(['--jobs', '0'])
+    with pytest.raises(SystemExit):
+        cli.parse_args(['--threads', '0'])
     calls = []
     monkeypatch.setattr(cli, 'run_benchmark',
                         lambda *a, **kw: calls.append((a, kw)) or 'table')
     cli.main(['--suites', 'synthetic-gfl', '--methods', 'baseline', 'era',
-              '--seeds', '3', '--jobs', '2', '--work-dir', '/w'])
+              '--seeds', '3', '--jobs', '2', '--threads', '1',
+              '--work-dir', '/w'])
     assert calls == [((['synthetic-gfl'], [3], '/w'), dict(
         methods=['baseline', 'era'], jobs=2, fresh=False,
-        report_only=False, step_times=False,
+        report_only=False, step_times=False, threads=1,
         records_dir=osp.join(REPO_ROOT, 'docs', 'results', 'runs')))]
     assert 'table' in capsys.readouterr().out
     # --step-times: one pass, the runs' step timed inside it
