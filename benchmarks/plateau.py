@@ -76,7 +76,8 @@ def plateau_block(results: Dict[str, Dict[str, Runs]],
                   f'{t_map:.3f}' if t_map is not None else
                   '- (no shipped copy)') + '):',
                   '', '| iterations | seeds | val mAP | report mAP | '
-                  'val mAP added by doubling | val mAP - teacher |',
+                  'val mAP added by doubling (on the seeds both lengths '
+                  'have) | val mAP - teacher |',
                   '| --- | --- | --- | --- | --- | --- |']
         by_len = dict(rows)
         for its, runs in rows:
