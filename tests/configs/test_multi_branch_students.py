@@ -7,6 +7,7 @@ import copy
 import pytest
 import torch
 from coco_offline import coco_batch, offline
+from mmdet.models.backbones.trident_resnet import TridentConv
 from mmdet.registry import MODELS
 from mmengine.hub import get_config
 from mmengine.registry import init_default_scope
@@ -50,10 +51,20 @@ def _calibrated_ckpt(model_cfg, path) -> str:
     """A random-weight checkpoint whose frozen BN statistics are those of
     the test batch: at mmdet's init with unit statistics, TridentNet's 50
     caffe-style layers overflow to NaN, which a trained teacher never
-    does."""
+    does.
+
+    mmdet's ``TridentConv`` allocates its weight uninitialised for the
+    ImageNet checkpoint to fill; with that init stripped it would hold
+    whatever the memory last held (NaN after some earlier tests), so it gets
+    the Kaiming init of the ResNet convolutions it stands in for.
+    """
     torch.manual_seed(0)
     model = MODELS.build(model_cfg)
     model.init_weights()
+    for m in model.modules():
+        if isinstance(m, TridentConv):
+            nn.init.kaiming_normal_(m.weight, mode='fan_out',
+                                    nonlinearity='relu')
     model.eval()
     for m in model.modules():
         if isinstance(m, nn.BatchNorm2d):
@@ -63,6 +74,8 @@ def _calibrated_ckpt(model_cfg, path) -> str:
     batch = model.data_preprocessor(coco_batch(), False)
     with torch.no_grad():
         model.extract_feat(batch['inputs'])
+    assert all(v.isfinite().all() for v in model.state_dict().values()
+               if v.is_floating_point())
     torch.save(dict(state_dict=model.state_dict()), str(path))
     return str(path)
 
