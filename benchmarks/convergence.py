@@ -132,7 +132,7 @@ def strongest_peer(results: Dict[str, Runs],
 def verdict(results: Dict[str, Runs], spec: Comparison) -> str:
     """Where the primary arm (then each other ERA setting with runs)
     stands: above the plain student, the control and the strongest peer,
-    or not, over how many paired seeds (``-``: too few seeds)."""
+    or not, over how many paired seeds (not decided below two)."""
     if not results.get(spec.primary):
         return f'{arm_label(spec.primary, spec.control)}: no runs yet.'
     peer = strongest_peer(results, spec.peers)
@@ -147,10 +147,13 @@ def verdict(results: Dict[str, Runs], spec: Comparison) -> str:
         parts = []
         for method, name in rivals:
             vs = compare(results.get(method, {}), results[arm], 'mAP')
-            seeds = f' ({len(vs["diffs"])} seeds)'
+            paired = len(vs['diffs'])
             parts.append(f'{name}: ' + (
-                '-' if vs['above'] is None else
-                ('above' if vs['above'] else 'not above') + seeds))
+                f'not decided yet ({paired} paired seed'
+                f'{"" if paired == 1 else "s"}, it needs two)'
+                if vs['above'] is None else
+                ('above' if vs['above'] else 'not above') +
+                f' ({paired} seeds)'))
         lines.append(f'{arm_label(arm, spec.control)} against ' +
                      '; '.join(parts) + '.')
     return ' '.join(lines)

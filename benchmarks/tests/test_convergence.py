@@ -55,6 +55,10 @@ def test_the_verdict_names_the_strongest_peer():
     # +0.01 on every seed, but the mean is not above the peers' std (0.01)
     assert 'the strongest peer (head-init): not above (3 seeds)' in text
     assert 'no runs yet' in verdict({'baseline': _runs(0.4)}, SPEC)
+    one_seed = verdict({'baseline': _runs(0.40, 0.41), SPEC.control:
+                        _runs(0.41), SPEC.primary: _runs(0.45)}, SPEC)
+    assert ('the plain student: not decided yet (1 paired seed, it needs '
+            'two)') in one_seed
     # the other ERA setting is read against the same rivals
     results['era-fast-headinit'] = _runs(0.47, 0.48, 0.49)
     text = verdict(results, SPEC)
