@@ -169,11 +169,24 @@ def test_ensure_teacher_installs_the_shipped_copy(finished_run, tmp_path,
     assert len(trained) == 1
 
 
-#: (set, detector) of every teacher kept in teachers/: each set's own, the
-#: GFL pair's (the results table's GFL suite) and the 192 px RetinaNet
-#: teacher of the comparison at a long schedule
-SHIPPED = [(data, 'retinanet') for data in sorted(SETS)] + [
-    ('synthetic', 'gfl'), ('synthetic', 'retinanet-32000it-192')]
+def _shipped_name(data: str, detector: str) -> str:
+    return osp.basename(teachers.teacher_work_dir(data, detector=detector))
+
+
+#: (set, detector) of every teacher kept in teachers/, read from the folder
+#: so that a newly shipped teacher is checked without naming it here
+SHIPPED = [(data, det) for data in sorted(SETS)
+           for det in teachers.detectors(data)
+           if osp.isfile(shipped_teachers.shipped_files(
+               _shipped_name(data, det))['weights'])]
+
+
+def test_every_file_in_the_teachers_folder_is_a_known_teacher():
+    listed = {_shipped_name(d, det) + '.fp16.pth' for d, det in SHIPPED}
+    on_disk = {osp.basename(p) for p in glob.glob(
+        osp.join(REPO_ROOT, 'teachers', '*.fp16.pth'))}
+    assert on_disk == listed
+    assert ('synthetic', 'gfl-32000it-192') in SHIPPED
 
 
 @pytest.mark.parametrize('data,detector', SHIPPED)
@@ -181,7 +194,7 @@ def test_shipped_teachers_verify_and_load_into_their_config(
         data, detector, tmp_path):
     """Every shipped teacher is in teachers/: its copy passes its checksum
     and loads strictly into its teacher config's model."""
-    name = osp.basename(teachers.teacher_work_dir(data, detector=detector))
+    name = _shipped_name(data, detector)
     files = shipped_files(name)
     assert osp.isfile(files['weights']), f'no teacher shipped as {name}'
     config = teachers._teacher_config_rel(data, detector)
@@ -202,7 +215,7 @@ def test_the_committed_records_name_the_shipped_teachers(tmp_path):
     the same teachers, reuses those records instead of training again."""
     shipped = set()
     for data, detector in SHIPPED:
-        name = osp.basename(teachers.teacher_work_dir(data, detector=detector))
+        name = _shipped_name(data, detector)
         out = str(tmp_path / f'{name}.pth')
         assert install_shipped(
             name, teachers._teacher_config_rel(data, detector), out)
