@@ -63,7 +63,7 @@ COMPARISON_SUITES: Dict[str, Comparison] = {
     for det, name, peers, others in (
         ('retinanet', 'RetinaNet', ('head-init', 'pkd'),
          ('era-fast-headinit', )),
-        ('gfl', 'GFL', ('head-init', ), ()))
+        ('gfl', 'GFL', ('head-init', ), ('era-fast-headinit', )))
     for n in (8000, 16000)
 }
 

@@ -209,14 +209,16 @@ SUITES.update({
 # configs' distillers is stated (``PINNED_SUITES``), so their records keep
 # their meaning when a default changes.
 #: detector -> the distilled arms of its comparison (RetinaNet's full set;
-#: GFL's the head-initialised student and ERA's cheap setting)
+#: GFL's the head-initialised student and ERA's cheap setting, alone and
+#: with the teacher's head)
 LONG_SCHEDULE_ARMS = {
     'retinanet': {'head-init': ('head_init', 'head-init'),
                   'pkd': ('pkd', 'pkd'),
                   'era-fast': ('era', 'era-fast'),
                   'era-fast-headinit': ('era', 'era-fastheadinit')},
     'gfl': {'head-init': ('head_init', 'head-init'),
-            'era-fast': ('era', 'era-fast')},
+            'era-fast': ('era', 'era-fast'),
+            'era-fast-headinit': ('era', 'era-fastheadinit')},
 }
 
 
