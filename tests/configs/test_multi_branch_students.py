@@ -10,6 +10,7 @@ from coco_offline import coco_batch, offline
 from mmdet.models.backbones.trident_resnet import TridentConv
 from mmdet.registry import MODELS
 from mmengine.hub import get_config
+from mmengine.model import kaiming_init
 from mmengine.registry import init_default_scope
 from one_step import train_one_step
 from torch import nn
@@ -63,8 +64,7 @@ def _calibrated_ckpt(model_cfg, path) -> str:
     model.init_weights()
     for m in model.modules():
         if isinstance(m, TridentConv):
-            nn.init.kaiming_normal_(m.weight, mode='fan_out',
-                                    nonlinearity='relu')
+            kaiming_init(m)  # ResNet's own init_cfg: fan_out, relu, normal
     model.eval()
     for m in model.modules():
         if isinstance(m, nn.BatchNorm2d):
