@@ -3,18 +3,24 @@
 * :func:`offline_model`: a config's ``model`` dict (a file, an ``mmdet::``
   path or a path in mmdet's zoo) with every ``Pretrained`` init stripped,
   so that building it downloads nothing;
+* :func:`init_checkpoint_only_weights`: initialises what mmdet allocates
+  empty for that stripped checkpoint to fill;
 * :func:`train_data`: two random images with boxes (and masks or a
   semantic map where the detectors need them: :func:`batch_needs`), as the
   data loader yields them.
 """
 import os.path as osp
 import re
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
+import torch.nn as nn
+from mmdet.models.backbones.trident_resnet import TridentConv
+from mmdet.models.necks.ssd_neck import L2Norm
 from mmdet.structures import DetDataSample
 from mmdet.structures.mask import BitmapMasks
 from mmengine.config import ConfigDict
+from mmengine.model import constant_init, kaiming_init
 from mmengine.structures import InstanceData, PixelData
 from mmengine.utils import get_installed_path
 
@@ -66,6 +72,35 @@ def offline_model(config: str) -> ConfigDict:
             (e.g. mmpretrain backbones, which need torchvision).
     """
     return strip_pretrained(load_model_config(resolve_config(config)))
+
+
+def teacher_of(model: nn.Module) -> Optional[nn.Module]:
+    """The frozen teacher a method keeps outside its module tree (mmera's
+    ``teacher``, mmdet's LD ``teacher_model``), or None."""
+    return getattr(model, 'teacher', None) or getattr(
+        model, 'teacher_model', None)
+
+
+def init_checkpoint_only_weights(model: nn.Module) -> nn.Module:
+    """Initialises, in ``model`` and the teacher it keeps, the parameters
+    that mmdet allocates empty (``torch.Tensor(...)``) and leaves to a
+    pretrained checkpoint or to ``init_weights``; returns ``model``.
+
+    Built from :func:`offline_model` and used without ``init_weights`` (the
+    pair probe, random teachers), they would hold whatever the memory last
+    held, NaN included, so a probe could report a crash that is not one:
+
+    * TridentNet's ``TridentConv``: the Kaiming init (fan_out, relu, normal)
+      of the ResNet convolutions it stands in for;
+    * SSD's ``L2Norm``: its scale, as ``SSDNeck``'s ``init_cfg`` sets it.
+    """
+    for part in (model, teacher_of(model)):
+        for m in part.modules() if part is not None else ():
+            if isinstance(m, TridentConv):
+                kaiming_init(m)
+            elif isinstance(m, L2Norm):
+                constant_init(m, m.scale)
+    return model
 
 
 def _has(cfg, words: Tuple[str, ...]) -> bool:

@@ -20,7 +20,12 @@ from mmengine.registry import init_default_scope
 from torch import nn
 
 from .baselines import build_head_init, build_ld
-from .offline import batch_needs, offline_model, train_data
+from .offline import (
+    batch_needs,
+    init_checkpoint_only_weights,
+    offline_model,
+    train_data,
+)
 
 #: pair name -> (teacher config, student config), mmdet's own files
 PAIRS: Dict[str, Tuple[str, str]] = {
@@ -92,6 +97,7 @@ def build_method(method: str, teacher: str, student: str) -> nn.Module:
             cfg['teacher_config'] = teacher_cfg
         model = MODELS.build(cfg)
         model.use_random_teacher()  # the mechanics count, not the weights
+    init_checkpoint_only_weights(model)
     model.batch_needs = batch_needs(student_cfg, teacher_cfg)
     return revert_sync_batchnorm(model)
 
@@ -190,7 +196,8 @@ def student_trains(teacher: str, student: str, size: int) -> bool:
     init_default_scope('mmdet')
     torch.manual_seed(0)
     try:
-        model = revert_sync_batchnorm(MODELS.build(offline_model(student)))
+        model = revert_sync_batchnorm(init_checkpoint_only_weights(
+            MODELS.build(offline_model(student))))
         model.batch_needs = batch_needs(offline_model(student),
                                         offline_model(teacher))
         train_once(model, size)

@@ -26,7 +26,14 @@ from torch import nn
 from .baselines import head_module
 from .flops import count_params, detector_flops
 from .inference_cost import era_mode_costs
-from .offline import batch_needs, offline_model, resolve_config, train_data
+from .offline import (
+    batch_needs,
+    init_checkpoint_only_weights,
+    offline_model,
+    resolve_config,
+    teacher_of,
+    train_data,
+)
 from .pair_probe import METHODS, build_method
 from .step_memory import call_peak_bytes, resident_bytes, step_peak_bytes
 from .step_timer import frozen_optim_wrapper, time_train_steps
@@ -50,12 +57,6 @@ def config_input_size(config: str) -> Optional[int]:
             return int(min(scale)) if isinstance(scale, (list, tuple)) \
                 else int(scale)
     return None
-
-
-def _teacher_of(model: nn.Module) -> Optional[nn.Module]:
-    """The frozen teacher a method keeps outside its module tree."""
-    return getattr(model, 'teacher', None) or getattr(
-        model, 'teacher_model', None)
 
 
 def added_params(model: nn.Module) -> int:
@@ -105,7 +106,7 @@ def _step_cost(model: nn.Module, data: dict, steps: int,
                device: str) -> Dict[str, float]:
     optim = frozen_optim_wrapper(model)
     ms = _median_step_ms(model, data, steps)
-    teacher = _teacher_of(model)
+    teacher = teacher_of(model)
     peak = step_peak_bytes(
         model, lambda: model.train_step(data, optim), optim.optimizer,
         extra=[teacher] if teacher is not None else [], device=device)
@@ -136,7 +137,7 @@ def _teacher_forward_cost(teacher: nn.Module, data: dict, steps: int,
 
 
 def _build(config: str, device: str) -> nn.Module:
-    model = MODELS.build(offline_model(config))
+    model = init_checkpoint_only_weights(MODELS.build(offline_model(config)))
     return revert_sync_batchnorm(model).to(device)
 
 

@@ -7,16 +7,17 @@ import copy
 import pytest
 import torch
 from coco_offline import coco_batch, offline
-from mmdet.models.backbones.trident_resnet import TridentConv
 from mmdet.registry import MODELS
 from mmengine.hub import get_config
-from mmengine.model import kaiming_init
 from mmengine.registry import init_default_scope
 from one_step import train_one_step
 from torch import nn
 
 import mmera  # noqa: F401
-from mmera.analysis.offline import strip_pretrained
+from mmera.analysis.offline import (
+    init_checkpoint_only_weights,
+    strip_pretrained,
+)
 
 TRIDENT = 'mmdet::tridentnet/tridentnet_r50-caffe_1x_coco.py'
 FASTER = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
@@ -56,15 +57,13 @@ def _calibrated_ckpt(model_cfg, path) -> str:
 
     mmdet's ``TridentConv`` allocates its weight uninitialised for the
     ImageNet checkpoint to fill; with that init stripped it would hold
-    whatever the memory last held (NaN after some earlier tests), so it gets
-    the Kaiming init of the ResNet convolutions it stands in for.
+    whatever the memory last held (NaN after some earlier tests), so
+    :func:`init_checkpoint_only_weights` initialises it.
     """
     torch.manual_seed(0)
     model = MODELS.build(model_cfg)
     model.init_weights()
-    for m in model.modules():
-        if isinstance(m, TridentConv):
-            kaiming_init(m)  # ResNet's own init_cfg: fan_out, relu, normal
+    init_checkpoint_only_weights(model)
     model.eval()
     for m in model.modules():
         if isinstance(m, nn.BatchNorm2d):
