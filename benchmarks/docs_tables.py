@@ -22,7 +22,7 @@ from .seed_stats import (
 from .shipped_teachers import shipped_record
 from .step_times import ratios, step_ratio
 from .suites import BASELINE, MAIN_SUITES, SUITES
-from .teachers import _teacher_config_rel, teacher_work_dir
+from .teachers import _teacher_config_rel, teacher_name
 
 #: Where the plots of ``results-full`` are (beside docs/results/results.md).
 PLOTS_DIR = 'docs/results'
@@ -57,8 +57,8 @@ def teacher_record(suite: str) -> Tuple[str, dict]:
     (``teachers/<name>.json``; empty when none is shipped)."""
     spec = SUITES[suite]
     config = _teacher_config_rel(spec.data, spec.detector)
-    name = osp.basename(teacher_work_dir(spec.data, detector=spec.detector))
-    record = shipped_record(name, config) or {}
+    record = shipped_record(teacher_name(spec.data, spec.detector),
+                            config) or {}
     return config, record.get('metrics', {})
 
 

@@ -161,9 +161,17 @@ def teacher_config(data: str, detector: str = DEFAULT_DETECTOR) -> str:
     return repo_path(_teacher_config_rel(data, detector))
 
 
+def teacher_name(data: str, detector: str = DEFAULT_DETECTOR) -> str:
+    """The teacher's name, ``teacher_[<detector>_]<data>`` (no detector for
+    :data:`DEFAULT_DETECTOR`): its work dir's and its shipped files'."""
+    _teacher_config_rel(data, detector)
+    return (f'teacher_{data}' if detector == DEFAULT_DETECTOR else
+            f'teacher_{detector}_{data}')
+
+
 def teacher_work_dir(data: str, work_root: Optional[str] = None,
                      detector: str = DEFAULT_DETECTOR) -> str:
-    """The teacher's work dir, ``<work_root>/teacher_[<detector>_]<data>``.
+    """The teacher's work dir, ``<work_root>/<teacher_name>``.
 
     Args:
         data: The set.
@@ -175,10 +183,8 @@ def teacher_work_dir(data: str, work_root: Optional[str] = None,
     Returns:
         str: The absolute path.
     """
-    _teacher_config_rel(data, detector)
-    name = (f'teacher_{data}' if detector == DEFAULT_DETECTOR else
-            f'teacher_{detector}_{data}')
-    return osp.abspath(osp.join(work_root or WORK_DIRS, name))
+    return osp.abspath(osp.join(work_root or WORK_DIRS,
+                                teacher_name(data, detector)))
 
 
 def teacher_ckpt(data: str, work_root: Optional[str] = None,

@@ -169,20 +169,17 @@ def test_ensure_teacher_installs_the_shipped_copy(finished_run, tmp_path,
     assert len(trained) == 1
 
 
-def _shipped_name(data: str, detector: str) -> str:
-    return osp.basename(teachers.teacher_work_dir(data, detector=detector))
-
-
 #: (set, detector) of every teacher kept in teachers/, read from the folder
 #: so that a newly shipped teacher is checked without naming it here
 SHIPPED = [(data, det) for data in sorted(SETS)
            for det in teachers.detectors(data)
            if osp.isfile(shipped_teachers.shipped_files(
-               _shipped_name(data, det))['weights'])]
+               teachers.teacher_name(data, det))['weights'])]
 
 
 def test_every_file_in_the_teachers_folder_is_a_known_teacher():
-    listed = {_shipped_name(d, det) + '.fp16.pth' for d, det in SHIPPED}
+    listed = {teachers.teacher_name(d, det) + '.fp16.pth'
+              for d, det in SHIPPED}
     on_disk = {osp.basename(p) for p in glob.glob(
         osp.join(REPO_ROOT, 'teachers', '*.fp16.pth'))}
     assert on_disk == listed
@@ -194,7 +191,7 @@ def test_shipped_teachers_verify_and_load_into_their_config(
         data, detector, tmp_path):
     """Every shipped teacher is in teachers/: its copy passes its checksum
     and loads strictly into its teacher config's model."""
-    name = _shipped_name(data, detector)
+    name = teachers.teacher_name(data, detector)
     files = shipped_files(name)
     assert osp.isfile(files['weights']), f'no teacher shipped as {name}'
     config = teachers._teacher_config_rel(data, detector)
@@ -215,7 +212,7 @@ def test_the_committed_records_name_the_shipped_teachers(tmp_path):
     the same teachers, reuses those records instead of training again."""
     shipped = set()
     for data, detector in SHIPPED:
-        name = _shipped_name(data, detector)
+        name = teachers.teacher_name(data, detector)
         out = str(tmp_path / f'{name}.pth')
         assert install_shipped(
             name, teachers._teacher_config_rel(data, detector), out)
