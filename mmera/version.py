@@ -1,2 +1,2 @@
 """Version of the mmera package."""
-__version__ = '0.1.0'
+__version__ = '0.3.0'
